@@ -1,0 +1,45 @@
+//! The one error type of `mgr-core`: every variant says what the user gave us and why we refused it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong between a file on disk and a genre.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not audio in a format we can decode.
+    #[error("{path}: unsupported or unrecognised audio format ({reason})")]
+    UnsupportedFormat { path: PathBuf, reason: String },
+    /// The container was recognised but the stream is damaged.
+    #[error("{path}: corrupt audio stream ({reason})")]
+    CorruptAudio { path: PathBuf, reason: String },
+    /// The file decoded to zero samples.
+    #[error("{path}: contains no audio samples")]
+    EmptyAudio { path: PathBuf },
+    /// The front-end band-limits to 6 kHz; below 8 kHz the top mel bands would be empty.
+    #[error("sample rate {0} Hz is too low (mgr needs at least 8000 Hz)")]
+    SampleRateTooLow(u32),
+    /// Samples that are not finite numbers (NaN or infinity) cannot be analysed.
+    #[error("audio contains non-finite samples (NaN or infinity)")]
+    NonFiniteSamples,
+    /// A weights file does not have the layout of the published networks.
+    #[error("model {name}: {reason}")]
+    InvalidModel { name: String, reason: String },
+    /// The requested compute device is not available in this build or on this machine.
+    #[error("device {device} is not available: {reason}")]
+    DeviceUnavailable { device: String, reason: String },
+    /// An error inside candle that is not attributable to the user's input.
+    #[error("tensor computation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+    /// The resampler could not be built or run.
+    #[error("resampling failed: {0}")]
+    Resample(String),
+}
+
+/// Result alias used throughout `mgr-core`.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,19 @@
+//! # mgr-core
+//!
+//! Music genre recognition after A. Jiménez and F. Marqués, *Music genre recognition with deep
+//! neural networks*, on K. Choi's FCN and CRNN music taggers. Data flows one way:
+//!
+//! [`audio`] (decode + mixdown) → [`resample`] (to 12 kHz) → [`aggregate`] (cut 29.12 s
+//! frames) → [`mel`] (log-mel `[96, 1366]`) → [`model`] (candle FCN/CRNN) → scores →
+//! [`aggregate`] (song decision). [`pipeline`] strings the stages together.
+
+pub mod aggregate;
+pub mod audio;
+pub mod config;
+pub mod error;
+pub mod mel;
+pub mod model;
+pub mod pipeline;
+pub mod resample;
+
+pub use error::{Error, Result};

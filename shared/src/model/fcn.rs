@@ -1,0 +1,64 @@
+//! Choi's FCN ("MusicTaggerCNN", 5 conv layers), in the layout of the published weights:
+//! time-axis input BatchNorm, widths 32/128/128/192/256 (weights README, "choi_fcn_msd").
+
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::layers::{flatten_batch, sigmoid, ConvBlock, Dense, TimeBatchNorm};
+use crate::config::N_FRAMES;
+
+/// Channels per conv block.
+pub const CHANNELS: [usize; 5] = [32, 128, 128, 192, 256];
+/// Max-pool (mel, frames) per block; the last one reduces 4 × 4 to 1 × 1.
+pub const POOLS: [(usize, usize); 5] = [(2, 4), (2, 4), (2, 4), (3, 5), (4, 4)];
+
+/// The FCN: bn0 → 5 × (conv, BN, ELU, pool) → flatten (256) → dense → sigmoid.
+#[derive(Debug, Clone)]
+pub struct Fcn {
+    bn0: TimeBatchNorm,
+    blocks: Vec<ConvBlock>,
+    output: Dense,
+}
+
+impl Fcn {
+    pub fn new(n_out: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        let bn0 = TimeBatchNorm::new(N_FRAMES, eps, vb.pp("bn0"))?;
+        let mut c_in = 1;
+        let mut blocks = Vec::with_capacity(5);
+        for (i, (&c, &pool)) in CHANNELS.iter().zip(&POOLS).enumerate() {
+            blocks.push(ConvBlock::new(i + 1, c_in, c, pool, eps, &vb)?);
+            c_in = c;
+        }
+        let output = Dense::new(c_in, n_out, vb.pp("output"))?;
+        Ok(Self {
+            bn0,
+            blocks,
+            output,
+        })
+    }
+
+    /// Forward `[batch, 1, 96, 1366]` → probabilities `[batch, n_out]`, reporting every
+    /// intermediate to `tap` under the golden file names (`fcn_bn0`, `fcn_block1`, …).
+    pub fn forward_traced(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
+        let mut x = self.bn0.forward(x)?;
+        tap("bn0", &x);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x)?;
+            tap(&format!("block{}", i + 1), &x);
+        }
+        let features = flatten_batch(&x)?;
+        tap("features", &features);
+        let logits = self.output.forward(&features)?;
+        tap("logits", &logits);
+        sigmoid(&logits)
+    }
+
+    /// The 256-d penultimate features (input to the output layer).
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        let mut x = self.bn0.forward(x)?;
+        for block in &self.blocks {
+            x = block.forward(&x)?;
+        }
+        flatten_batch(&x)
+    }
+}

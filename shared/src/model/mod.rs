@@ -1,0 +1,278 @@
+//! The networks: loading any safetensors file in the published layout, choosing the device,
+//! and batched inference on log-mel frames.
+
+pub mod crnn;
+pub mod fcn;
+pub mod gru;
+pub mod layers;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+/// Re-exported so callers need not depend on candle to hold a device.
+pub use candle_core::Device as CandleDevice;
+/// Re-exported tensor type.
+pub use candle_core::Tensor as CandleTensor;
+use candle_nn::VarBuilder;
+
+use crate::config::{N_FRAMES, N_MELS};
+use crate::error::{Error, Result};
+
+pub use layers::argmax;
+
+/// Which network family a weights file holds (decided by its tensor names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    /// Choi's 5-layer FCN.
+    Fcn,
+    /// Choi's CRNN (4 conv + 2 GRU).
+    Crnn,
+}
+
+/// Compute device selection for `--device cpu|cuda|metal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+impl std::str::FromStr for DeviceKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            "metal" => Ok(Self::Metal),
+            other => Err(format!("unknown device {other:?} (cpu|cuda|metal)")),
+        }
+    }
+}
+
+/// The one place that turns a [`DeviceKind`] into a candle device.
+pub fn device(kind: DeviceKind) -> Result<Device> {
+    let unavailable = |name: &str, e: candle_core::Error| Error::DeviceUnavailable {
+        device: name.into(),
+        reason: e.to_string(),
+    };
+    match kind {
+        DeviceKind::Cpu => Ok(Device::Cpu),
+        DeviceKind::Cuda => Device::new_cuda(0).map_err(|e| unavailable("cuda", e)),
+        DeviceKind::Metal => Device::new_metal(0).map_err(|e| unavailable("metal", e)),
+    }
+}
+
+/// Weights built into the library (MIT licensed; notices in `weights/`).
+pub mod builtin {
+    /// Jiménez & Marqués' CRNN fine-tuned to 10 GTZAN genres (the default genre model).
+    pub const GTZAN_CRNN: &[u8] = include_bytes!("../../../weights/jimenez_crnn_gtzan.safetensors");
+    /// Choi's CRNN music tagger, 50 Million Song Dataset tags.
+    pub const MSD_CRNN: &[u8] = include_bytes!("../../../weights/choi_crnn_msd.safetensors");
+    /// Choi's FCN music tagger, 50 Million Song Dataset tags.
+    pub const MSD_FCN: &[u8] = include_bytes!("../../../weights/choi_fcn_msd.safetensors");
+    /// MIT notice of the Choi weights.
+    pub const LICENSE_CHOI: &str =
+        include_str!("../../../weights/LICENSE-music-auto_tagging-keras.md");
+    /// MIT notice of the Jiménez weights.
+    pub const LICENSE_JIMENEZ: &str =
+        include_str!("../../../weights/LICENSE-Music-Genre-Classification-with-Deep-Learning.txt");
+}
+
+/// Names of the built-in models, as accepted by [`Model::builtin`].
+pub const BUILTIN_NAMES: [&str; 3] = ["gtzan", "crnn", "fcn"];
+
+enum Net {
+    Fcn(fcn::Fcn),
+    Crnn(crnn::Crnn),
+}
+
+/// A loaded network with its labels and metadata.
+pub struct Model {
+    net: Net,
+    name: String,
+    labels: Vec<String>,
+    metadata: HashMap<String, String>,
+    device: Device,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("name", &self.name)
+            .field("architecture", &self.architecture())
+            .field("labels", &self.labels.len())
+            .finish()
+    }
+}
+
+impl Model {
+    /// One of the embedded models: `gtzan` (genre CRNN), `crnn` (MSD tags), `fcn` (MSD tags).
+    pub fn builtin(name: &str, device: &Device) -> Result<Self> {
+        let bytes = match name {
+            "gtzan" => builtin::GTZAN_CRNN,
+            "crnn" => builtin::MSD_CRNN,
+            "fcn" => builtin::MSD_FCN,
+            other => {
+                return Err(Error::InvalidModel {
+                    name: other.into(),
+                    reason: format!(
+                        "no built-in model of that name ({})",
+                        BUILTIN_NAMES.join("|")
+                    ),
+                })
+            }
+        };
+        Self::from_bytes(bytes, name, device)
+    }
+
+    /// Load a safetensors file in the published layout (e.g. one written by `mgr-cli finetune`).
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, &path.display().to_string(), device)
+    }
+
+    /// Load from in-memory safetensors bytes; `name` is used in messages and as a fallback
+    /// model name when the metadata has none.
+    pub fn from_bytes(bytes: &[u8], name: &str, device: &Device) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidModel {
+            name: name.into(),
+            reason,
+        };
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| invalid(format!("not a safetensors file: {e}")))?;
+        let metadata = meta.metadata().clone().unwrap_or_default();
+        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .map_err(|e| invalid(e.to_string()))?;
+        let n_out = tensors
+            .get("output.bias")
+            .ok_or_else(|| invalid("no tensor output.bias".into()))?
+            .dims1()
+            .map_err(|e| invalid(e.to_string()))?;
+        let labels: Vec<String> = match metadata.get("labels") {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| invalid(format!("metadata labels is not a JSON list: {e}")))?,
+            None => (0..n_out).map(|i| format!("class{i}")).collect(),
+        };
+        if labels.len() != n_out {
+            return Err(invalid(format!(
+                "{} labels for {n_out} outputs",
+                labels.len()
+            )));
+        }
+        let eps: f64 = match metadata.get("bn_eps") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid(format!("bn_eps {v:?} is not a number")))?,
+            None => 1e-5,
+        };
+        let is_crnn = tensors.contains_key("gru1.w_ih");
+        let tensors = tensors
+            .into_iter()
+            .map(|(k, v)| Ok((k, v.to_device(device)?)))
+            .collect::<candle_core::Result<HashMap<_, _>>>()?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let net = if is_crnn {
+            crnn::Crnn::new(n_out, eps, vb).map(Net::Crnn)
+        } else {
+            fcn::Fcn::new(n_out, eps, vb).map(Net::Fcn)
+        }
+        .map_err(|e| invalid(e.to_string()))?;
+        let model_name = metadata
+            .get("model")
+            .map(|m| m.split_whitespace().next().unwrap_or(m).to_string())
+            .unwrap_or_else(|| name.to_string());
+        Ok(Self {
+            net,
+            name: model_name,
+            labels,
+            metadata,
+            device: device.clone(),
+        })
+    }
+
+    /// Short model name from the metadata (e.g. `jimenez_crnn_gtzan`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Output labels in output order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// All safetensors metadata (string → string).
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
+    /// FCN or CRNN.
+    pub fn architecture(&self) -> Architecture {
+        match self.net {
+            Net::Fcn(_) => Architecture::Fcn,
+            Net::Crnn(_) => Architecture::Crnn,
+        }
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Turn `n` row-major `[96, 1366]` log-mels (concatenated) into a `[n, 1, 96, 1366]` tensor.
+    pub fn input_tensor(&self, logmels: &[f32]) -> Result<Tensor> {
+        let per = N_MELS * N_FRAMES;
+        let n = logmels.len() / per;
+        if n == 0 || logmels.len() % per != 0 {
+            return Err(Error::InvalidModel {
+                name: self.name.clone(),
+                reason: format!(
+                    "input of {} values is not a multiple of 96 × 1366",
+                    logmels.len()
+                ),
+            });
+        }
+        Ok(Tensor::from_slice(
+            logmels,
+            (n, 1, N_MELS, N_FRAMES),
+            &self.device,
+        )?)
+    }
+
+    /// Probabilities `[batch, n_labels]` for an input tensor `[batch, 1, 96, 1366]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_traced(x, &mut |_, _| {})
+    }
+
+    /// Like [`Model::forward`], reporting every intermediate activation to `tap`.
+    pub fn forward_traced(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
+        Ok(match &self.net {
+            Net::Fcn(n) => n.forward_traced(x, tap)?,
+            Net::Crnn(n) => n.forward_traced(x, tap)?,
+        })
+    }
+
+    /// Penultimate features: FCN 256-d, CRNN the second GRU's 32-d output.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match &self.net {
+            Net::Fcn(n) => n.features(x)?,
+            Net::Crnn(n) => n.features(x)?,
+        })
+    }
+
+    /// Scores for `n` concatenated log-mels, run in batches of at most `batch` frames.
+    pub fn predict(&self, logmels: &[f32], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let per = N_MELS * N_FRAMES;
+        let mut out = Vec::with_capacity(logmels.len() / per);
+        for chunk in logmels.chunks(per * batch.max(1)) {
+            let probs = self.forward(&self.input_tensor(chunk)?)?;
+            out.extend(probs.to_device(&Device::Cpu)?.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+}

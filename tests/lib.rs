@@ -1,0 +1,123 @@
+//! Helpers for the cross-crate tests: locating the data pack beside the checkout, reading
+//! `.npy` golden files, loading each model once, and comparing with a printed worst deviation.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use mgr_core::model::Model;
+
+/// The read-only data pack `../shared` beside the repository (override with `MGR_SHARED`).
+pub fn data_pack() -> PathBuf {
+    if let Some(p) = std::env::var_os("MGR_SHARED") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("shared")
+}
+
+/// Path inside the data pack.
+pub fn pack(rel: &str) -> PathBuf {
+    data_pack().join(rel)
+}
+
+/// A `.npy` array (version 1.0, C order) as f64 values plus its shape.
+#[derive(Debug, Clone)]
+pub struct Npy {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+impl Npy {
+    pub fn as_f32(&self) -> Vec<f32> {
+        self.data.iter().map(|&v| v as f32).collect()
+    }
+}
+
+/// Read a `.npy` file holding `<f4`, `<f8` or `<i2` data.
+pub fn read_npy(path: &Path) -> Npy {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &bytes[..6],
+        b"\x93NUMPY",
+        "{}: not an npy file",
+        path.display()
+    );
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).expect("npy header");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    let shape_src = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .expect("npy shape");
+    let shape: Vec<usize> = shape_src
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("npy dim"))
+        .collect();
+    let body = &bytes[10 + header_len..];
+    let data: Vec<f64> = if header.contains("'<f4'") {
+        body.chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect()
+    } else if header.contains("'<f8'") {
+        body.chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect()
+    } else if header.contains("'<i2'") {
+        body.chunks_exact(2)
+            .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])))
+            .collect()
+    } else {
+        panic!("{}: unsupported dtype in {header}", path.display());
+    };
+    assert_eq!(
+        data.len(),
+        shape.iter().product::<usize>(),
+        "{}",
+        path.display()
+    );
+    Npy { shape, data }
+}
+
+/// Largest absolute difference and its index.
+pub fn worst(a: &[f32], b: &[f64]) -> (f64, usize) {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .map(|(i, (x, y))| ((f64::from(*x) - y).abs(), i))
+        .fold((0.0, 0), |acc, v| if v.0 > acc.0 { v } else { acc })
+}
+
+/// Assert `max |a − b| ≤ limit`, printing the worst deviation either way.
+pub fn assert_close(what: &str, a: &[f32], b: &[f64], limit: f64) {
+    let (w, i) = worst(a, b);
+    println!("{what}: worst |Δ| = {w:.3e} at {i} (limit {limit:.1e})");
+    assert!(
+        w <= limit,
+        "{what}: worst |Δ| = {w:.3e} at index {i} exceeds {limit:.1e}"
+    );
+}
+
+/// Each built-in model loaded once per test binary (CPU).
+pub fn model(name: &str) -> &'static Model {
+    static MODELS: OnceLock<Mutex<Vec<(String, &'static Model)>>> = OnceLock::new();
+    let lock = MODELS.get_or_init(|| Mutex::new(Vec::new()));
+    let mut models = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, m)) = models.iter().find(|(n, _)| n == name) {
+        return m;
+    }
+    let m: &'static Model = Box::leak(Box::new(
+        Model::builtin(name, &candle_core_device()).expect("built-in model loads"),
+    ));
+    models.push((name.to_string(), m));
+    m
+}
+
+fn candle_core_device() -> mgr_core::model::CandleDevice {
+    mgr_core::model::device(mgr_core::model::DeviceKind::Cpu).expect("cpu device")
+}
