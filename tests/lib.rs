@@ -121,3 +121,60 @@ pub fn model(name: &str) -> &'static Model {
 fn candle_core_device() -> mgr_core::model::CandleDevice {
     mgr_core::model::device(mgr_core::model::DeviceKind::Cpu).expect("cpu device")
 }
+
+/// A 16-bit PCM WAV file in memory (interleaved `frames × channels` samples in [-1, 1]).
+pub fn wav_bytes(samples: &[f32], channels: u16, rate: u32) -> Vec<u8> {
+    let data_len = (samples.len() * 2) as u32;
+    let mut v = Vec::with_capacity(44 + samples.len() * 2);
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * u32::from(channels) * 2).to_le_bytes());
+    v.extend_from_slice(&(channels * 2).to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        let q = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+        v.extend_from_slice(&q.to_le_bytes());
+    }
+    v
+}
+
+/// A fresh, empty scratch folder under the system temp dir for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mgr-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Best lag (in samples, `b` relative to `a`) within ±`max_lag` by normalised correlation over
+/// `a[start..start+len]`, and that correlation.
+pub fn best_lag(a: &[f32], b: &[f32], start: usize, len: usize, max_lag: usize) -> (isize, f64) {
+    let seg = &a[start..start + len];
+    let ea: f64 = seg.iter().map(|v| f64::from(*v).powi(2)).sum();
+    let mut best = (0isize, -1.0f64);
+    for lag in -(max_lag as isize)..=max_lag as isize {
+        let s = start as isize + lag;
+        if s < 0 || (s as usize + len) > b.len() {
+            continue;
+        }
+        let other = &b[s as usize..s as usize + len];
+        let eb: f64 = other.iter().map(|v| f64::from(*v).powi(2)).sum();
+        let dot: f64 = seg
+            .iter()
+            .zip(other)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum();
+        let c = dot / (ea.sqrt() * eb.sqrt()).max(1e-30);
+        if c > best.1 {
+            best = (lag, c);
+        }
+    }
+    best
+}
