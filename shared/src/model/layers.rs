@@ -7,6 +7,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
+use super::conv::FusedConv;
+
 /// Scale and shift equivalent to an inference-mode BatchNorm: `y = x·scale + shift`.
 #[derive(Debug, Clone)]
 pub struct Affine {
@@ -51,10 +53,13 @@ impl Module for TimeBatchNorm {
 }
 
 /// conv 3×3 ("same", cross-correlation) → BatchNorm (folded) → ELU(1) → max-pool (floor).
+///
+/// On the CPU the fused kernel of [`super::conv`] runs the block; on other devices candle's ops.
 #[derive(Debug, Clone)]
 pub struct ConvBlock {
     conv: Conv2d,
     pool: (usize, usize),
+    fused: FusedConv,
 }
 
 impl ConvBlock {
@@ -78,19 +83,40 @@ impl ConvBlock {
             padding: 1,
             ..Default::default()
         };
+        let fused = FusedConv::new(
+            c_in,
+            c_out,
+            pool,
+            weight.flatten_all()?.to_vec1::<f32>()?,
+            bias.to_vec1::<f32>()?,
+        );
         Ok(Self {
             conv: Conv2d::new(weight, Some(bias), cfg),
             pool,
+            fused,
         })
+    }
+
+    /// The block with candle's generic ops (conv2d, ELU, max-pool): used off the CPU, and as
+    /// the parity reference for the fused kernel.
+    pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
+        self.conv
+            .forward(x)?
+            .elu(1.0)?
+            .max_pool2d_with_stride(self.pool, self.pool)
     }
 }
 
 impl Module for ConvBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.conv
-            .forward(x)?
-            .elu(1.0)?
-            .max_pool2d_with_stride(self.pool, self.pool)
+        if !x.device().is_cpu() {
+            return self.forward_candle(x);
+        }
+        let (batch, _, h, w) = x.dims4()?;
+        let input = x.flatten_all()?.to_vec1::<f32>()?;
+        let y = self.fused.forward(&input, batch, h, w);
+        let (oh, ow) = self.fused.out_dims(h, w);
+        Tensor::from_vec(y, (batch, self.fused.channels(), oh, ow), x.device())
     }
 }
 
@@ -141,4 +167,50 @@ pub fn argmax(values: &[f32]) -> Option<usize> {
         .filter(|(_, v)| !v.is_nan())
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    /// The fused CPU kernel against candle's conv2d → ELU → max-pool on the published weights.
+    #[test]
+    fn fused_kernel_equals_candle_ops_on_published_weights() {
+        let dev = Device::Cpu;
+        let tensors =
+            candle_core::safetensors::load_buffer(super::super::builtin::GTZAN_CRNN, &dev).unwrap();
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
+        let mut x = Tensor::randn(0f32, 1.0, (2, 1, 48, 150), &dev).unwrap();
+        let mut c_in = 1;
+        for (i, (&c, &pool)) in super::super::crnn::CHANNELS
+            .iter()
+            .zip(&super::super::crnn::POOLS)
+            .enumerate()
+            .take(2)
+        {
+            let block = ConvBlock::new(i + 1, c_in, c, pool, 1e-5, &vb).unwrap();
+            let fused = block.forward(&x).unwrap();
+            let reference = block.forward_candle(&x).unwrap();
+            assert_eq!(fused.dims(), reference.dims());
+            let diff = (&fused - &reference)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap();
+            let scale = reference.abs().unwrap().max_all().unwrap();
+            let (d, s) = (
+                diff.to_scalar::<f32>().unwrap(),
+                scale.to_scalar::<f32>().unwrap(),
+            );
+            println!(
+                "block {}: max |fused − candle| = {d:.2e} (max {s:.2})",
+                i + 1
+            );
+            assert!(d <= 1e-5 * s.max(1.0), "block {}: {d} vs scale {s}", i + 1);
+            x = fused;
+            c_in = c;
+        }
+    }
 }

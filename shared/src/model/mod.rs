@@ -1,6 +1,7 @@
 //! The networks: loading any safetensors file in the published layout, choosing the device,
 //! and batched inference on log-mel frames.
 
+pub mod conv;
 pub mod crnn;
 pub mod fcn;
 pub mod gru;
