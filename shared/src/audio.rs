@@ -1,10 +1,13 @@
 //! Decoding: any WAV / FLAC / MP3 / Ogg Vorbis file (symphonia) or Sun/NeXT `.au` (GTZAN's
 //! original format, read by our own parser) to mono `f32` at the file's own sample rate.
 //!
-//! Channels are averaged (reference README, step 1). MP3 output is shifted left by the
-//! 529-sample decoder delay with zeros appended, so the analysis grid matches the published
-//! inputs (reference README, step 2). symphonia does not trim that delay itself when a file has
-//! no gapless header, and we run it with gapless trimming off, so the shift is applied exactly once.
+//! Channels are averaged (reference README, step 1).
+//!
+//! MP3 timing (reference README, step 2): every MP3 decoder's output starts with a 529-sample
+//! synthesis delay. When a file carries a LAME/Xing gapless header, symphonia (gapless mode on)
+//! trims that delay *plus* the encoder's own delay and padding, as ffmpeg does; when it has none
+//! (the bensound clips), symphonia trims nothing and we shift the output left by 529 samples
+//! with zeros appended. Either way the delay is removed exactly once.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -117,9 +120,9 @@ fn decode_symphonia(bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Au
     if let Some(ext) = ext {
         hint.with_extension(ext);
     }
-    // Gapless trimming off: the 529-sample MP3 decoder delay is removed below, once.
+    // Gapless on: files with a LAME header come out trimmed of every delay (see module docs).
     let format_opts = FormatOptions {
-        enable_gapless: false,
+        enable_gapless: true,
         ..Default::default()
     };
     let probed = symphonia::default::get_probe()
@@ -132,7 +135,9 @@ fn decode_symphonia(bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Au
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
         .ok_or_else(|| unsupported("no audio track".into()))?;
     let track_id = track.id;
-    let is_mp3 = track.codec_params.codec == CODEC_TYPE_MP3;
+    // symphonia reports a delay only when it found a gapless header and trims it itself.
+    let needs_delay_fix =
+        track.codec_params.codec == CODEC_TYPE_MP3 && track.codec_params.delay.is_none();
     let mut decoder = symphonia::default::get_codecs()
         .make(&track.codec_params, &DecoderOptions::default())
         .map_err(|e| unsupported(e.to_string()))?;
@@ -183,7 +188,7 @@ fn decode_symphonia(bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Au
     if samples.is_empty() && decode_errors > 0 {
         return Err(corrupt(format!("{decode_errors} undecodable packets")));
     }
-    if is_mp3 && !samples.is_empty() {
+    if needs_delay_fix && !samples.is_empty() {
         remove_mp3_decoder_delay(&mut samples);
     }
     Ok(Audio {
