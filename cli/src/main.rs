@@ -185,17 +185,26 @@ fn progress(n: usize) -> ProgressBar {
     }
 }
 
-/// Run the analyzer over every input; one result (or error message) per file, in order.
-fn analyze_all(
-    analyzer: &mut Analyzer,
-    files: &[PathBuf],
-) -> Vec<(
+/// Per-file results (or error messages), in input order.
+type FileResults = Vec<(
     PathBuf,
     std::result::Result<mgr_core::aggregate::SongScores, String>,
-)> {
+)>;
+
+/// Load the model, expand the inputs and analyse every file; returns the results, the model's
+/// labels and whether any file failed.
+fn analyze_inputs(
+    model: &str,
+    paths: &[PathBuf],
+    run: &RunOptions,
+) -> Result<(FileResults, Vec<String>, bool)> {
+    apply_threads(run);
+    let model = load_model(model, run)?;
+    let files = collect_inputs(paths);
+    let mut analyzer = Analyzer::new(model, run.resampler).with_batch(run.batch);
     let pb = progress(files.len());
     let mut results = Vec::with_capacity(files.len());
-    for f in files {
+    for f in &files {
         pb.set_message(
             f.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -206,34 +215,26 @@ fn analyze_all(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    results
+    let failed = results.iter().any(|(_, r)| r.is_err());
+    Ok((results, analyzer.model().labels().to_vec(), failed))
 }
 
-fn tag(a: TagArgs) -> Result<ExitCode> {
-    apply_threads(&a.run);
-    let model = load_model(&a.model, &a.run)?;
-    let files = collect_inputs(&a.paths);
-    let mut analyzer = Analyzer::new(model, a.run.resampler).with_batch(a.run.batch);
-    let results = analyze_all(&mut analyzer, &files);
-    let labels = analyzer.model().labels().to_vec();
-    let failed = results.iter().any(|(_, r)| r.is_err());
-    let out = output::tags(&results, &labels, a.top, a.json)?;
-    print!("{out}");
-    Ok(if failed {
+fn exit_code(failed: bool) -> ExitCode {
+    if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
+}
+
+fn tag(a: TagArgs) -> Result<ExitCode> {
+    let (results, labels, failed) = analyze_inputs(&a.model, &a.paths, &a.run)?;
+    print!("{}", output::tags(&results, &labels, a.top, a.json)?);
+    Ok(exit_code(failed))
 }
 
 fn classify(a: ClassifyArgs) -> Result<ExitCode> {
-    apply_threads(&a.run);
-    let model = load_model(&a.model, &a.run)?;
-    let files = collect_inputs(&a.paths);
-    let mut analyzer = Analyzer::new(model, a.run.resampler).with_batch(a.run.batch);
-    let results = analyze_all(&mut analyzer, &files);
-    let labels = analyzer.model().labels().to_vec();
-    let failed = results.iter().any(|(_, r)| r.is_err());
+    let (results, labels, failed) = analyze_inputs(&a.model, &a.paths, &a.run)?;
     let format = if a.json {
         Format::Json
     } else if a.csv {
@@ -247,9 +248,5 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         Format::Text => output::classify_text(&results, &labels, a.per_frame),
     };
     print!("{out}");
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(failed))
 }

@@ -179,13 +179,7 @@ impl FusedConv {
                 continue;
             }
             let src = &plane[yy as usize * w..(yy as usize + 1) * w];
-            let start = x0 as isize - 1;
-            let lo = (-start).clamp(0, pw_len as isize) as usize;
-            let hi = (w as isize - start).clamp(lo as isize, pw_len as isize) as usize;
-            dst[..lo].fill(0.0);
-            let s = (start + lo as isize) as usize;
-            dst[lo..hi].copy_from_slice(&src[s..s + (hi - lo)]);
-            dst[hi..].fill(0.0);
+            copy_shifted(src, x0 as isize - 1, dst);
         }
         for c in 0..self.c_out {
             let wk = &self.weight[c * 9..(c + 1) * 9];
@@ -238,14 +232,7 @@ impl FusedConv {
                             continue;
                         }
                         let src = &plane[yy as usize * w..(yy as usize + 1) * w];
-                        // Source column of dst[j] is x0 + j + kx − 1; valid for j in lo..hi.
-                        let start = x0 as isize + kx as isize - 1;
-                        let lo = (-start).clamp(0, cw as isize) as usize;
-                        let hi = (w as isize - start).clamp(lo as isize, cw as isize) as usize;
-                        dst[..lo].fill(0.0);
-                        let s = (start + lo as isize) as usize;
-                        dst[lo..hi].copy_from_slice(&src[s..s + (hi - lo)]);
-                        dst[hi..].fill(0.0);
+                        copy_shifted(src, x0 as isize + kx as isize - 1, dst);
                     }
                 }
             }
@@ -271,6 +258,17 @@ impl FusedConv {
             *d = elu(m + b);
         }
     }
+}
+
+/// `dst[j] = src[start + j]` where that index exists, 0 elsewhere (the conv's zero padding).
+fn copy_shifted(src: &[f32], start: isize, dst: &mut [f32]) {
+    let len = dst.len() as isize;
+    let lo = (-start).clamp(0, len) as usize;
+    let hi = (src.len() as isize - start).clamp(lo as isize, len) as usize;
+    dst[..lo].fill(0.0);
+    let s = (start + lo as isize) as usize;
+    dst[lo..hi].copy_from_slice(&src[s..s + (hi - lo)]);
+    dst[hi..].fill(0.0);
 }
 
 /// ELU with α = 1: `x` for `x > 0`, else `exp(x) − 1`.
