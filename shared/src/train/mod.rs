@@ -181,6 +181,7 @@ pub fn fit(
                 Some(t) => t,
                 None => top_trainer(spec, base, n_classes)?,
             };
+            tr.fit_input_norm(&data)?;
             while !tr.finished() {
                 let r = tr.epoch(&data, val.as_ref())?;
                 on_epoch(&r, &tr)?;
@@ -220,7 +221,7 @@ impl Trained {
                     ),
                 ])
             }
-            Self::Top(t) => Ok(t.best_tensors()),
+            Self::Top(t) => t.best_tensors(),
         }
     }
 }

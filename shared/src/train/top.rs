@@ -82,6 +82,9 @@ pub struct TopConfig {
     pub lr_patience: usize,
     pub dropout_seq: f32,
     pub dropout_out: f32,
+    /// Standardise each of the 128 conv channels (training-set mean and deviation) before
+    /// `gru1`; folded into `gru1.w_ih`/`b_ih` on export. Only with `train_from = gru1`.
+    pub input_norm: bool,
     pub seed: u64,
 }
 
@@ -171,6 +174,8 @@ fn param_names() -> &'static [&'static str] {
 /// The trainer: variables, optimiser, schedule and history.
 pub struct TopTrainer {
     state: State,
+    /// Per-channel (mean `[128]`, 1/std `[128]`) of the conv sequence, see `TopConfig::input_norm`.
+    norm: Option<(Tensor, Tensor)>,
     vars: Vec<Var>,
     best: Vec<Tensor>,
     opt: Optimizer,
@@ -236,6 +241,7 @@ impl TopTrainer {
             &trainable.iter().map(|&i| &vars[i]).collect::<Vec<_>>(),
         )?;
         Ok(Self {
+            norm: None,
             state: State {
                 lr: cfg.optim.lr,
                 config: cfg,
@@ -263,6 +269,29 @@ impl TopTrainer {
             TrainFrom::Gru2 => (3..8).collect(),
             TrainFrom::Output => (6..8).collect(),
         }
+    }
+
+    /// Measure the input standardisation on the training data (before the first epoch).
+    ///
+    /// Why: on the authors' decibel input the MSD CRNN's conv outputs sit far outside the
+    /// range its GRUs were trained for, and most hard-sigmoid gates are saturated, i.e. have
+    /// zero gradient (weights README, "Input scale"). Jiménez re-estimated every BatchNorm
+    /// statistic when fine-tuning; with the convs frozen and cached, re-centring their output
+    /// is the part of that we can do without re-running them.
+    pub fn fit_input_norm(&mut self, data: &TopData) -> Result<(), TrainError> {
+        if !self.state.config.input_norm
+            || self.state.config.train_from != TrainFrom::Gru1
+            || self.state.epoch > 0
+            || data.is_empty()
+        {
+            return Ok(());
+        }
+        let flat = data.seq.reshape(((), SEQ_DIM))?;
+        let mean = flat.mean(0)?;
+        let var = flat.broadcast_sub(&mean)?.sqr()?.mean(0)?;
+        let inv = (var.sqrt()? + 1e-6)?.recip()?;
+        self.norm = Some((mean, inv));
+        Ok(())
     }
 
     pub fn history(&self) -> &[EpochReport] {
@@ -322,10 +351,14 @@ impl TopTrainer {
         let gru2 = KerasGru::new(GRU_UNITS, GRU_UNITS, vb.pp("gru2"))?;
         let out = Dense::new(GRU_UNITS, n, vb.pp("output"))?;
         let (p_seq, p_out) = (self.state.config.dropout_seq, self.state.config.dropout_out);
+        let seq = match &self.norm {
+            Some((m, inv)) => seq.broadcast_sub(m)?.broadcast_mul(inv)?,
+            None => seq.clone(),
+        };
         let x = if train {
-            self.dropout(seq, p_seq)?
+            self.dropout(&seq, p_seq)?
         } else {
-            seq.clone()
+            seq
         };
         let h = gru2.forward(&gru1.forward_sequence(&x)?)?;
         let h = if train { self.dropout(&h, p_out)? } else { h };
@@ -403,7 +436,12 @@ impl TopTrainer {
             self.state.best_epoch = self.state.epoch;
             self.state.bad_epochs = 0;
             self.state.lr_bad_epochs = 0;
-            self.best = self.vars.iter().map(|v| v.as_tensor().detach()).collect();
+            // A real copy: `detach` would share storage that the optimiser updates in place.
+            self.best = self
+                .vars
+                .iter()
+                .map(|v| v.as_tensor().copy())
+                .collect::<candle_core::Result<_>>()?;
         } else {
             self.state.bad_epochs += 1;
             self.state.lr_bad_epochs += 1;
@@ -442,13 +480,21 @@ impl TopTrainer {
         Ok((loss, correct as f64 / songs.len().max(1) as f64))
     }
 
-    /// The selected weights by name (`gru1.*`, `gru2.*`, `output.*`).
-    pub fn best_tensors(&self) -> Vec<(String, Tensor)> {
-        param_names()
+    /// The selected weights by name (`gru1.*`, `gru2.*`, `output.*`), with the input
+    /// standardisation folded into `gru1`: `W' = W·diag(1/σ)`, `b' = b − W'·μ`.
+    pub fn best_tensors(&self) -> Result<Vec<(String, Tensor)>, TrainError> {
+        let mut best = self.best.clone();
+        if let Some((m, inv)) = &self.norm {
+            let w = best[0].broadcast_mul(&inv.unsqueeze(0)?)?;
+            let shift = w.matmul(&m.unsqueeze(1)?)?.squeeze(1)?;
+            best[2] = (&best[2] - shift)?;
+            best[0] = w;
+        }
+        Ok(param_names()
             .iter()
             .map(|n| n.to_string())
-            .zip(self.best.iter().cloned())
-            .collect()
+            .zip(best)
+            .collect())
     }
 
     /// Write everything needed to continue (weights, best weights, optimiser, schedule, rng).
@@ -460,6 +506,10 @@ impl TopTrainer {
         for (i, n) in param_names().iter().enumerate() {
             tensors.push((format!("var.{n}"), self.vars[i].as_tensor().detach()));
             tensors.push((format!("best.{n}"), self.best[i].clone()));
+        }
+        if let Some((m, inv)) = &self.norm {
+            tensors.push(("norm.mean".into(), m.clone()));
+            tensors.push(("norm.inv_std".into(), inv.clone()));
         }
         for (i, (m, v)) in self.opt.m.iter().zip(&self.opt.v).enumerate() {
             tensors.push((format!("opt.m.{i}"), m.clone()));
@@ -510,6 +560,10 @@ impl TopTrainer {
             self.opt.v[i] = get(&format!("opt.v.{i}"))?;
         }
         self.opt.t = state.opt_t;
+        self.norm = match (get("norm.mean"), get("norm.inv_std")) {
+            (Ok(m), Ok(inv)) => Some((m, inv)),
+            _ => None,
+        };
         self.rng = Rng::new(state.rng);
         let epochs = self.state.config.epochs;
         self.state = state;
@@ -573,6 +627,7 @@ mod tests {
             lr_patience: 40,
             dropout_seq: 0.1,
             dropout_out: 0.3,
+            input_norm: true,
             seed: 5,
         }
     }
@@ -619,7 +674,7 @@ mod tests {
                 last = Some(tr.epoch(&train, Some(&valid)).unwrap());
             }
             (
-                tr.best_tensors()[0].1.to_vec2::<f32>().unwrap(),
+                tr.best_tensors().unwrap()[0].1.to_vec2::<f32>().unwrap(),
                 last.unwrap(),
             )
         };
@@ -629,6 +684,33 @@ mod tests {
         assert_eq!(r1.val_acc, r2.val_acc);
         assert!(r1.val_acc.unwrap() >= 0.9, "{r1:?}");
         assert!(r1.train_loss < 0.6, "{r1:?}");
+    }
+
+    #[test]
+    fn input_norm_folds_exactly_into_gru1() {
+        let (train, test) = (toy(24, 7), toy(6, 8));
+        // Scale and shift the data far from 0 / 1 so that the standardisation matters.
+        let shifted = |d: &TopData| TopData {
+            seq: d.seq.affine(7.0, -20.0).unwrap(),
+            ..d.clone()
+        };
+        let (train, test) = (shifted(&train), shifted(&test));
+        let c = cfg(OptimizerKind::Adam, 0.01, TrainFrom::Gru1);
+        let mut tr = TopTrainer::new(c.clone(), &HashMap::new(), 2).unwrap();
+        tr.fit_input_norm(&train).unwrap();
+        assert!(tr.norm.is_some());
+        tr.epoch(&train, None).unwrap();
+        let want = tr.predict(&test.seq, true).unwrap();
+        // A plain top (no standardisation) from the exported tensors gives the same scores.
+        let exported: HashMap<String, Tensor> = tr.best_tensors().unwrap().into_iter().collect();
+        let mut plain_cfg = c;
+        plain_cfg.init = Init::Msd;
+        plain_cfg.input_norm = false;
+        let mut plain = TopTrainer::new(plain_cfg, &exported, 2).unwrap();
+        let got = plain.predict(&test.seq, true).unwrap();
+        for (a, b) in want.iter().flatten().zip(got.iter().flatten()) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
     }
 
     #[test]
