@@ -190,6 +190,13 @@ fn gtzan(a: GtzanArgs) -> Result<ExitCode> {
             plan.unlisted
         );
     }
+    if plan.folds.iter().all(|f| f.test.is_empty()) {
+        bail!(
+            "split {split}: none of the {} clips in {} is in the test part",
+            ds.clips.len(),
+            a.dir.display()
+        );
+    }
     let mut wanted: Vec<usize> = plan
         .folds
         .iter()
@@ -275,8 +282,13 @@ fn gtzan(a: GtzanArgs) -> Result<ExitCode> {
         match a.train {
             Some(strategy) => {
                 let spec = a.train_opts.spec(strategy);
-                let train = songs(&fold.train, true);
-                let valid = songs(&fold.valid, false);
+                let mut train = songs(&fold.train, true);
+                let mut valid = songs(&fold.valid, false);
+                if strategy != Strategy::Finetune {
+                    // Only fine-tuning needs validation songs (early stopping); the linear
+                    // classifiers get them as training data.
+                    train.append(&mut valid);
+                }
                 let t = Instant::now();
                 let mut trained = fit(
                     &spec,
@@ -294,9 +306,9 @@ fn gtzan(a: GtzanArgs) -> Result<ExitCode> {
                     _ => String::new(),
                 };
                 eprintln!(
-                    "fold {}/{n_folds}: trained on {} songs ({} validation){epochs} in {:.1} s",
+                    "fold {}/{n_folds}: trained on {} examples ({} validation songs){epochs} in {:.1} s",
                     k + 1,
-                    fold.train.len(),
+                    train.len(),
                     valid.len(),
                     t.elapsed().as_secs_f64()
                 );

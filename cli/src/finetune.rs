@@ -47,7 +47,7 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Maximum epochs.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 100)]
     pub epochs: usize,
     /// Stop after this many epochs without a lower validation loss.
     #[arg(long, default_value_t = 10)]
@@ -61,6 +61,9 @@ pub struct TrainOptions {
     /// Dropout before the output layer (Choi's CRNN: 0.3).
     #[arg(long, default_value_t = 0.3)]
     pub dropout_out: f32,
+    /// Do not standardise the conv channels before gru1 (see the README, "Fine-tuning").
+    #[arg(long)]
+    pub no_input_norm: bool,
     /// Augmented copies of every training song (noise, time stretch, pitch shift; seeded).
     #[arg(long, default_value_t = 0)]
     pub augment: usize,
@@ -102,6 +105,7 @@ impl TrainOptions {
                 lr_patience: self.lr_patience,
                 dropout_seq: self.dropout_conv,
                 dropout_out: self.dropout_out,
+                input_norm: !self.no_input_norm,
                 seed: self.seed,
             },
             softmax: SoftmaxConfig::default(),

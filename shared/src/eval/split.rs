@@ -140,7 +140,7 @@ pub fn plan(
                     unlisted += 1;
                 }
             }
-            if fold.test.is_empty() && fold.train.is_empty() {
+            if fold.train.is_empty() && fold.valid.is_empty() && fold.test.is_empty() {
                 return Err(empty("no clip of the folder is named by the lists"));
             }
             Ok(SplitPlan {
