@@ -46,8 +46,8 @@ pub struct TrainOptions {
     /// Frames per training step.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
-    /// Maximum epochs.
-    #[arg(long, default_value_t = 100)]
+    /// Maximum epochs (early stopping usually ends a run first).
+    #[arg(long, default_value_t = 300)]
     pub epochs: usize,
     /// Stop after this many epochs without a lower validation loss.
     #[arg(long, default_value_t = 10)]
