@@ -322,7 +322,7 @@ pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
     let train = songs(&fold.train, true);
     let valid = songs(&fold.valid, false);
     eprintln!(
-        "{} training songs ({} examples with augmentation), {} validation songs, {} genres",
+        "{} training songs ({} examples incl. augmented copies), {} validation songs, {} genres",
         fold.train
             .iter()
             .filter(|&&i| acts.clips[i].is_some())
