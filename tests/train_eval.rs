@@ -345,3 +345,48 @@ fn kfold_features_svm_beats_chance_with_the_baseline_beside_it() {
     );
     let _ = std::fs::remove_dir_all(work);
 }
+
+#[test]
+fn features_svm_on_the_fcn_becomes_its_output_layer() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("finetune-fcn-svm");
+    let model = work.join("fcn-svm.safetensors");
+    let out = run(&[
+        "finetune",
+        "--data",
+        s(root),
+        "--out",
+        s(&model),
+        "--model",
+        "fcn",
+        "--strategy",
+        "features-svm",
+        "--cache",
+        s(cache),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        epoch_losses(&out.stdout).is_empty(),
+        "a linear classifier has no epochs"
+    );
+    let meta = metadata(&model);
+    assert_eq!(meta["strategy"], "features-svm");
+    assert_eq!(
+        meta["__tensors__"]["output.weight"]["shape"],
+        serde_json::json!([2, 256])
+    );
+    assert_eq!(
+        meta["__tensors__"]["conv5.weight"]["shape"],
+        serde_json::json!([256, 192, 3, 3]),
+        "the frozen FCN travels with the classifier"
+    );
+    // The held-out validation songs (one per genre) are classified from the file alone.
+    let validation: Value = serde_json::from_str(meta["validation"].as_str().unwrap()).unwrap();
+    assert_eq!(validation["songs"], 2);
+    let clip = root.join("genres_original/blues/blues.00005.flac");
+    let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(["blues", "classical"].contains(&v[0]["label"].as_str().unwrap()));
+    let _ = std::fs::remove_dir_all(work);
+}
