@@ -4,7 +4,10 @@
 //! `classify` (10 GTZAN genres, the paper's multiframe song decision), `bench` (stage timings).
 
 mod bench;
+mod eval;
+mod finetune;
 mod output;
+mod plot;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -37,6 +40,10 @@ enum Command {
     Classify(ClassifyArgs),
     /// Time every stage of the pipeline on one audio file.
     Bench(bench::BenchArgs),
+    /// Evaluate a model on a labelled data set (GTZAN layouts, splits, metrics, baseline).
+    Eval(eval::EvalArgs),
+    /// Transfer learning to new genres: features + softmax/SVM, or fine-tune the CRNN top.
+    Finetune(finetune::FinetuneArgs),
 }
 
 /// Options shared by every command that runs a network.
@@ -117,6 +124,8 @@ fn main() -> ExitCode {
         Command::Tag(a) => tag(a),
         Command::Classify(a) => classify(a),
         Command::Bench(a) => bench::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Finetune(a) => finetune::run(a),
     };
     match result {
         Ok(code) => code,

@@ -6,14 +6,19 @@
 //! [`audio`] (decode + mixdown) → [`resample`] (to 12 kHz) → [`aggregate`] (cut 29.12 s
 //! frames) → [`mel`] (log-mel `[96, 1366]`) → [`model`] (candle FCN/CRNN) → scores →
 //! [`aggregate`] (song decision). [`pipeline`] strings the stages together.
+//! [`train`] (transfer learning, fine-tuning) and [`eval`] (GTZAN layouts, splits, metrics)
+//! build on them; [`mfcc`] is the baseline's descriptor.
 
 pub mod aggregate;
 pub mod audio;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod mel;
+pub mod mfcc;
 pub mod model;
 pub mod pipeline;
 pub mod resample;
+pub mod train;
 
 pub use error::{Error, Result};

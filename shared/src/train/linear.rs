@@ -1,0 +1,359 @@
+//! Classifiers on frozen features (the paper's "network as feature extractor", §2): a softmax
+//! (multinomial logistic) regression and a one-vs-rest linear SVM, both written here, plus
+//! the k-nearest-neighbour rule of the MFCC baseline.
+//!
+//! Both linear models work on standardised features and fold the standardisation back into
+//! `W`, `b`, so the result drops into a network's `output` layer as `y = W x + b`.
+
+use super::rng::Rng;
+
+/// Per-dimension mean and standard deviation of the training features.
+#[derive(Debug, Clone)]
+pub struct Standardizer {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl Standardizer {
+    /// Fit on rows of equal length (at least one row).
+    pub fn fit(rows: &[&[f32]]) -> Self {
+        let d = rows.first().map_or(0, |r| r.len());
+        let n = rows.len().max(1) as f64;
+        let mut mean = vec![0f64; d];
+        for r in rows {
+            for (m, v) in mean.iter_mut().zip(*r) {
+                *m += f64::from(*v);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0f64; d];
+        for r in rows {
+            for ((s, v), m) in var.iter_mut().zip(*r).zip(&mean) {
+                *s += (f64::from(*v) - m).powi(2);
+            }
+        }
+        Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            // Constant dimensions keep scale 1 (their standardised value is 0 anyway).
+            std: var
+                .iter()
+                .map(|&v| {
+                    let s = (v / n).sqrt() as f32;
+                    if s > 1e-8 {
+                        s
+                    } else {
+                        1.0
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    pub fn apply(&self, row: &[f32]) -> Vec<f32> {
+        row.iter()
+            .zip(&self.mean)
+            .zip(&self.std)
+            .map(|((v, m), s)| (v - m) / s)
+            .collect()
+    }
+}
+
+/// A linear layer `scores = W x + b`, `W` row-major `[classes][dims]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearModel {
+    pub weight: Vec<Vec<f32>>,
+    pub bias: Vec<f32>,
+}
+
+impl LinearModel {
+    pub fn scores(&self, x: &[f32]) -> Vec<f32> {
+        self.weight
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| w.iter().zip(x).map(|(a, v)| a * v).sum::<f32>() + b)
+            .collect()
+    }
+
+    /// Express a model trained on standardised inputs in terms of the raw inputs.
+    fn unstandardize(self, s: &Standardizer) -> Self {
+        let mut bias = self.bias;
+        let weight = self
+            .weight
+            .into_iter()
+            .zip(bias.iter_mut())
+            .map(|(w, b)| {
+                w.iter()
+                    .zip(&s.mean)
+                    .zip(&s.std)
+                    .map(|((wi, m), sd)| {
+                        *b -= wi * m / sd;
+                        wi / sd
+                    })
+                    .collect()
+            })
+            .collect();
+        Self { weight, bias }
+    }
+}
+
+/// Options of [`softmax_regression`].
+#[derive(Debug, Clone, Copy)]
+pub struct SoftmaxConfig {
+    pub epochs: usize,
+    pub lr: f32,
+    /// L2 penalty on the weights.
+    pub l2: f32,
+}
+
+impl Default for SoftmaxConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 300,
+            lr: 0.1,
+            l2: 1e-3,
+        }
+    }
+}
+
+/// Multinomial logistic regression by full-batch gradient descent with momentum 0.9
+/// (deterministic; the problems here have ≤ a few thousand rows).
+pub fn softmax_regression(
+    x: &[&[f32]],
+    y: &[usize],
+    n_classes: usize,
+    cfg: &SoftmaxConfig,
+) -> LinearModel {
+    let st = Standardizer::fit(x);
+    let xs: Vec<Vec<f32>> = x.iter().map(|r| st.apply(r)).collect();
+    let d = st.mean.len();
+    let n = xs.len().max(1) as f32;
+    let mut w = vec![vec![0f32; d]; n_classes];
+    let mut b = vec![0f32; n_classes];
+    let mut vw = vec![vec![0f32; d]; n_classes];
+    let mut vb = vec![0f32; n_classes];
+    for _ in 0..cfg.epochs {
+        let mut gw = vec![vec![0f32; d]; n_classes];
+        let mut gb = vec![0f32; n_classes];
+        for (row, &t) in xs.iter().zip(y) {
+            let z: Vec<f32> = w
+                .iter()
+                .zip(&b)
+                .map(|(wc, bc)| wc.iter().zip(row).map(|(a, v)| a * v).sum::<f32>() + bc)
+                .collect();
+            let p = softmax(&z);
+            for c in 0..n_classes {
+                let g = p[c] - if c == t { 1.0 } else { 0.0 };
+                gb[c] += g;
+                for (gi, v) in gw[c].iter_mut().zip(row) {
+                    *gi += g * v;
+                }
+            }
+        }
+        for c in 0..n_classes {
+            for i in 0..d {
+                let g = gw[c][i] / n + cfg.l2 * w[c][i];
+                vw[c][i] = 0.9 * vw[c][i] - cfg.lr * g;
+                w[c][i] += vw[c][i];
+            }
+            vb[c] = 0.9 * vb[c] - cfg.lr * gb[c] / n;
+            b[c] += vb[c];
+        }
+    }
+    LinearModel { weight: w, bias: b }.unstandardize(&st)
+}
+
+/// Numerically stable softmax.
+pub fn softmax(z: &[f32]) -> Vec<f32> {
+    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// Options of [`linear_svm`].
+#[derive(Debug, Clone, Copy)]
+pub struct SvmConfig {
+    /// Soft-margin cost C.
+    pub c: f32,
+    /// Passes of dual coordinate descent.
+    pub passes: usize,
+    pub seed: u64,
+}
+
+impl Default for SvmConfig {
+    fn default() -> Self {
+        Self {
+            c: 1.0,
+            passes: 200,
+            seed: 0,
+        }
+    }
+}
+
+/// One-vs-rest L2-regularised hinge-loss linear SVM, solved in the dual by coordinate descent
+/// (C.-J. Hsieh et al., "A dual coordinate descent method for large-scale linear SVM", ICML
+/// 2008, algorithm 1), the bias learned as the weight of a constant feature 1.
+pub fn linear_svm(x: &[&[f32]], y: &[usize], n_classes: usize, cfg: &SvmConfig) -> LinearModel {
+    let st = Standardizer::fit(x);
+    let xs: Vec<Vec<f32>> = x
+        .iter()
+        .map(|r| {
+            let mut v = st.apply(r);
+            v.push(1.0);
+            v
+        })
+        .collect();
+    let d = st.mean.len() + 1;
+    let qii: Vec<f32> = xs.iter().map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let mut rng = Rng::new(cfg.seed);
+    let mut weight = Vec::with_capacity(n_classes);
+    let mut bias = Vec::with_capacity(n_classes);
+    for c in 0..n_classes {
+        let yy: Vec<f32> = y.iter().map(|&t| if t == c { 1.0 } else { -1.0 }).collect();
+        let mut alpha = vec![0f32; xs.len()];
+        let mut w = vec![0f32; d];
+        let mut order: Vec<usize> = (0..xs.len()).collect();
+        for _ in 0..cfg.passes {
+            rng.shuffle(&mut order);
+            let mut max_step = 0f32;
+            for &i in &order {
+                let g = yy[i] * xs[i].iter().zip(&w).map(|(a, b)| a * b).sum::<f32>() - 1.0;
+                let new = (alpha[i] - g / qii[i].max(1e-12)).clamp(0.0, cfg.c);
+                let delta = new - alpha[i];
+                if delta != 0.0 {
+                    alpha[i] = new;
+                    for (wj, xj) in w.iter_mut().zip(&xs[i]) {
+                        *wj += delta * yy[i] * xj;
+                    }
+                    max_step = max_step.max(delta.abs());
+                }
+            }
+            if max_step < 1e-5 {
+                break;
+            }
+        }
+        bias.push(w[d - 1]);
+        w.truncate(d - 1);
+        weight.push(w);
+    }
+    LinearModel { weight, bias }.unstandardize(&st)
+}
+
+/// k-nearest neighbours (Euclidean on standardised features): the fraction of the `k`
+/// nearest training rows in each class; ties broken by the nearest neighbour's class.
+#[derive(Debug, Clone)]
+pub struct Knn {
+    st: Standardizer,
+    rows: Vec<Vec<f32>>,
+    y: Vec<usize>,
+    n_classes: usize,
+    k: usize,
+}
+
+impl Knn {
+    pub fn fit(x: &[&[f32]], y: &[usize], n_classes: usize, k: usize) -> Self {
+        let st = Standardizer::fit(x);
+        Self {
+            rows: x.iter().map(|r| st.apply(r)).collect(),
+            st,
+            y: y.to_vec(),
+            n_classes,
+            k: k.max(1),
+        }
+    }
+
+    pub fn scores(&self, x: &[f32]) -> Vec<f32> {
+        let q = self.st.apply(x);
+        let mut d: Vec<(f32, usize)> = self
+            .rows
+            .iter()
+            .zip(&self.y)
+            .map(|(r, &t)| (r.iter().zip(&q).map(|(a, b)| (a - b).powi(2)).sum(), t))
+            .collect();
+        d.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let k = self.k.min(d.len());
+        let mut s = vec![0f32; self.n_classes];
+        for (_, t) in &d[..k] {
+            s[*t] += 1.0 / k as f32;
+        }
+        if let Some((_, nearest)) = d.first() {
+            s[*nearest] += 1e-3; // tie-break, never changes a strict majority
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::argmax;
+
+    /// Three Gaussian blobs in 4-d with a large offset and scale on one axis (tests the
+    /// standardisation fold-back).
+    fn blobs(n: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<usize>) {
+        let mut r = Rng::new(seed);
+        let centres = [
+            [2.0, 0.0, 0.0, 100.0],
+            [0.0, 2.0, 0.0, 100.0],
+            [0.0, 0.0, 2.0, 100.0],
+        ];
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let c = i % 3;
+            x.push(
+                (0..4)
+                    .map(|j| centres[c][j] + 0.5 * r.normal() * if j == 3 { 50.0 } else { 1.0 })
+                    .collect(),
+            );
+            y.push(c);
+        }
+        (x, y)
+    }
+
+    fn accuracy(f: impl Fn(&[f32]) -> Vec<f32>, x: &[Vec<f32>], y: &[usize]) -> f64 {
+        let ok = x
+            .iter()
+            .zip(y)
+            .filter(|(r, &t)| argmax(&f(r)) == Some(t))
+            .count();
+        ok as f64 / y.len() as f64
+    }
+
+    #[test]
+    fn classifiers_separate_blobs() {
+        let (xtr, ytr) = blobs(150, 1);
+        let (xte, yte) = blobs(150, 2);
+        let refs: Vec<&[f32]> = xtr.iter().map(Vec::as_slice).collect();
+        let sm = softmax_regression(&refs, &ytr, 3, &SoftmaxConfig::default());
+        let svm = linear_svm(&refs, &ytr, 3, &SvmConfig::default());
+        let knn = Knn::fit(&refs, &ytr, 3, 5);
+        let a_sm = accuracy(|r| sm.scores(r), &xte, &yte);
+        let a_svm = accuracy(|r| svm.scores(r), &xte, &yte);
+        let a_knn = accuracy(|r| knn.scores(r), &xte, &yte);
+        // Bayes accuracy of these blobs is ≈ 0.98; chance is 0.33.
+        assert!(
+            a_sm > 0.9 && a_svm > 0.9 && a_knn > 0.85,
+            "{a_sm} {a_svm} {a_knn}"
+        );
+    }
+
+    #[test]
+    fn svm_margin_on_separable_points() {
+        // 1-d, classes at −2 and +2: the max-margin boundary is 0 whatever the class sizes.
+        let x: Vec<Vec<f32>> = vec![vec![-2.0], vec![-2.0], vec![-2.0], vec![2.0]];
+        let refs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+        let m = linear_svm(
+            &refs,
+            &[0, 0, 0, 1],
+            2,
+            &SvmConfig {
+                c: 100.0,
+                ..Default::default()
+            },
+        );
+        let s = m.scores(&[0.3]);
+        let s2 = m.scores(&[-0.3]);
+        assert!(s[1] > s[0] && s2[0] > s2[1], "{s:?} {s2:?}");
+    }
+}

@@ -1,0 +1,273 @@
+//! Transfer learning after Jiménez & Marqués (§2–§4): the pretrained network as a frozen
+//! feature extractor with a softmax or linear-SVM classifier on top, or fine-tuning of the
+//! CRNN's recurrent top on cached conv activations.
+//!
+//! Data flow: clips → [`activations::Extractor`] (frozen network, once per clip and
+//! augmentation, cached on disk) → per-frame [`activations::FrameActs`] → [`fit`] on the
+//! training songs' frames (every 29.12 s frame of a training song is an example; songs are
+//! split before frames are cut) → per-frame scores → song decision by the mean of its frames.
+
+pub mod activations;
+pub mod export;
+pub mod linear;
+pub mod optim;
+pub mod rng;
+pub mod top;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{Device, Tensor};
+
+use activations::ClipActs;
+use linear::{Knn, LinearModel, SoftmaxConfig, SvmConfig};
+use top::{EpochReport, TopConfig, TopData, TopTrainer};
+
+/// What can go wrong while training or writing a model.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A clip could not be decoded or run (the caller reports it and goes on).
+    #[error(transparent)]
+    Core(#[from] crate::Error),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A safetensors file could not be read or written.
+    #[error("safetensors: {0}")]
+    Format(String),
+    /// A checkpoint does not belong to this run.
+    #[error("checkpoint {path} cannot be resumed: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+    /// The requested combination of options is not possible.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<candle_core::Error> for TrainError {
+    fn from(e: candle_core::Error) -> Self {
+        Self::Core(crate::Error::Tensor(e))
+    }
+}
+
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    FeaturesSoftmax,
+    FeaturesSvm,
+    Finetune,
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "features-softmax" => Ok(Self::FeaturesSoftmax),
+            "features-svm" => Ok(Self::FeaturesSvm),
+            "finetune" => Ok(Self::Finetune),
+            o => Err(format!(
+                "unknown strategy {o:?} (features-softmax|features-svm|finetune)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::FeaturesSoftmax => "features-softmax",
+            Self::FeaturesSvm => "features-svm",
+            Self::Finetune => "finetune",
+        })
+    }
+}
+
+/// A full training request.
+#[derive(Debug, Clone)]
+pub struct TrainSpec {
+    pub strategy: Strategy,
+    pub top: TopConfig,
+    pub softmax: SoftmaxConfig,
+    pub svm: SvmConfig,
+}
+
+/// A trained classifier.
+pub enum Trained {
+    /// Softmax or SVM on the penultimate features: becomes the `output` layer.
+    Linear(LinearModel),
+    /// The CRNN's trained top.
+    Top(Box<TopTrainer>),
+}
+
+impl std::fmt::Debug for Trained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Linear(_) => f.write_str("Trained::Linear"),
+            Self::Top(_) => f.write_str("Trained::Top"),
+        }
+    }
+}
+
+/// Training and validation songs: `(activations, genre index)`; augmented copies of a
+/// training song are separate entries.
+pub type Songs<'a> = [(&'a ClipActs, usize)];
+
+fn frames_of<'a>(songs: &Songs<'a>) -> (Vec<&'a activations::FrameActs>, Vec<usize>, Vec<usize>) {
+    let mut frames = Vec::new();
+    let mut targets = Vec::new();
+    let mut ids = Vec::new();
+    for (i, (acts, t)) in songs.iter().enumerate() {
+        for f in &acts.frames {
+            frames.push(f);
+            targets.push(*t);
+            ids.push(i);
+        }
+    }
+    (frames, targets, ids)
+}
+
+/// Frame-level training data for the CRNN top.
+pub fn top_data(songs: &Songs) -> Result<TopData, TrainError> {
+    let (frames, targets, ids) = frames_of(songs);
+    let rows: Vec<&[f32]> = frames.iter().map(|f| f.seq.as_slice()).collect();
+    TopData::new(&rows, targets, ids)
+}
+
+/// A fresh [`TopTrainer`] for `spec` starting from the base model's tensors.
+pub fn top_trainer(
+    spec: &TrainSpec,
+    base: &HashMap<String, Tensor>,
+    n_classes: usize,
+) -> Result<TopTrainer, TrainError> {
+    TopTrainer::new(spec.top.clone(), base, n_classes)
+}
+
+/// Train as `spec` says. `on_epoch` sees every epoch of a fine-tune (to print, plot and
+/// checkpoint) and may stop the run with an error; `trainer` lets the caller pass one that was
+/// resumed from a checkpoint.
+pub fn fit(
+    spec: &TrainSpec,
+    train: &Songs,
+    valid: &Songs,
+    n_classes: usize,
+    base: &HashMap<String, Tensor>,
+    trainer: Option<TopTrainer>,
+    on_epoch: &mut dyn FnMut(&EpochReport, &TopTrainer) -> Result<(), TrainError>,
+) -> Result<Trained, TrainError> {
+    if train.is_empty() {
+        return Err(TrainError::Config("no training songs".into()));
+    }
+    match spec.strategy {
+        Strategy::FeaturesSoftmax | Strategy::FeaturesSvm => {
+            let (frames, targets, _) = frames_of(train);
+            let x: Vec<&[f32]> = frames.iter().map(|f| f.features.as_slice()).collect();
+            Ok(Trained::Linear(if spec.strategy == Strategy::FeaturesSvm {
+                linear::linear_svm(&x, &targets, n_classes, &spec.svm)
+            } else {
+                linear::softmax_regression(&x, &targets, n_classes, &spec.softmax)
+            }))
+        }
+        Strategy::Finetune => {
+            let data = top_data(train)?;
+            let val = if valid.is_empty() {
+                None
+            } else {
+                Some(top_data(valid)?)
+            };
+            let mut tr = match trainer {
+                Some(t) => t,
+                None => top_trainer(spec, base, n_classes)?,
+            };
+            tr.fit_input_norm(&data)?;
+            while !tr.finished() {
+                let r = tr.epoch(&data, val.as_ref())?;
+                on_epoch(&r, &tr)?;
+            }
+            Ok(Trained::Top(Box::new(tr)))
+        }
+    }
+}
+
+impl Trained {
+    /// Scores of every frame of a clip (sigmoid for the top, raw `W x + b` for linear models;
+    /// both decide by argmax).
+    pub fn predict(&mut self, clip: &ClipActs) -> Result<Vec<Vec<f32>>, TrainError> {
+        match self {
+            Self::Linear(m) => Ok(clip.frames.iter().map(|f| m.scores(&f.features)).collect()),
+            Self::Top(t) => {
+                let data = top_data(&[(clip, 0)])?;
+                t.predict(&data.seq, true)
+            }
+        }
+    }
+
+    /// The tensors that replace the base model's (`output.*`, and `gru*.*` for a fine-tune).
+    pub fn tensors(&self) -> Result<Vec<(String, Tensor)>, TrainError> {
+        match self {
+            Self::Linear(m) => {
+                let d = m.weight.first().map_or(0, Vec::len);
+                let w: Vec<f32> = m.weight.iter().flatten().copied().collect();
+                Ok(vec![
+                    (
+                        "output.weight".into(),
+                        Tensor::from_vec(w, (m.weight.len(), d), &Device::Cpu)?,
+                    ),
+                    (
+                        "output.bias".into(),
+                        Tensor::from_vec(m.bias.clone(), m.bias.len(), &Device::Cpu)?,
+                    ),
+                ])
+            }
+            Self::Top(t) => t.best_tensors(),
+        }
+    }
+}
+
+/// The MFCC baseline's classifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineKind {
+    Svm,
+    Knn,
+}
+
+/// A trained baseline on the MFCC descriptors of frames.
+#[derive(Debug)]
+pub enum Baseline {
+    Svm(LinearModel),
+    Knn(Knn),
+}
+
+/// Neighbours of the kNN baseline.
+pub const KNN_K: usize = 5;
+
+impl Baseline {
+    pub fn fit(kind: BaselineKind, train: &Songs, n_classes: usize, seed: u64) -> Self {
+        let (frames, targets, _) = frames_of(train);
+        let x: Vec<&[f32]> = frames.iter().map(|f| f.mfcc.as_slice()).collect();
+        match kind {
+            BaselineKind::Svm => Self::Svm(linear::linear_svm(
+                &x,
+                &targets,
+                n_classes,
+                &SvmConfig {
+                    seed,
+                    ..Default::default()
+                },
+            )),
+            BaselineKind::Knn => Self::Knn(Knn::fit(&x, &targets, n_classes, KNN_K)),
+        }
+    }
+
+    pub fn predict(&self, clip: &ClipActs) -> Vec<Vec<f32>> {
+        clip.frames
+            .iter()
+            .map(|f| match self {
+                Self::Svm(m) => m.scores(&f.mfcc),
+                Self::Knn(k) => k.scores(&f.mfcc),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,392 @@
+//! End-to-end tests of `mgr-cli finetune` and `mgr-cli eval gtzan` on a tiny GTZAN-style
+//! folder (2 genres × 4 clips of the data pack plus one corrupt file): train for 2 epochs, save,
+//! reload with `classify`, evaluate; resume after an interruption; features + SVM with the
+//! MFCC baseline under k-fold.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use mgr_tests::{pack, scratch_dir};
+use serde_json::Value;
+
+fn mgr() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mgr-cli"))
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = mgr().args(args).output().expect("mgr-cli runs");
+    eprintln!(
+        "$ mgr-cli {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `genres_original/{blues,classical}/…` with 4 real clips each and a corrupt
+/// `blues.00054.wav` (like jazz.00054 of the common WAV copy), plus a shared activation cache.
+fn tiny() -> &'static (PathBuf, PathBuf) {
+    static DIR: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = scratch_dir("tiny-gtzan");
+        for g in ["blues", "classical"] {
+            let d = root.join("genres_original").join(g);
+            std::fs::create_dir_all(&d).unwrap();
+            // 3 clips of each genre in train_stratified, one in test_stratified.
+            let last = if g == "blues" { 5 } else { 9 };
+            for i in [0, 1, 2, last] {
+                let name = format!("{g}.{i:05}.flac");
+                std::fs::copy(
+                    pack(&format!("data/gtzan-mini/genres/{g}/{name}")),
+                    d.join(&name),
+                )
+                .unwrap();
+            }
+        }
+        std::fs::write(
+            root.join("genres_original/blues/blues.00054.wav"),
+            b"RIFF\x10\x00\x00\x00WAVEfmt garbage",
+        )
+        .unwrap();
+        let cache = root.join("cache");
+        (root, cache)
+    })
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn metadata(path: &Path) -> serde_json::Map<String, Value> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut m = header.as_object().unwrap().clone();
+    let meta = m.remove("__metadata__").unwrap();
+    let mut out = meta.as_object().unwrap().clone();
+    out.insert("__tensors__".into(), Value::Object(m));
+    out
+}
+
+fn epoch_losses(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with("epoch"))
+        // Everything but the time at the end of the line.
+        .map(|l| l.rsplit_once("  ").map_or(l, |(a, _)| a).to_string())
+        .collect()
+}
+
+#[test]
+fn finetune_saves_a_model_that_classify_and_eval_load() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("finetune-e2e");
+    let model = work.join("tiny.safetensors");
+    let out = run(&[
+        "finetune",
+        "--data",
+        s(root),
+        "--out",
+        s(&model),
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+        "--cache",
+        s(cache),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped") && stderr.contains("blues.00054.wav"),
+        "{stderr}"
+    );
+    assert_eq!(epoch_losses(&out.stdout).len(), 2, "one line per epoch");
+    let png = std::fs::read(work.join("tiny.safetensors.curve.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // Same tensor names as the published CRNN, a 2-way output, and the promised metadata.
+    let meta = metadata(&model);
+    let base = metadata(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../weights/choi_crnn_msd.safetensors"),
+    );
+    let names = |m: &serde_json::Map<String, Value>| {
+        let mut v: Vec<String> = m["__tensors__"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&meta), names(&base));
+    assert_eq!(
+        meta["__tensors__"]["output.weight"]["shape"],
+        serde_json::json!([2, 32])
+    );
+    assert_eq!(meta["labels"], "[\"blues\",\"classical\"]");
+    assert_eq!(meta["strategy"], "finetune");
+    assert_eq!(
+        meta["base_model"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .next(),
+        Some("choi_crnn_msd")
+    );
+    let validation: Value = serde_json::from_str(meta["validation"].as_str().unwrap()).unwrap();
+    assert_eq!(validation["songs"], 2, "one validation song per genre");
+    let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
+    assert_eq!(config["top"]["optim"]["kind"], "adam");
+
+    // classify reads it directly.
+    let clip = root.join("genres_original/classical/classical.00001.flac");
+    let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scores = v[0]["scores"].as_object().unwrap();
+    assert_eq!(scores.keys().collect::<Vec<_>>(), ["blues", "classical"]);
+
+    // eval gtzan with it: every readable clip counted, the corrupt one reported, exit code 1.
+    let json = work.join("eval.json");
+    let plot = work.join("eval.png");
+    let out = run(&[
+        "eval",
+        "gtzan",
+        s(root),
+        "--model",
+        s(&model),
+        "--json",
+        s(&json),
+        "--plot",
+        s(&plot),
+        "--cache",
+        s(cache),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a skipped file makes the exit code 1"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for key in [
+        "accuracy",
+        "macro_f1",
+        "labels",
+        "confusion",
+        "per_class",
+        "n",
+        "split",
+        "level",
+    ] {
+        assert!(v.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(v["n"], 8);
+    assert_eq!(v["split"], "all");
+    assert_eq!(v["level"], "song-mean");
+    let total: u64 = v["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 8);
+    let acc = v["accuracy"].as_f64().unwrap();
+    let diag: u64 = (0..2).map(|i| v["confusion"][i][i].as_u64().unwrap()).sum();
+    assert!((acc - diag as f64 / 8.0).abs() < 1e-12);
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 1);
+    assert!(v["skipped"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("blues.00054.wav"));
+    assert_eq!(&std::fs::read(&plot).unwrap()[..4], b"\x89PNG");
+    let _ = std::fs::remove_dir_all(work);
+}
+
+#[test]
+fn resume_continues_an_interrupted_run_exactly() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("finetune-resume");
+    let common = |out: &Path, epochs: &str| {
+        vec![
+            "finetune".to_string(),
+            "--data".into(),
+            s(root).into(),
+            "--out".into(),
+            s(out).into(),
+            "--epochs".into(),
+            epochs.into(),
+            "--patience".into(),
+            "50".into(),
+            "--seed".into(),
+            "9".into(),
+            "--optimizer".into(),
+            "sgd-nesterov".into(),
+            "--cache".into(),
+            s(cache).into(),
+        ]
+    };
+    let straight = work.join("straight.safetensors");
+    let a: Vec<String> = common(&straight, "4");
+    let full = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(full.status.code(), Some(0));
+    // "Killed" after 2 epochs: the checkpoint of epoch 2 is what the run left behind.
+    let split = work.join("split.safetensors");
+    let b = common(&split, "2");
+    assert_eq!(
+        run(&b.iter().map(String::as_str).collect::<Vec<_>>())
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(work.join("split.safetensors.ckpt").exists());
+    let mut c = common(&split, "4");
+    c.push("--resume".into());
+    let resumed = run(&c.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(resumed.status.code(), Some(0));
+    assert_eq!(
+        epoch_losses(&resumed.stdout),
+        epoch_losses(&full.stdout),
+        "same 4 epochs"
+    );
+    // Same weights in the end.
+    let t1 = std::fs::read(&straight).unwrap();
+    let t2 = std::fs::read(&split).unwrap();
+    let body = |b: &[u8]| b[8 + u64::from_le_bytes(b[..8].try_into().unwrap()) as usize..].to_vec();
+    assert_eq!(body(&t1), body(&t2));
+    // Other settings are refused with a one-line error.
+    let mut d = common(&split, "4");
+    d[10] = "10".into(); // another seed
+    d.push("--resume".into());
+    let refused = run(&d.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: checkpoint") && last.ends_with("other settings or genres"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(work);
+}
+
+#[test]
+fn kfold_features_svm_beats_chance_with_the_baseline_beside_it() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("eval-kfold");
+    let json = work.join("cv.json");
+    let out = run(&[
+        "eval",
+        "gtzan",
+        s(root),
+        "--split",
+        "kfold:2",
+        "--train",
+        "features-svm",
+        "--baseline",
+        "mfcc",
+        "--json",
+        s(&json),
+        "--cache",
+        s(cache),
+        "--valid-per-genre",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the corrupt clip is reported");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("gtzan+features-svm")
+            && text.contains("mfcc+svm")
+            && text.contains("mfcc+5nn"),
+        "{text}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["split"], "kfold:2");
+    assert_eq!(v["folds"].as_array().unwrap().len(), 2);
+    assert_eq!(v["n"], 8);
+    // Blues vs classical from the GTZAN CRNN's features: far above chance (0.5).
+    assert!(v["accuracy"].as_f64().unwrap() >= 0.75, "{}", v["accuracy"]);
+    let b = &v["baselines"]["mfcc+svm"];
+    assert_eq!(b["n"], 8);
+    assert!((0.0..=1.0).contains(&b["accuracy"].as_f64().unwrap()));
+    // The random split's lists name 1000 clips: the 991 not in this folder are reported, and
+    // the model is evaluated on the folder's test-list clips only.
+    let out = run(&[
+        "eval",
+        "gtzan",
+        s(root),
+        "--split",
+        "random",
+        "--cache",
+        s(cache),
+        "--json",
+        s(&json),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("991 clips named by the lists are not in"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["n"], 2, "blues.00005 and classical.00009");
+    // Fault-filtered puts all of them in the validation list: nothing to test is an error.
+    let out = run(&["eval", "gtzan", s(root), "--split", "fault-filtered"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: split fault-filtered: none of the 9 clips")
+            && last.ends_with("is in the test part"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(work);
+}
+
+#[test]
+fn features_svm_on_the_fcn_becomes_its_output_layer() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("finetune-fcn-svm");
+    let model = work.join("fcn-svm.safetensors");
+    let out = run(&[
+        "finetune",
+        "--data",
+        s(root),
+        "--out",
+        s(&model),
+        "--model",
+        "fcn",
+        "--strategy",
+        "features-svm",
+        "--cache",
+        s(cache),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        epoch_losses(&out.stdout).is_empty(),
+        "a linear classifier has no epochs"
+    );
+    let meta = metadata(&model);
+    assert_eq!(meta["strategy"], "features-svm");
+    assert_eq!(
+        meta["__tensors__"]["output.weight"]["shape"],
+        serde_json::json!([2, 256])
+    );
+    assert_eq!(
+        meta["__tensors__"]["conv5.weight"]["shape"],
+        serde_json::json!([256, 192, 3, 3]),
+        "the frozen FCN travels with the classifier"
+    );
+    // The held-out validation songs (one per genre) are classified from the file alone.
+    let validation: Value = serde_json::from_str(meta["validation"].as_str().unwrap()).unwrap();
+    assert_eq!(validation["songs"], 2);
+    let clip = root.join("genres_original/blues/blues.00005.flac");
+    let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(["blues", "classical"].contains(&v[0]["label"].as_str().unwrap()));
+    let _ = std::fs::remove_dir_all(work);
+}
