@@ -1,19 +1,31 @@
 //! `mgr-cli bench FILE`: median wall time of every pipeline stage on one file, as milliseconds
-//! and as multiples of real time. Numbers for the README come from this command.
+//! and as multiples of real time. Numbers for the README come from this command, and
+//! `bench/run.sh` calls it (with `--json`) to compare mgr with its Python peers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use mgr_core::audio::decode_file;
-use mgr_core::config::{FramingConfig, CLIP_SAMPLES, FRAME_SECONDS};
+use mgr_core::config::{FramingConfig, CLIP_SAMPLES, FRAME_SECONDS, N_FRAMES, N_MELS};
 use mgr_core::mel::LogMel;
-use mgr_core::model::{device, Model};
+use mgr_core::model::{crnn, device, fcn, Architecture, Model};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::{Resampler, ResamplerKind};
 use serde_json::json;
+
+/// Groups of stages that `--stage` can select.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    /// Decode, resample (both resamplers), log-mel, and the whole front-end in one go.
+    Frontend,
+    /// FCN and CRNN forward passes, batch 1 and `--net-batch`.
+    Network,
+    /// File to genre with the GTZAN CRNN (both resamplers).
+    Endtoend,
+}
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -22,11 +34,27 @@ pub struct BenchArgs {
     /// Timed repetitions per stage (after one warm-up run); the median is reported.
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Stage groups to time (repeatable; default: all).
+    #[arg(long, value_enum)]
+    stage: Vec<Stage>,
+    /// Larger batch for the network rows (besides batch 1).
+    #[arg(long, default_value_t = 8)]
+    net_batch: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     run: crate::RunOptions,
+}
+
+/// One timed stage: a stable id for scripts, a readable name, seconds, audio seconds covered
+/// and, for network rows, the FLOPs of one run.
+struct Row {
+    id: String,
+    name: String,
+    seconds: f64,
+    audio_seconds: f64,
+    flops: Option<f64>,
 }
 
 /// Median seconds of `reps` runs of `f` after one warm-up run.
@@ -42,86 +70,184 @@ fn time<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
     Ok(t[t.len() / 2])
 }
 
+/// FLOPs of one 3×3 "same" conv layer (a multiply-add counts as 2).
+fn conv_flops(c_in: usize, c_out: usize, h: usize, w: usize) -> f64 {
+    2.0 * (c_in * 9 * c_out * h * w) as f64
+}
+
+/// FLOPs of one Keras-1 GRU step with `n_in` inputs: three input and three recurrent
+/// matrix-vector products.
+fn gru_step_flops(n_in: usize, units: usize) -> f64 {
+    2.0 * (3 * units * (n_in + units)) as f64
+}
+
+/// FLOPs of one forward pass over one 29.12 s frame, counted from the architecture: every
+/// conv multiply-add, the GRU and dense matrix products. BatchNorm, ELU, pooling and the gate
+/// non-linearities (element-wise, < 0.5 % of the total) are not counted.
+pub fn network_flops(arch: Architecture, n_out: usize) -> f64 {
+    match arch {
+        Architecture::Fcn => {
+            let (mut c, mut h, mut w) = (1, N_MELS, N_FRAMES);
+            let mut total = 0.0;
+            for (&c_out, &(ph, pw)) in fcn::CHANNELS.iter().zip(fcn::POOLS.iter()) {
+                total += conv_flops(c, c_out, h, w);
+                (c, h, w) = (c_out, h / ph, w / pw);
+            }
+            total + 2.0 * (c * h * w * n_out) as f64
+        }
+        Architecture::Crnn => {
+            let (mut c, mut h, mut w) = (1, N_MELS, N_FRAMES + 2 * crnn::TIME_PAD);
+            let mut total = 0.0;
+            for (&c_out, &(ph, pw)) in crnn::CHANNELS.iter().zip(crnn::POOLS.iter()) {
+                total += conv_flops(c, c_out, h, w);
+                (c, h, w) = (c_out, h / ph, w / pw);
+            }
+            let units = crnn::GRU_UNITS;
+            // After the last pool: h == 1, w == 15 steps of c features.
+            total += w as f64 * (gru_step_flops(c * h, units) + gru_step_flops(units, units));
+            total + 2.0 * (units * n_out) as f64
+        }
+    }
+}
+
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     crate::apply_threads(&a.run);
     let dev = device(a.run.device)?;
+    let stages = if a.stage.is_empty() {
+        vec![Stage::Frontend, Stage::Network, Stage::Endtoend]
+    } else {
+        a.stage.clone()
+    };
     let audio = decode_file(&a.file).with_context(|| format!("decoding {}", a.file.display()))?;
     let secs = audio.seconds();
-    let mut rows: Vec<(String, f64, f64)> = Vec::new(); // (stage, seconds, audio seconds)
+    let mut rows: Vec<Row> = Vec::new();
     let reps = a.reps;
+    let row = |id: &str, name: String, seconds: f64, audio_seconds: f64| Row {
+        id: id.into(),
+        name,
+        seconds,
+        audio_seconds,
+        flops: None,
+    };
 
-    rows.push((
-        "decode".into(),
-        time(reps, || Ok(decode_file(&a.file)?))?,
-        secs,
-    ));
     let reference = Resampler::new(ResamplerKind::Reference);
     let fast = Resampler::new(ResamplerKind::Fast);
     let rate = audio.sample_rate;
-    rows.push((
-        "resample (reference)".into(),
-        time(reps, || Ok(reference.to_12k(&audio.samples, rate)?))?,
-        secs,
-    ));
-    rows.push((
-        "resample (fast)".into(),
-        time(reps, || Ok(fast.to_12k(&audio.samples, rate)?))?,
-        secs,
-    ));
     let y = fast.to_12k(&audio.samples, rate)?;
     let range = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0].clone();
-    let clip = &y[range];
+    let clip_seconds = CLIP_SAMPLES as f64 / 12_000.0;
     let mut logmel = LogMel::new();
-    let mut out = vec![0f32; mgr_core::config::N_MELS * mgr_core::config::N_FRAMES];
-    rows.push((
-        "log-mel (one 29.12 s frame)".into(),
-        time(reps, || {
+    let mut out = vec![0f32; N_MELS * N_FRAMES];
+    logmel.compute_into(&y[range.clone()], &mut out);
+
+    if stages.contains(&Stage::Frontend) {
+        let t = time(reps, || Ok(decode_file(&a.file)?))?;
+        rows.push(row("decode", "decode".into(), t, secs));
+        let t = time(reps, || Ok(reference.to_12k(&audio.samples, rate)?))?;
+        rows.push(row(
+            "resample_reference",
+            "resample (reference)".into(),
+            t,
+            secs,
+        ));
+        let t = time(reps, || Ok(fast.to_12k(&audio.samples, rate)?))?;
+        rows.push(row("resample_fast", "resample (fast)".into(), t, secs));
+        let clip = &y[range];
+        let t = time(reps, || {
             logmel.compute_into(clip, &mut out);
             Ok(())
-        })?,
-        CLIP_SAMPLES as f64 / 12_000.0,
-    ));
-    let fcn = Model::builtin("fcn", &dev)?;
-    let crnn = Model::builtin("gtzan", &dev)?;
-    for (name, model, batch) in [
-        ("FCN", &fcn, 1usize),
-        ("CRNN", &crnn, 1),
-        ("CRNN", &crnn, 8),
-    ] {
-        let input: Vec<f32> = out
-            .iter()
-            .copied()
-            .cycle()
-            .take(out.len() * batch)
-            .collect();
-        let x = model.input_tensor(&input)?;
-        let t = time(reps, || {
-            let p = model.forward(&x)?;
-            Ok(p.to_vec2::<f32>()?)
         })?;
-        rows.push((
-            format!("{name} forward, batch {batch} (per frame)"),
-            t / batch as f64,
-            FRAME_SECONDS,
+        rows.push(row(
+            "logmel",
+            "log-mel (one 29.12 s frame)".into(),
+            t,
+            clip_seconds,
         ));
+        for (id, name, resampler) in [
+            ("frontend_reference", "reference", &reference),
+            ("frontend_fast", "fast", &fast),
+        ] {
+            // Everything a file needs before the network: decode, resample, crop, log-mel.
+            let t = time(reps, || {
+                let audio = decode_file(&a.file)?;
+                let y = resampler.to_12k(&audio.samples, audio.sample_rate)?;
+                let r = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0]
+                    .clone();
+                logmel.compute_into(&y[r], &mut out);
+                Ok(())
+            })?;
+            rows.push(row(
+                id,
+                format!("front-end total ({name} resampler)"),
+                t,
+                secs,
+            ));
+        }
     }
-    for kind in [ResamplerKind::Reference, ResamplerKind::Fast] {
-        let mut analyzer =
-            Analyzer::new(Model::builtin("gtzan", &dev)?, kind).with_batch(a.run.batch);
-        let t = time(reps, || Ok(analyzer.analyze_file(&a.file)?))?;
-        let name = if kind == ResamplerKind::Reference {
-            "reference"
-        } else {
-            "fast"
-        };
-        rows.push((format!("file → genre total ({name} resampler)"), t, secs));
+
+    if stages.contains(&Stage::Network) {
+        let fcn = Model::builtin("fcn", &dev)?;
+        let crnn = Model::builtin("gtzan", &dev)?;
+        let mut batches = vec![1usize];
+        if a.net_batch > 1 {
+            batches.push(a.net_batch);
+        }
+        for (name, model) in [("FCN", &fcn), ("CRNN", &crnn)] {
+            let flops = network_flops(model.architecture(), model.labels().len());
+            for &batch in &batches {
+                let input: Vec<f32> = out
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(out.len() * batch)
+                    .collect();
+                let x = model.input_tensor(&input)?;
+                let t = time(reps, || {
+                    let p = model.forward(&x)?;
+                    Ok(p.to_vec2::<f32>()?)
+                })?;
+                let mut r = row(
+                    &format!("{}_b{batch}", name.to_lowercase()),
+                    format!("{name} forward, batch {batch} (per frame)"),
+                    t / batch as f64,
+                    FRAME_SECONDS,
+                );
+                r.flops = Some(flops);
+                rows.push(r);
+            }
+        }
+    }
+
+    if stages.contains(&Stage::Endtoend) {
+        for (kind, name) in [
+            (ResamplerKind::Reference, "reference"),
+            (ResamplerKind::Fast, "fast"),
+        ] {
+            let mut analyzer =
+                Analyzer::new(Model::builtin("gtzan", &dev)?, kind).with_batch(a.run.batch);
+            let t = time(reps, || Ok(analyzer.analyze_file(&a.file)?))?;
+            rows.push(row(
+                &format!("e2e_{name}"),
+                format!("file → genre total ({name} resampler)"),
+                t,
+                secs,
+            ));
+        }
     }
 
     let threads = candle_core_threads();
     if a.json {
         let arr: Vec<_> = rows
             .iter()
-            .map(|(s, t, audio_s)| json!({"stage": s, "ms": t * 1e3, "x_realtime": audio_s / t}))
+            .map(|r| {
+                let mut v = json!({"id": r.id, "stage": r.name, "ms": r.seconds * 1e3,
+                                   "x_realtime": r.audio_seconds / r.seconds});
+                if let Some(f) = r.flops {
+                    v["flops"] = json!(f);
+                    v["gflops_per_s"] = json!(f / r.seconds / 1e9);
+                }
+                v
+            })
             .collect();
         let doc = json!({"file": a.file.display().to_string(), "audio_seconds": secs,
                          "threads": threads, "reps": reps, "stages": arr});
@@ -132,9 +258,21 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             a.file.display(),
             audio.sample_rate
         );
-        println!("{:<46} {:>10} {:>12}", "stage", "ms", "× realtime");
-        for (s, t, audio_s) in &rows {
-            println!("{s:<46} {:>10.2} {:>12.0}", t * 1e3, audio_s / t);
+        println!(
+            "{:<46} {:>10} {:>12} {:>10}",
+            "stage", "ms", "× realtime", "GFLOP/s"
+        );
+        for r in &rows {
+            let gflops = r
+                .flops
+                .map_or(String::new(), |f| format!("{:.1}", f / r.seconds / 1e9));
+            println!(
+                "{:<46} {:>10.2} {:>12.0} {:>10}",
+                r.name,
+                r.seconds * 1e3,
+                r.audio_seconds / r.seconds,
+                gflops
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -145,4 +283,36 @@ fn candle_core_threads() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counts follow the layer tables in `weights/README.md`, multiplied out by hand:
+    /// CRNN conv 1→64 on 96×1440, 64→128 on 48×720, 128→128 on 16×240 and on 4×60, then
+    /// 15 steps of GRU 128→32 and 32→32; FCN conv 1→32 on 96×1366, 32→128 on 48×341,
+    /// 128→128 on 24×85, 128→192 on 12×21, 192→256 on 4×4, dense 256→50.
+    #[test]
+    fn flop_counts_match_the_layer_tables() {
+        let crnn_convs = 2.0
+            * (9.0 * 64.0 * 96.0 * 1440.0
+                + 64.0 * 9.0 * 128.0 * 48.0 * 720.0
+                + 128.0 * 9.0 * 128.0 * 16.0 * 240.0
+                + 128.0 * 9.0 * 128.0 * 4.0 * 60.0);
+        let crnn_gru = 15.0 * 2.0 * (96.0 * (128.0 + 32.0) + 96.0 * (32.0 + 32.0));
+        let crnn = crnn_convs + crnn_gru + 2.0 * 32.0 * 10.0;
+        assert_eq!(network_flops(Architecture::Crnn, 10), crnn);
+        assert!((network_flops(Architecture::Crnn, 10) / 1e9 - 6.46).abs() < 0.01);
+
+        let fcn = 2.0
+            * (9.0 * 32.0 * 96.0 * 1366.0
+                + 32.0 * 9.0 * 128.0 * 48.0 * 341.0
+                + 128.0 * 9.0 * 128.0 * 24.0 * 85.0
+                + 128.0 * 9.0 * 192.0 * 12.0 * 21.0
+                + 192.0 * 9.0 * 256.0 * 4.0 * 4.0
+                + 256.0 * 50.0);
+        assert_eq!(network_flops(Architecture::Fcn, 50), fcn);
+        assert!((network_flops(Architecture::Fcn, 50) / 1e9 - 2.01).abs() < 0.01);
+    }
 }
