@@ -15,5 +15,6 @@ pub mod mel;
 pub mod model;
 pub mod pipeline;
 pub mod resample;
+pub mod stream;
 
 pub use error::{Error, Result};
