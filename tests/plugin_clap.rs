@@ -191,7 +191,9 @@ fn state_round_trip_and_corrupted_blob() {
 }
 
 /// Stream a song through the plugin as an offline render and read the song result it saved.
-fn render(audio: &Audio, block: usize) -> (Value, Duration) {
+/// With `before`, first play that with a running transport, then restart the transport at 0
+/// for `audio` (a new song).
+fn render_after(before: Option<&Audio>, audio: &Audio, block: usize) -> (Value, Duration) {
     let (_entry, mut instance) = load();
     {
         let handle = instance.plugin_handle();
@@ -213,13 +215,23 @@ fn render(audio: &Audio, block: usize) -> (Value, Duration) {
     s.events
         .push(ParamValueEvent::new(0, hop_id, Pckn::match_all(), 1.0));
     let t = Instant::now();
-    for chunk in audio.samples.chunks(block) {
+    if let Some(first) = before {
+        s.transport = Some(playing_at(0.0));
+        for (k, chunk) in first.samples.chunks(block).enumerate() {
+            s.transport = Some(playing_at((k * block) as f64 / rate));
+            s.block(chunk, chunk);
+        }
+    }
+    for (k, chunk) in audio.samples.chunks(block).enumerate() {
+        if before.is_some() {
+            s.transport = Some(playing_at((k * block) as f64 / rate));
+        }
         let (ol, _) = s.block(chunk, chunk);
         assert_eq!(ol, chunk);
     }
     // Wait until the worker has analysed every sample (the resampler's tail included).
     let want = mgr_core::resample::output_len(audio.samples.len(), audio.sample_rate) as u64;
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let result = loop {
         std::thread::sleep(Duration::from_millis(200));
         pump(&mut instance);
@@ -236,7 +248,11 @@ fn render(audio: &Audio, block: usize) -> (Value, Duration) {
 }
 
 fn compare(name: &str, audio: &Audio) {
-    let (got, took) = render(audio, 512);
+    compare_after(name, None, audio);
+}
+
+fn compare_after(name: &str, before: Option<&Audio>, audio: &Audio) {
+    let (got, took) = render_after(before, audio, 512);
     let labels: Vec<String> = serde_json::from_value(got["labels"].clone()).unwrap();
     let mean: Vec<f32> = serde_json::from_value(got["song"]["mean"].clone()).unwrap();
     let frames = got["song"]["frames"].as_u64().unwrap();
@@ -307,4 +323,22 @@ fn song_genre_matches_the_cli_for_a_long_song() {
         source_channels: 1,
     };
     compare("3 × GTZAN jazz (90 s, 22.05 kHz)", &audio);
+}
+
+#[test]
+fn transport_restart_starts_a_new_song() {
+    // 40 s of metal with the transport running, then the transport jumps back to 0 and a
+    // classical clip plays: the song result must be the classical clip's alone.
+    let clip = |p: &str| decode_file(&pack(p)).unwrap();
+    let mut first = clip("data/gtzan-mini/genres/metal/metal.00001.flac");
+    let more = clip("data/gtzan-mini/genres/metal/metal.00002.flac");
+    first
+        .samples
+        .extend_from_slice(&more.samples[..10 * 22_050]);
+    let second = clip("data/gtzan-mini/genres/classical/classical.00002.flac");
+    compare_after(
+        "metal, then restart at 0 with classical.00002",
+        Some(&first),
+        &second,
+    );
 }

@@ -8,9 +8,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::state::PluginState;
-use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
+use clack_host::events::{EventFlags, EventHeader};
 use clack_host::prelude::*;
+use clack_host::utils::{BeatTime, SecondsTime};
 use serde_json::Value;
 
 /// `target/bundled/mgr.clap`, honouring `CARGO_TARGET_DIR`.
@@ -48,6 +51,21 @@ impl<'a> SharedHandler<'a> for Shared {
     }
 }
 
+// nice-plug needs the host's GUI extension to create its editor.
+impl HostGuiImpl for Shared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
+}
+
 pub struct Main;
 impl<'a> MainThreadHandler<'a> for Main {}
 
@@ -56,6 +74,10 @@ impl HostHandlers for TestHost {
     type Shared<'a> = Shared;
     type MainThread<'a> = Main;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>();
+    }
 }
 
 pub const PLUGIN_ID: &std::ffi::CStr = c"org.mgr.genre-analyzer";
@@ -94,6 +116,8 @@ pub struct Session {
     in_buf: [Vec<f32>; 2],
     out_buf: [Vec<f32>; 2],
     pub events: Vec<ParamValueEvent>,
+    /// Transport sent with every block (`None`: no transport, i.e. not playing).
+    pub transport: Option<TransportEvent>,
 }
 
 impl Session {
@@ -113,6 +137,7 @@ impl Session {
             in_buf: [vec![0.0; max_block], vec![0.0; max_block]],
             out_buf: [vec![0.0; max_block], vec![0.0; max_block]],
             events: Vec::new(),
+            transport: None,
         }
     }
 
@@ -149,7 +174,7 @@ impl Session {
                 &events,
                 &mut OutputEvents::from_buffer(&mut out_events),
                 None,
-                None,
+                self.transport.as_ref(),
             )
             .expect("process succeeds");
         self.events.clear();
@@ -198,4 +223,24 @@ pub fn analysis(blob: &[u8]) -> Value {
         .as_str()
         .expect("state has the analysis field");
     serde_json::from_str(field).expect("analysis is JSON")
+}
+
+/// A playing transport at `seconds` on the timeline.
+pub fn playing_at(seconds: f64) -> TransportEvent {
+    TransportEvent {
+        header: EventHeader::new_core(0, EventFlags::empty()),
+        flags: TransportFlags::IS_PLAYING | TransportFlags::HAS_SECONDS_TIMELINE,
+        song_pos_beats: BeatTime::from_int(0),
+        song_pos_seconds: SecondsTime::from_float(seconds),
+        tempo: 120.0,
+        tempo_inc: 0.0,
+        loop_start_beats: BeatTime::from_int(0),
+        loop_end_beats: BeatTime::from_int(0),
+        loop_start_seconds: SecondsTime::from_int(0),
+        loop_end_seconds: SecondsTime::from_int(0),
+        bar_start: BeatTime::from_int(0),
+        bar_number: 0,
+        time_signature_numerator: 4,
+        time_signature_denominator: 4,
+    }
 }

@@ -30,5 +30,10 @@ fn pedalboard_passes_audio_unchanged() {
         "pedalboard is not installed for {python} (pip install pedalboard)"
     );
     assert!(out.status.success(), "pedalboard check failed:\n{text}");
-    assert!(text.contains("96000 Hz, 2 ch, block 4096: max |out - in| = 0"));
+    // Every case ran (the script stops at the first failure).
+    assert_eq!(
+        text.matches("0 samples differ in their bits").count(),
+        18,
+        "{text}"
+    );
 }

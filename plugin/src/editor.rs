@@ -19,7 +19,7 @@ use crate::worker::{Command, Shared, BUILTIN_NAME};
 
 /// Logical editor size.
 pub const WIDTH: u32 = 780;
-pub const HEIGHT: u32 = 540;
+pub const HEIGHT: u32 = 530;
 
 const BG: Color32 = Color32::from_rgb(0x14, 0x16, 0x1c);
 const CARD: Color32 = Color32::from_rgb(0x1d, 0x20, 0x29);
@@ -115,7 +115,7 @@ impl NiceEguiApp for App {
             .show(ui, |ui| {
                 ui.spacing_mut().item_spacing = Vec2::new(10.0, 10.0);
                 header(ui, &snap);
-                ui.horizontal(|ui| {
+                ui.horizontal_top(|ui| {
                     let w = (ui.available_width() - 10.0) / 2.0;
                     song_card(ui, &snap, w);
                     current_card(ui, &snap, w);
@@ -142,7 +142,10 @@ fn card(ui: &mut egui::Ui, width: f32, height: f32, add: impl FnOnce(&mut egui::
         .show(ui, |ui| {
             ui.set_width(width - 24.0);
             ui.set_height(height);
-            add(ui);
+            ui.vertical(|ui| {
+                ui.spacing_mut().item_spacing = Vec2::new(8.0, 6.0);
+                add(ui);
+            });
         });
 }
 
@@ -213,7 +216,7 @@ fn mmss(s: f64) -> String {
 }
 
 fn song_card(ui: &mut egui::Ui, snap: &Snapshot, w: f32) {
-    card(ui, w, 250.0, |ui| {
+    card(ui, w, 214.0, |ui| {
         caption(ui, "SONG AVERAGE");
         match snap.song.as_ref().and_then(|s| s.top().map(|t| (s, t))) {
             Some((song, (top, _))) => {
@@ -255,7 +258,7 @@ fn song_card(ui: &mut egui::Ui, snap: &Snapshot, w: f32) {
 }
 
 fn current_card(ui: &mut egui::Ui, snap: &Snapshot, w: f32) {
-    card(ui, w, 250.0, |ui| {
+    card(ui, w, 214.0, |ui| {
         caption(ui, "NOW · LAST 29.12 s");
         match &snap.current {
             Some(cur) => {
@@ -303,8 +306,9 @@ fn bars(ui: &mut egui::Ui, snap: &Snapshot, scores: &[f32], max: usize) {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let top = scores.iter().copied().fold(0f32, f32::max).max(1e-6);
-    let row_h = if max <= 5 { 20.0 } else { 14.0 };
+    let row_h = if max <= 5 { 22.0 } else { 15.0 };
     let width = ui.available_width();
+    ui.spacing_mut().item_spacing.y = 2.0;
     for &i in order.iter().take(max) {
         let (rect, _) = ui.allocate_exact_size(Vec2::new(width, row_h), Sense::hover());
         let p = ui.painter();
@@ -337,7 +341,14 @@ fn bars(ui: &mut egui::Ui, snap: &Snapshot, scores: &[f32], max: usize) {
 fn history_card(ui: &mut egui::Ui, snap: &Snapshot) {
     let w = ui.available_width();
     card(ui, w, 62.0, |ui| {
-        caption(ui, "HISTORY · TOP GENRE PER WINDOW");
+        let span = snap.history.last().map(|e| mmss(f64::from(e.end_s)));
+        caption(
+            ui,
+            &format!(
+                "HISTORY · TOP GENRE PER WINDOW{}",
+                span.map(|s| format!(" · 0:29 – {s}")).unwrap_or_default()
+            ),
+        );
         let (rect, _) =
             ui.allocate_exact_size(Vec2::new(ui.available_width(), 22.0), Sense::hover());
         let p = ui.painter();
@@ -436,7 +447,10 @@ impl App {
                 .map(|ms| format!("last analysis {ms:.0} ms"))
                 .unwrap_or_else(|| "model loads on first audio".into());
             let rate = if snap.rate > 0 {
-                format!("{:.1} kHz in → 12 kHz", snap.rate as f32 / 1000.0)
+                format!(
+                    "{:.1} kHz in, analysed at 12 kHz",
+                    snap.rate as f32 / 1000.0
+                )
             } else {
                 "no audio yet".into()
             };
@@ -448,7 +462,7 @@ impl App {
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                 let about = ui.add(
                     egui::Label::new(
-                        RichText::new("Weights: K. Choi · A. Jiménez & F. Marqués (MIT) ⓘ")
+                        RichText::new("Weights © K. Choi, A. Jiménez (MIT) · About")
                             .size(11.0)
                             .color(DIM),
                     )

@@ -33,6 +33,9 @@ use worker::{AudioSignals, Command, Shared, Worker};
 /// 1–3 s on one core) without losing input in realtime mode.
 const RING_SECONDS: f32 = 8.0;
 
+/// Position differences (samples) below this are rounding in the host's transport, not jumps.
+const JUMP_SLACK: i64 = 64;
+
 /// Longest an offline render waits for ring space before counting samples as dropped.
 const OFFLINE_WAIT: Duration = Duration::from_secs(30);
 
@@ -219,7 +222,10 @@ impl Plugin for MgrPlugin {
         let n = buffer.samples() as i64;
         if t.playing {
             if let Some(pos) = t.pos_samples() {
-                let jumped = self.expected_pos.is_some_and(|e| e != pos);
+                // Hosts that give seconds or beats round the position: allow some slack.
+                let jumped = self
+                    .expected_pos
+                    .is_some_and(|e| (e - pos).abs() > JUMP_SLACK);
                 let restarted = pos <= 0 && (jumped || !self.was_playing);
                 if restarted && self.params.reset_on_restart.value() {
                     if self.pushed > 0 {
