@@ -79,6 +79,11 @@ fn descriptor_and_parameters() {
     for (name, default, value) in &seen {
         assert_eq!(default, value, "{name}");
     }
+    // The stable string ids, as the saved state names them.
+    let state = state_json(&save_state(&mut instance));
+    let mut ids: Vec<&String> = state["params"].as_object().unwrap().keys().collect();
+    ids.sort();
+    assert_eq!(ids, ["gate", "hop", "restart-reset"]);
 }
 
 #[test]
@@ -341,4 +346,56 @@ fn transport_restart_starts_a_new_song() {
         Some(&first),
         &second,
     );
+}
+
+#[test]
+fn a_bad_model_file_keeps_the_built_in_model() {
+    let dir = mgr_tests::scratch_dir("bad-model");
+    let bad = dir.join("broken.safetensors");
+    std::fs::write(&bad, b"this is not a safetensors file").unwrap();
+    let (_entry, mut instance) = load();
+    let mut state = state_json(&save_state(&mut instance));
+    let saved = serde_json::json!({"model_path": bad.to_str().unwrap()});
+    state["fields"]["analysis"] = Value::String(saved.to_string());
+    assert!(load_state(&mut instance, &state_blob(&state)));
+    {
+        let h = instance.plugin_handle();
+        let r: PluginRender = h.get_extension().unwrap();
+        r.set(&h, RenderMode::Offline).unwrap();
+    }
+    let audio = decode_file(&pack("audio/bensound/bensound-thejazzpiano.mp3")).unwrap();
+    let mut s = Session::start(&mut instance, f64::from(audio.sample_rate), 1024);
+    for c in audio.samples.chunks(1024) {
+        s.block(c, c);
+    }
+    let want = mgr_core::resample::output_len(audio.samples.len(), audio.sample_rate) as u64;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let a = loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let a = analysis(&save_state(&mut instance));
+        if a["heard_samples"].as_u64() == Some(want) && a["song"].is_object() {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "analysis incomplete: {a}");
+    };
+    println!(
+        "with a broken model file: {} (model_path {})",
+        a["song_label"], a["model_path"]
+    );
+    assert_eq!(
+        a["model_path"],
+        Value::Null,
+        "fell back to the built-in model"
+    );
+    let dev = device(DeviceKind::Cpu).unwrap();
+    let model = Model::builtin("gtzan", &dev).unwrap();
+    let labels = model.labels().to_vec();
+    let want = Analyzer::new(model, ResamplerKind::Fast)
+        .analyze_audio(&audio)
+        .unwrap();
+    assert_eq!(
+        a["song_label"].as_str(),
+        Some(labels[want.by_mean()].as_str())
+    );
+    s.stop(&mut instance);
 }
