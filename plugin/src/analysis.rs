@@ -197,6 +197,7 @@ impl Analysis {
     }
 
     fn score_window(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        let mut short_done = false;
         if let Some((scores, rms)) = self.run(Clip::Window, set, scorer) {
             let silent = rms < set.gate_db;
             let top = mgr_core::model::argmax(&scores);
@@ -213,6 +214,11 @@ impl Analysis {
                 });
                 self.next_frame += CLIP_SAMPLES;
             }
+            // The first full window is also the whole song so far: the short-song frame.
+            if self.len == CLIP_SAMPLES {
+                self.short = Some((self.len, (!silent).then(|| scores.clone())));
+                short_done = true;
+            }
             self.current = Some(Current {
                 scores,
                 end_s: self.len as f64 / f64::from(SAMPLE_RATE),
@@ -220,7 +226,7 @@ impl Analysis {
                 silent,
             });
         }
-        if self.len <= SHORT_SONG {
+        if self.len <= SHORT_SONG && !short_done {
             self.score_short(set, scorer);
         }
     }
@@ -346,6 +352,17 @@ mod tests {
             let song = a.song().expect("a result");
             assert_eq!(song.mean, cli_answer(&y), "{seconds} s");
         }
+    }
+
+    /// One forward pass per window, plus one for the short-song frame only where it differs
+    /// from the window (after the first window and up to 69.12 s).
+    #[test]
+    fn forward_passes_are_not_repeated() {
+        let mut a = Analysis::new();
+        a.push(&ramp(CLIP_SAMPLES), SET, &mut Probe);
+        assert_eq!(a.inferences, 1);
+        a.push(&ramp(5 * 12_000), SET, &mut Probe);
+        assert_eq!(a.inferences, 3);
     }
 
     #[test]
