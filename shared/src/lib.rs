@@ -19,6 +19,7 @@ pub mod mfcc;
 pub mod model;
 pub mod pipeline;
 pub mod resample;
+pub mod stream;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,0 +1,414 @@
+//! The live form of the paper's analysis, fed 12 kHz samples as they arrive.
+//!
+//! Two results are kept apart:
+//!
+//! * **Current window** — the latest 29.12 s, scored every `hop` seconds (overlapping windows
+//!   while playing). Each one also goes into the history strip.
+//! * **Song average** — exactly the paper's multiframe rule (Jiménez & Marqués §3.3, as
+//!   [`mgr_core::aggregate::frame_ranges`] implements it for `mgr-cli classify`) applied to the
+//!   audio heard so far: up to 69.12 s, one centre-cropped (or zero-padded) 29.12 s frame;
+//!   beyond, the non-overlapping 29.12 s frames that start 20 s in, each voting once 20 s more
+//!   audio has followed it. When a song ends, the song average is therefore the CLI's answer for
+//!   the same audio (up to the resampler, see the README).
+//!
+//! Frames below the silence gate (window RMS) are shown but do not vote.
+
+use std::time::Instant;
+
+use mgr_core::config::{CLIP_SAMPLES, SAMPLE_RATE};
+
+use crate::state::{Current, HistoryEntry, SongResult};
+
+/// 20 s dropped at each end of a long song (the paper's rule; `FramingConfig::default`).
+pub const TRIM: usize = 20 * SAMPLE_RATE as usize;
+/// Songs up to this length (69.12 s) get one centre-cropped frame.
+pub const SHORT_SONG: usize = CLIP_SAMPLES + 2 * TRIM;
+
+/// Scores one 29.12 s clip at 12 kHz (shorter clips are zero-padded at the end).
+pub trait Scorer {
+    fn score(&mut self, clip: &[f32]) -> Result<Vec<f32>, String>;
+}
+
+/// Analysis settings read from the parameters before every step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Seconds between current-window updates.
+    pub hop_s: f32,
+    /// Windows quieter than this (RMS, dBFS) do not vote.
+    pub gate_db: f32,
+}
+
+/// A song-level frame that has been scored (`None` = below the gate).
+#[derive(Debug, Clone)]
+struct Frame {
+    end: usize,
+    scores: Option<Vec<f32>>,
+}
+
+/// State of one song.
+pub struct Analysis {
+    /// First 69.12 s of the song (for the centre-cropped short-song frame).
+    head: Vec<f32>,
+    /// The last 29.12 s, circular; `wpos` is the next write index.
+    window: Vec<f32>,
+    wpos: usize,
+    /// Samples of this song so far.
+    len: usize,
+    next_hop: usize,
+    next_frame: usize,
+    frames: Vec<Frame>,
+    /// Result for the short-song frame and the length it was computed at.
+    short: Option<(usize, Option<Vec<f32>>)>,
+    /// Saved song result carried over a state restore (sum of scores, frames).
+    baseline: Option<(Vec<f32>, usize)>,
+    pub history: Vec<HistoryEntry>,
+    pub current: Option<Current>,
+    pub last_inference_ms: Option<f32>,
+    pub inferences: u64,
+    /// Scratch clip, contiguous copy of the window.
+    clip: Vec<f32>,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Analysis {
+    pub fn new() -> Self {
+        Self {
+            head: Vec::with_capacity(SHORT_SONG),
+            window: vec![0.0; CLIP_SAMPLES],
+            wpos: 0,
+            len: 0,
+            next_hop: CLIP_SAMPLES,
+            next_frame: TRIM + CLIP_SAMPLES,
+            frames: Vec::new(),
+            short: None,
+            baseline: None,
+            history: Vec::new(),
+            current: None,
+            last_inference_ms: None,
+            inferences: 0,
+            clip: vec![0.0; CLIP_SAMPLES],
+        }
+    }
+
+    /// Start again from a saved result: it keeps counting, new frames add to it.
+    pub fn restore(&mut self, song: Option<&SongResult>, history: Vec<HistoryEntry>) {
+        *self = Self::new();
+        self.baseline = song.filter(|s| s.frames > 0).map(|s| {
+            let n = s.frames as f32;
+            (s.mean.iter().map(|m| m * n).collect(), s.frames)
+        });
+        self.history = history;
+    }
+
+    /// Samples of this song so far (12 kHz).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fill of the first window, 0..1.
+    pub fn buffered(&self) -> f32 {
+        (self.len as f32 / CLIP_SAMPLES as f32).min(1.0)
+    }
+
+    /// Feed 12 kHz samples; windows and frames are scored as their ends are reached.
+    pub fn push(&mut self, mut y: &[f32], set: Settings, scorer: &mut dyn Scorer) {
+        while !y.is_empty() {
+            let next = self.next_hop.min(self.next_frame);
+            let take = (next - self.len).min(y.len());
+            let part = &y[..take];
+            if self.len < SHORT_SONG {
+                let room = SHORT_SONG - self.len;
+                self.head.extend_from_slice(&part[..room.min(take)]);
+            }
+            let mut rest = part;
+            while !rest.is_empty() {
+                let n = (CLIP_SAMPLES - self.wpos).min(rest.len());
+                self.window[self.wpos..self.wpos + n].copy_from_slice(&rest[..n]);
+                self.wpos = (self.wpos + n) % CLIP_SAMPLES;
+                rest = &rest[n..];
+            }
+            self.len += take;
+            y = &y[take..];
+            if self.len == self.next_hop {
+                self.score_window(set, scorer);
+                let hop = ((set.hop_s.max(0.5) * SAMPLE_RATE as f32) as usize).max(1);
+                self.next_hop += hop;
+            }
+            if self.len == self.next_frame {
+                self.score_frame(set, scorer);
+                self.next_frame += CLIP_SAMPLES;
+            }
+        }
+    }
+
+    /// Bring the short-song frame up to date with everything heard (call when input pauses).
+    pub fn settle(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        if self.len > 0
+            && self.len <= SHORT_SONG
+            && self.short.as_ref().map(|s| s.0) != Some(self.len)
+        {
+            self.score_short(set, scorer);
+        }
+    }
+
+    /// Whether [`Analysis::settle`] has work to do.
+    pub fn unsettled(&self) -> bool {
+        self.len > 0 && self.len <= SHORT_SONG && self.short.as_ref().map(|s| s.0) != Some(self.len)
+    }
+
+    fn copy_window(&mut self) {
+        let (a, b) = self.window.split_at(self.wpos);
+        self.clip[..b.len()].copy_from_slice(b);
+        self.clip[b.len()..].copy_from_slice(a);
+    }
+
+    fn run(
+        &mut self,
+        which: Clip,
+        set: Settings,
+        scorer: &mut dyn Scorer,
+    ) -> Option<(Vec<f32>, f32)> {
+        let t = Instant::now();
+        let clip: &[f32] = match which {
+            Clip::Window => {
+                self.copy_window();
+                &self.clip
+            }
+            Clip::Short => {
+                let r = short_range(self.len);
+                &self.head[r]
+            }
+        };
+        let rms = rms_db(clip);
+        let out = scorer.score(clip).ok();
+        let _ = set;
+        self.inferences += 1;
+        self.last_inference_ms = Some(t.elapsed().as_secs_f32() * 1e3);
+        out.map(|s| (s, rms))
+    }
+
+    fn score_window(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        let mut short_done = false;
+        if let Some((scores, rms)) = self.run(Clip::Window, set, scorer) {
+            let silent = rms < set.gate_db;
+            let top = mgr_core::model::argmax(&scores);
+            self.history.push(HistoryEntry {
+                end_s: self.len as f32 / SAMPLE_RATE as f32,
+                top: top.filter(|_| !silent).map(|i| i as u16),
+                score: top.map(|i| scores[i]).unwrap_or(0.0),
+            });
+            // The window that ends where a song frame ends is that frame: score it once.
+            if self.len == self.next_frame {
+                self.frames.push(Frame {
+                    end: self.len,
+                    scores: (!silent).then(|| scores.clone()),
+                });
+                self.next_frame += CLIP_SAMPLES;
+            }
+            // The first full window is also the whole song so far: the short-song frame.
+            if self.len == CLIP_SAMPLES {
+                self.short = Some((self.len, (!silent).then(|| scores.clone())));
+                short_done = true;
+            }
+            self.current = Some(Current {
+                scores,
+                end_s: self.len as f64 / f64::from(SAMPLE_RATE),
+                rms_db: rms,
+                silent,
+            });
+        }
+        if self.len <= SHORT_SONG && !short_done {
+            self.score_short(set, scorer);
+        }
+    }
+
+    fn score_frame(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        let scores = self
+            .run(Clip::Window, set, scorer)
+            .and_then(|(s, rms)| (rms >= set.gate_db).then_some(s));
+        self.frames.push(Frame {
+            end: self.len,
+            scores,
+        });
+    }
+
+    fn score_short(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        let scores = self
+            .run(Clip::Short, set, scorer)
+            .and_then(|(s, rms)| (rms >= set.gate_db).then_some(s));
+        self.short = Some((self.len, scores));
+    }
+
+    /// The song average so far (see the module docs), merged with a restored baseline.
+    pub fn song(&self) -> Option<SongResult> {
+        let mut sum: Option<Vec<f32>> = None;
+        let mut n = 0usize;
+        let mut add = |s: &[f32], k: usize| {
+            let acc = sum.get_or_insert_with(|| vec![0.0; s.len()]);
+            if acc.len() == s.len() {
+                for (a, v) in acc.iter_mut().zip(s) {
+                    *a += v;
+                }
+                n += k;
+            }
+        };
+        if let Some((s, k)) = &self.baseline {
+            add(s, *k);
+        }
+        if self.len > SHORT_SONG {
+            for f in self.frames.iter().filter(|f| f.end + TRIM <= self.len) {
+                if let Some(s) = &f.scores {
+                    add(s, 1);
+                }
+            }
+        } else if let Some((_, Some(s))) = &self.short {
+            add(s, 1);
+        }
+        let sum = sum?;
+        (n > 0).then(|| SongResult {
+            mean: sum.iter().map(|v| v / n as f32).collect(),
+            frames: n,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Clip {
+    Window,
+    Short,
+}
+
+/// The frame `mgr_core::aggregate::frame_ranges` takes from a song of `len` ≤ 69.12 s.
+fn short_range(len: usize) -> std::ops::Range<usize> {
+    if len > CLIP_SAMPLES {
+        let start = (len - CLIP_SAMPLES) / 2;
+        start..start + CLIP_SAMPLES
+    } else {
+        0..len
+    }
+}
+
+/// RMS level in dBFS (−200 for digital silence).
+pub fn rms_db(x: &[f32]) -> f32 {
+    if x.is_empty() {
+        return -200.0;
+    }
+    let ms = x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / x.len() as f64;
+    (10.0 * (ms + 1e-20).log10()) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mgr_core::aggregate::{frame_ranges, SongScores};
+    use mgr_core::config::FramingConfig;
+
+    /// Fake network: "scores" that identify the clip (its first and last sample and length).
+    struct Probe;
+    impl Scorer for Probe {
+        fn score(&mut self, clip: &[f32]) -> Result<Vec<f32>, String> {
+            Ok(vec![clip[0], clip[clip.len() - 1], clip.len() as f32])
+        }
+    }
+
+    const SET: Settings = Settings {
+        hop_s: 5.0,
+        gate_db: -200.0,
+    };
+
+    /// A ramp whose values name their own position (exact in f32 up to 2^24).
+    fn ramp(n: usize) -> Vec<f32> {
+        (0..n).map(|i| (i + 1) as f32).collect()
+    }
+
+    fn cli_answer(y: &[f32]) -> Vec<f32> {
+        let frames = frame_ranges(y.len(), &FramingConfig::default())
+            .into_iter()
+            .map(|r| Probe.score(&y[r]).unwrap())
+            .collect();
+        SongScores::from_frames(frames).unwrap().mean
+    }
+
+    /// For short and long songs, fed in odd pieces, the song average is the CLI's frame mean.
+    #[test]
+    fn song_average_takes_the_frames_the_cli_takes() {
+        for seconds in [10.0, 29.12, 31.27, 69.12, 69.2, 95.0, 240.0] {
+            let n = (seconds * 12_000.0) as usize;
+            let y = ramp(n);
+            let mut a = Analysis::new();
+            for piece in y.chunks(4_321) {
+                a.push(piece, SET, &mut Probe);
+            }
+            a.settle(SET, &mut Probe);
+            let song = a.song().expect("a result");
+            assert_eq!(song.mean, cli_answer(&y), "{seconds} s");
+        }
+    }
+
+    /// One forward pass per window, plus one for the short-song frame only where it differs
+    /// from the window (after the first window and up to 69.12 s).
+    #[test]
+    fn forward_passes_are_not_repeated() {
+        let mut a = Analysis::new();
+        a.push(&ramp(CLIP_SAMPLES), SET, &mut Probe);
+        assert_eq!(a.inferences, 1);
+        a.push(&ramp(5 * 12_000), SET, &mut Probe);
+        assert_eq!(a.inferences, 3);
+    }
+
+    #[test]
+    fn windows_come_every_hop_after_the_first_full_window() {
+        let mut a = Analysis::new();
+        a.push(&ramp(CLIP_SAMPLES + 12_000 * 11), SET, &mut Probe);
+        let ends: Vec<f32> = a.history.iter().map(|h| h.end_s).collect();
+        assert_eq!(ends, [29.12, 34.12, 39.12]);
+        let cur = a.current.as_ref().unwrap();
+        // The latest window is the last 29.12 s.
+        let end = CLIP_SAMPLES + 12_000 * 10;
+        assert_eq!(
+            cur.scores,
+            [
+                (end - CLIP_SAMPLES + 1) as f32,
+                end as f32,
+                CLIP_SAMPLES as f32
+            ]
+        );
+    }
+
+    #[test]
+    fn silence_does_not_vote_and_restore_keeps_counting() {
+        let set = Settings {
+            hop_s: 5.0,
+            gate_db: -60.0,
+        };
+        let mut a = Analysis::new();
+        a.push(&vec![0.0; CLIP_SAMPLES + 1_000], set, &mut Probe);
+        a.settle(set, &mut Probe);
+        assert!(a.song().is_none());
+        assert_eq!(a.history[0].top, None);
+
+        let saved = SongResult {
+            mean: vec![1.0, 2.0, 3.0],
+            frames: 2,
+        };
+        a.restore(Some(&saved), vec![]);
+        assert_eq!(a.song(), Some(saved));
+        a.push(&vec![0.5; 1_000], set, &mut Probe);
+        a.settle(set, &mut Probe);
+        let s = a.song().unwrap();
+        assert_eq!(s.frames, 3);
+        assert_eq!(
+            s.mean,
+            vec![(2.0 + 0.5) / 3.0, (4.0 + 0.5) / 3.0, (6.0 + 1000.0) / 3.0]
+        );
+    }
+}

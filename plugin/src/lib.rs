@@ -1,0 +1,288 @@
+//! **mgr** as a CLAP / VST3 plugin: shows the genre of the song passing through, live.
+//!
+//! Threads (see `README.md`, *Plugin*):
+//!
+//! * audio thread — [`MgrPlugin::process`]: audio passes through untouched; the block is mixed
+//!   to mono and pushed into a lock-free SPSC ring (`rtrb`). No allocation, lock, log or I/O.
+//! * analysis worker (one per instance, [`worker`]) — owns the model; resamples to 12 kHz,
+//!   scores windows, publishes an immutable [`state::Snapshot`] through an atomic pointer swap.
+//! * editor ([`editor`]) — draws the latest snapshot; talks to the worker through commands.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use mgr_core::stream::StreamResampler;
+use nice_plug::prelude::*;
+use nice_plug_egui::{EguiEditor, RepaintNotifier};
+
+pub mod analysis;
+pub mod editor;
+pub mod params;
+pub mod state;
+pub mod worker;
+
+use params::MgrParams;
+use state::Snapshot;
+use worker::{AudioSignals, Command, Shared, Worker};
+
+/// Seconds of host-rate audio the ring holds: enough to ride out one forward pass (about
+/// 1–3 s on one core) without losing input in realtime mode.
+const RING_SECONDS: f32 = 8.0;
+
+/// Position differences (samples) below this are rounding in the host's transport, not jumps.
+const JUMP_SLACK: i64 = 64;
+
+/// Longest an offline render waits for ring space before counting samples as dropped.
+const OFFLINE_WAIT: Duration = Duration::from_secs(30);
+
+pub struct MgrPlugin {
+    params: Arc<MgrParams>,
+    shared: Arc<Shared>,
+    /// Commands to the worker (the editor holds a clone); the receiver waits here until the
+    /// worker is started in the first `activate()`.
+    commands: Sender<Command>,
+    receiver: Option<Receiver<Command>>,
+    worker: Option<Worker>,
+    ring: Option<rtrb::Producer<f32>>,
+    /// Samples pushed since the stream started (the worker counts the same).
+    pushed: u64,
+    offline: bool,
+    /// Last transport state, for restart and jump detection.
+    was_playing: bool,
+    expected_pos: Option<i64>,
+}
+
+impl Default for MgrPlugin {
+    fn default() -> Self {
+        let params = Arc::new(MgrParams::default());
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                model_name: worker::BUILTIN_NAME.into(),
+                ..Snapshot::default()
+            }),
+            saved: params.saved.clone(),
+            signals: AudioSignals::default(),
+            repaint: RepaintNotifier::new(),
+        });
+        let (commands, receiver) = std::sync::mpsc::channel();
+        Self {
+            params,
+            shared,
+            commands,
+            receiver: Some(receiver),
+            worker: None,
+            ring: None,
+            pushed: 0,
+            offline: false,
+            was_playing: false,
+            expected_pos: None,
+        }
+    }
+}
+
+impl MgrPlugin {
+    /// Mark a position in the pushed stream for the worker (audio thread: atomics only).
+    fn signal(&self, at: &std::sync::atomic::AtomicU64) {
+        at.store(self.pushed, Ordering::Release);
+    }
+
+    /// Mix the block to mono and push it; waits for space only when rendering offline.
+    fn push_mono(&mut self, buffer: &Buffer) {
+        let Some(ring) = &mut self.ring else {
+            return;
+        };
+        let chans = buffer.as_slice_immutable();
+        let n = buffer.samples();
+        if chans.is_empty() || n == 0 {
+            return;
+        }
+        let scale = 1.0 / chans.len() as f32;
+        let mut done = 0;
+        let mut waited: Option<Instant> = None;
+        while done < n {
+            let room = ring.slots().min(n - done);
+            if room == 0 {
+                let alive = self.shared.signals.alive.load(Ordering::Acquire);
+                let start = *waited.get_or_insert_with(Instant::now);
+                if self.offline && alive && start.elapsed() < OFFLINE_WAIT {
+                    // Offline render: the host does not need realtime, the analysis needs
+                    // every sample. Sleeping is neither a lock nor an allocation.
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
+                self.shared
+                    .signals
+                    .dropped
+                    .fetch_add((n - done) as u64, Ordering::Relaxed);
+                break;
+            }
+            if let Ok(mut chunk) = ring.write_chunk(room) {
+                let (a, b) = chunk.as_mut_slices();
+                for (i, out) in (done..).zip(a.iter_mut().chain(b.iter_mut())) {
+                    let mut s = 0.0;
+                    for c in chans.iter() {
+                        s += c[i];
+                    }
+                    *out = s * scale;
+                }
+                chunk.commit_all();
+            }
+            done += room;
+        }
+        self.pushed += done as u64;
+    }
+}
+
+impl Plugin for MgrPlugin {
+    const NAME: &'static str = "mgr";
+    const VENDOR: &'static str = "mgr developers";
+    const URL: &'static str = "";
+    const EMAIL: &'static str = "";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    type Editor = EguiEditor<editor::App>;
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(
+            self.params.clone(),
+            self.shared.clone(),
+            self.commands.clone(),
+        )
+    }
+
+    fn activate(
+        &mut self,
+        _layout: &AudioIOLayout,
+        config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        if let Some(rx) = self.receiver.take() {
+            match Worker::spawn(self.shared.clone(), self.params.clone(), rx) {
+                Ok(w) => self.worker = Some(w),
+                Err(_) => return false,
+            }
+        }
+        let rate = config.sample_rate.round() as u32;
+        let capacity =
+            ((config.sample_rate * RING_SECONDS) as usize).max(4 * config.max_buffer_size as usize);
+        let (producer, consumer) = rtrb::RingBuffer::new(capacity);
+        let resampler = StreamResampler::new(rate)
+            .map(Box::new)
+            .map_err(|e| e.to_string());
+        self.ring = Some(producer);
+        self.pushed = 0;
+        self.offline = config.process_mode == ProcessMode::Offline;
+        let signals = &self.shared.signals;
+        signals.restart_at.store(u64::MAX, Ordering::Release);
+        signals.splice_at.store(u64::MAX, Ordering::Release);
+        let _ = self.commands.send(Command::Stream {
+            ring: consumer,
+            resampler,
+            rate,
+        });
+        true
+    }
+
+    fn reset(&mut self) {
+        // A discontinuity: the worker restarts its resampler here (the song goes on).
+        self.signal(&self.shared.signals.splice_at);
+        self.expected_pos = None;
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let t = context.transport();
+        let n = buffer.samples() as i64;
+        if t.playing {
+            if let Some(pos) = t.pos_samples() {
+                // Hosts that give seconds or beats round the position: allow some slack.
+                let jumped = self
+                    .expected_pos
+                    .is_some_and(|e| (e - pos).abs() > JUMP_SLACK);
+                let restarted = pos <= 0 && (jumped || !self.was_playing);
+                if restarted && self.params.reset_on_restart.value() {
+                    if self.pushed > 0 {
+                        self.signal(&self.shared.signals.restart_at);
+                    }
+                } else if jumped {
+                    self.signal(&self.shared.signals.splice_at);
+                }
+                self.expected_pos = Some(pos + n);
+            }
+        } else {
+            self.expected_pos = None;
+        }
+        self.was_playing = t.playing;
+        self.push_mono(buffer);
+        ProcessStatus::Normal
+    }
+
+    fn deactivate(&mut self) {
+        self.ring = None;
+    }
+}
+
+impl Drop for MgrPlugin {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Quit);
+        // Joins the worker thread.
+        self.worker = None;
+    }
+}
+
+impl ClapPlugin for MgrPlugin {
+    const CLAP_ID: &'static str = "org.mgr.genre-analyzer";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Live song-level music genre recognition (GTZAN CRNN)");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::AudioEffect,
+        ClapFeature::Analyzer,
+        ClapFeature::Stereo,
+        ClapFeature::Mono,
+    ];
+}
+
+impl Vst3Plugin for MgrPlugin {
+    const VST3_CLASS_ID: [u8; 16] = *b"mgrGenreAnalyzer";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer];
+}
+
+/// The CLAP and VST3 entry points: the one place that needs `unsafe` (C ABI exports).
+#[allow(unsafe_code)]
+mod export {
+    use super::MgrPlugin;
+    use nice_plug::prelude::*;
+
+    nice_export_clap!(MgrPlugin);
+    nice_export_vst3!(MgrPlugin);
+}
