@@ -259,18 +259,7 @@ fn gtzan(a: GtzanArgs) -> Result<ExitCode> {
             });
         }
     }
-    let songs = |idx: &[usize], with_aug: bool| -> Vec<(&ClipActs, usize)> {
-        let mut v = Vec::new();
-        for &i in idx {
-            if let Some(c) = &acts.clips[i] {
-                v.push((c, targets[i]));
-                if with_aug {
-                    v.extend(acts.augmented[i].iter().map(|x| (x, targets[i])));
-                }
-            }
-        }
-        v
-    };
+    let songs = |idx: &[usize], with_aug: bool| acts.songs(idx, &targets, with_aug);
     let n_folds = plan.folds.len();
     for (k, fold) in plan.folds.iter().enumerate() {
         let test: Vec<(usize, &ClipActs)> = fold

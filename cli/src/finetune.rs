@@ -144,6 +144,28 @@ pub struct Activations {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+impl Activations {
+    /// The readable clips among `idx` with their targets, plus (if `with_aug`) each clip's
+    /// augmented copies under the same target.
+    pub fn songs<'a>(
+        &'a self,
+        idx: &[usize],
+        targets: &[usize],
+        with_aug: bool,
+    ) -> Vec<(&'a ClipActs, usize)> {
+        let mut v = Vec::new();
+        for &i in idx {
+            if let Some(c) = &self.clips[i] {
+                v.push((c, targets[i]));
+                if with_aug {
+                    v.extend(self.augmented[i].iter().map(|x| (x, targets[i])));
+                }
+            }
+        }
+        v
+    }
+}
+
 fn name_seed(seed: u64, name: &str, copy: usize) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for b in name.bytes().chain(copy.to_le_bytes()) {
@@ -307,18 +329,7 @@ pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
             seed: a.train.seed,
         },
     );
-    let songs = |idx: &[usize], with_aug: bool| -> Vec<(&ClipActs, usize)> {
-        let mut v = Vec::new();
-        for &i in idx {
-            if let Some(c) = &acts.clips[i] {
-                v.push((c, targets[i]));
-                if with_aug {
-                    v.extend(acts.augmented[i].iter().map(|x| (x, targets[i])));
-                }
-            }
-        }
-        v
-    };
+    let songs = |idx: &[usize], with_aug: bool| acts.songs(idx, &targets, with_aug);
     let train = songs(&fold.train, true);
     let valid = songs(&fold.valid, false);
     eprintln!(
