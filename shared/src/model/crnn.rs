@@ -5,7 +5,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::gru::KerasGru;
-use super::layers::{sigmoid, ConvBlock, Dense, TimeBatchNorm};
+use super::layers::{run_blocks, sigmoid, ConvBlock, Dense, Tap, TimeBatchNorm};
 use crate::config::N_FRAMES;
 
 /// Zero frames added before and after the 1366 input frames (→ 1440).
@@ -49,14 +49,13 @@ impl Crnn {
     }
 
     /// The conv stack up to the sequence: `[batch, 1, 96, 1366]` → `[batch, 15, 128]`.
-    pub fn conv_sequence(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
+    pub fn conv_sequence(&self, x: &Tensor, mut tap: Option<&mut Tap<'_>>) -> Result<Tensor> {
         let x = x.pad_with_zeros(3, TIME_PAD, TIME_PAD)?;
-        let mut x = self.bn0.forward(&x)?;
-        tap("bn0", &x);
-        for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(&x)?;
-            tap(&format!("block{}", i + 1), &x);
+        let x = self.bn0.forward(&x)?;
+        if let Some(tap) = tap.as_mut() {
+            tap("bn0", &x);
         }
+        let x = run_blocks(&self.blocks, &x, tap)?;
         // [batch, 128, 1, 15] → [batch, 15, 128]: step t = frame column t.
         x.squeeze(2)?.transpose(1, 2)?.contiguous()
     }
@@ -64,19 +63,30 @@ impl Crnn {
     /// Forward `[batch, 1, 96, 1366]` → probabilities, reporting intermediates to `tap`
     /// (`bn0`, `block1..4`, `gru1`, `gru2`, `logits`).
     pub fn forward_traced(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        let seq = self.conv_sequence(x, tap)?;
+        self.run(x, Some(tap))
+    }
+
+    /// Forward without reporting intermediates.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.run(x, None)
+    }
+
+    fn run(&self, x: &Tensor, mut tap: Option<&mut Tap<'_>>) -> Result<Tensor> {
+        let seq = self.conv_sequence(x, tap.as_deref_mut())?;
         let h1 = self.gru1.forward_sequence(&seq)?;
-        tap("gru1", &h1);
         let h2 = self.gru2.forward(&h1)?;
-        tap("gru2", &h2);
         let logits = self.output.forward(&h2)?;
-        tap("logits", &logits);
+        if let Some(tap) = tap.as_mut() {
+            tap("gru1", &h1);
+            tap("gru2", &h2);
+            tap("logits", &logits);
+        }
         sigmoid(&logits)
     }
 
     /// The 32-d output of the second GRU (input to the output layer).
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
-        let seq = self.conv_sequence(x, &mut |_, _| {})?;
+        let seq = self.conv_sequence(x, None)?;
         self.gru2.forward(&self.gru1.forward_sequence(&seq)?)
     }
 }

@@ -4,7 +4,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::layers::{flatten_batch, sigmoid, ConvBlock, Dense, TimeBatchNorm};
+use super::layers::{flatten_batch, run_blocks, sigmoid, ConvBlock, Dense, Tap, TimeBatchNorm};
 use crate::config::N_FRAMES;
 
 /// Channels per conv block.
@@ -40,25 +40,32 @@ impl Fcn {
     /// Forward `[batch, 1, 96, 1366]` → probabilities `[batch, n_out]`, reporting every
     /// intermediate to `tap` under the golden file names (`fcn_bn0`, `fcn_block1`, …).
     pub fn forward_traced(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        let mut x = self.bn0.forward(x)?;
-        tap("bn0", &x);
-        for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(&x)?;
-            tap(&format!("block{}", i + 1), &x);
+        self.run(x, Some(tap))
+    }
+
+    /// Forward without reporting intermediates.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.run(x, None)
+    }
+
+    fn run(&self, x: &Tensor, mut tap: Option<&mut Tap<'_>>) -> Result<Tensor> {
+        let x = self.bn0.forward(x)?;
+        if let Some(tap) = tap.as_mut() {
+            tap("bn0", &x);
         }
+        let x = run_blocks(&self.blocks, &x, tap.as_deref_mut())?;
         let features = flatten_batch(&x)?;
-        tap("features", &features);
         let logits = self.output.forward(&features)?;
-        tap("logits", &logits);
+        if let Some(tap) = tap.as_mut() {
+            tap("features", &features);
+            tap("logits", &logits);
+        }
         sigmoid(&logits)
     }
 
     /// The 256-d penultimate features (input to the output layer).
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
-        let mut x = self.bn0.forward(x)?;
-        for block in &self.blocks {
-            x = block.forward(&x)?;
-        }
-        flatten_batch(&x)
+        let x = self.bn0.forward(x)?;
+        flatten_batch(&run_blocks(&self.blocks, &x, None)?)
     }
 }

@@ -7,7 +7,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
-use super::conv::FusedConv;
+use super::conv::{to_channels_first, to_channels_last, FusedConv};
 
 /// Scale and shift equivalent to an inference-mode BatchNorm: `y = x·scale + shift`.
 #[derive(Debug, Clone)]
@@ -109,15 +109,51 @@ impl ConvBlock {
 
 impl Module for ConvBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !x.device().is_cpu() {
-            return self.forward_candle(x);
-        }
-        let (batch, _, h, w) = x.dims4()?;
-        let input = x.flatten_all()?.to_vec1::<f32>()?;
-        let y = self.fused.forward(&input, batch, h, w);
-        let (oh, ow) = self.fused.out_dims(h, w);
-        Tensor::from_vec(y, (batch, self.fused.channels(), oh, ow), x.device())
+        run_blocks(std::slice::from_ref(self), x, None)
     }
+}
+
+/// Receives intermediate activations by name (see `forward_traced` of the networks).
+pub type Tap<'a> = dyn FnMut(&str, &Tensor) + 'a;
+
+/// Run conv blocks in sequence: `[batch, c, h, w]` in and out. On the CPU the activations stay
+/// channels-last between the fused kernels and are converted only at the ends (and for `tap`,
+/// which receives each block's output as `block1`, `block2`, … when given).
+pub fn run_blocks(
+    blocks: &[ConvBlock],
+    x: &Tensor,
+    mut tap: Option<&mut Tap<'_>>,
+) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        let mut x = x.clone();
+        for (i, block) in blocks.iter().enumerate() {
+            x = block.forward_candle(&x)?;
+            if let Some(tap) = tap.as_mut() {
+                tap(&format!("block{}", i + 1), &x);
+            }
+        }
+        return Ok(x);
+    }
+    let (batch, c, mut h, mut w) = x.dims4()?;
+    let mut c = c;
+    let mut act = to_channels_last(&x.flatten_all()?.to_vec1::<f32>()?, batch, c, h, w);
+    let dev = x.device();
+    let as_tensor = |act: &[f32], c: usize, h: usize, w: usize| {
+        Tensor::from_vec(
+            to_channels_first(act, batch, c, h, w),
+            (batch, c, h, w),
+            dev,
+        )
+    };
+    for (i, block) in blocks.iter().enumerate() {
+        act = block.fused.forward(&act, batch, h, w);
+        (h, w) = block.fused.out_dims(h, w);
+        c = block.fused.channels();
+        if let Some(tap) = tap.as_mut() {
+            tap(&format!("block{}", i + 1), &as_tensor(&act, c, h, w)?);
+        }
+    }
+    as_tensor(&act, c, h, w)
 }
 
 /// Dense layer `y = W x + b` with `W: [out, in]`, followed by nothing (logits).
