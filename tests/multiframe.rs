@@ -64,3 +64,39 @@ fn two_minute_song_gives_two_frames_averaged() {
         labels[scores.by_vote()]
     );
 }
+
+#[test]
+fn many_files_pipelined_equal_one_at_a_time_and_keep_order() {
+    // The front-end of file i + 1 overlaps the network of file i; results must come back in
+    // order, unchanged, with a broken file's error in its own slot.
+    let dir = mgr_tests::scratch_dir("pipelined");
+    let broken = dir.join("broken.wav");
+    std::fs::write(&broken, b"RIFF not really a wave file").unwrap();
+    let paths = vec![
+        pack("data/gtzan-mini/genres/jazz/jazz.00001.flac"),
+        broken,
+        pack("data/gtzan-mini/genres/metal/metal.00001.flac"),
+        pack("data/gtzan-mini/genres/pop/pop.00001.flac"),
+    ];
+    let m = model("gtzan");
+    let new_analyzer = || {
+        Analyzer::new(
+            mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+            ResamplerKind::Fast,
+        )
+    };
+    let mut got = Vec::new();
+    new_analyzer().analyze_files(&paths, |i, r| got.push((i, r)));
+    assert_eq!(
+        got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    let mut single = new_analyzer();
+    for (i, r) in &got {
+        match single.analyze_file(&paths[*i]) {
+            Ok(want) => assert_eq!(r.as_ref().unwrap().mean, want.mean, "file {i}"),
+            Err(e) => assert_eq!(r.as_ref().unwrap_err().to_string(), e.to_string()),
+        }
+    }
+    assert!(got[1].1.is_err());
+}

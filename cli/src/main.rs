@@ -213,16 +213,10 @@ fn analyze_inputs(
     let mut analyzer = Analyzer::new(model, run.resampler).with_batch(run.batch);
     let pb = progress(files.len());
     let mut results = Vec::with_capacity(files.len());
-    for f in &files {
-        pb.set_message(
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        let r = analyzer.analyze_file(f).map_err(|e| e.to_string());
-        results.push((f.clone(), r));
+    analyzer.analyze_files(&files, |i, r| {
+        results.push((files[i].clone(), r.map_err(|e| e.to_string())));
         pb.inc(1);
-    }
+    });
     pb.finish_and_clear();
     let failed = results.iter().any(|(_, r)| r.is_err());
     Ok((results, analyzer.model().labels().to_vec(), failed))

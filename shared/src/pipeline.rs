@@ -68,29 +68,50 @@ impl Analyzer {
 
     /// Log-mels of the frames of a 12 kHz signal.
     pub fn features_12k(&mut self, y: &[f32]) -> SongFeatures {
-        let ranges = frame_ranges(y.len(), &self.framing);
-        let per = N_MELS * N_FRAMES;
-        let mut logmels = vec![0f32; per * ranges.len()];
-        for (r, out) in ranges.iter().zip(logmels.chunks_mut(per)) {
-            debug_assert!(r.len() <= CLIP_SAMPLES);
-            self.logmel.compute_into(&y[r.clone()], out);
-        }
-        SongFeatures {
-            frames: ranges.len(),
-            logmels,
-        }
+        features_of(&mut self.logmel, &self.framing, y)
     }
 
     /// Scores of every frame and the song-level decision for decoded audio.
     pub fn analyze_audio(&mut self, audio: &Audio) -> Result<SongScores> {
         let feats = self.features(audio)?;
-        let frames = self.model.predict(&feats.logmels, self.batch)?;
-        // frame_ranges always yields at least one frame for non-empty audio.
-        Ok(SongScores::from_frames(frames).unwrap_or(SongScores {
-            frames: vec![],
-            mean: vec![0.0; self.model.labels().len()],
-            votes: vec![0; self.model.labels().len()],
-        }))
+        score(&self.model, &feats, self.batch)
+    }
+
+    /// Analyse many files, reporting each result to `done` in order. The front-end of the
+    /// next file (decode, resample, log-mel: single-threaded) runs while the network works on
+    /// the current one, so a second core is not left idle during the front-end.
+    pub fn analyze_files(
+        &mut self,
+        paths: &[impl AsRef<Path> + Sync],
+        mut done: impl FnMut(usize, Result<SongScores>),
+    ) {
+        let Self {
+            resampler,
+            logmel,
+            model,
+            framing,
+            batch,
+        } = self;
+        let mut front = |path: &Path| -> Result<SongFeatures> {
+            let audio = decode_file(path)?;
+            let y = resampler.to_12k(&audio.samples, audio.sample_rate)?;
+            Ok(features_of(logmel, framing, &y))
+        };
+        let Some(first) = paths.first() else {
+            return;
+        };
+        let mut next = Some(front(first.as_ref()));
+        for i in 0..paths.len() {
+            let current = next.take();
+            let (result, upcoming) = rayon::join(
+                || current.map(|f| f.and_then(|f| score(model, &f, *batch))),
+                || paths.get(i + 1).map(|p| front(p.as_ref())),
+            );
+            next = upcoming;
+            if let Some(result) = result {
+                done(i, result);
+            }
+        }
     }
 
     /// Decode a file and analyse it.
@@ -98,4 +119,29 @@ impl Analyzer {
         let audio = decode_file(path)?;
         self.analyze_audio(&audio)
     }
+}
+
+fn features_of(logmel: &mut LogMel, framing: &FramingConfig, y: &[f32]) -> SongFeatures {
+    let ranges = frame_ranges(y.len(), framing);
+    let per = N_MELS * N_FRAMES;
+    let mut logmels = vec![0f32; per * ranges.len()];
+    for (r, out) in ranges.iter().zip(logmels.chunks_mut(per)) {
+        debug_assert!(r.len() <= CLIP_SAMPLES);
+        logmel.compute_into(&y[r.clone()], out);
+    }
+    SongFeatures {
+        frames: ranges.len(),
+        logmels,
+    }
+}
+
+/// Network scores of every frame and the song-level decision.
+fn score(model: &Model, feats: &SongFeatures, batch: usize) -> Result<SongScores> {
+    let frames = model.predict(&feats.logmels, batch)?;
+    // frame_ranges always yields at least one frame for non-empty audio.
+    Ok(SongScores::from_frames(frames).unwrap_or(SongScores {
+        frames: vec![],
+        mean: vec![0.0; model.labels().len()],
+        votes: vec![0; model.labels().len()],
+    }))
 }

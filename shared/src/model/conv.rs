@@ -124,8 +124,7 @@ impl FusedConv {
                 let mut x0 = 0;
                 while x0 < needed {
                     let cw = chunk_cols.min(needed - x0);
-                    conv.resize(rows * cw * c, 0.0);
-                    pulp::Arch::new().dispatch(ChunkOp {
+                    let op = ChunkOp {
                         conv: self,
                         image,
                         hw: (h, w),
@@ -134,7 +133,12 @@ impl FusedConv {
                         scratch,
                         buf: conv,
                         out,
-                    });
+                    };
+                    // Two instantiations, so that profiles tell the two kernels apart.
+                    match self.winograd {
+                        Some(_) => pulp::Arch::new().dispatch(op),
+                        None => pulp::Arch::new().dispatch(DirectOp(op)),
+                    }
                     x0 += cw;
                 }
             },
@@ -142,38 +146,95 @@ impl FusedConv {
         out
     }
 
-    /// Conv rows `y0 .. y0 + rows`, columns `x0 .. x0 + cw` of a one-channel image into
-    /// `conv` (`[rows, cw, c_out]`): a direct stencil, vectorised along the output channels.
+    /// One-channel layers: conv rows `y0 ..` of the task (only those its pooled rows need),
+    /// columns `x0 .. x0 + cw`, pooled, biased and ELU'd straight into `out`
+    /// (`[pooled rows, ow, c_out]`). A direct 3×3 stencil over a zero-padded copy of the rows,
+    /// vectorised along the output channels.
     #[inline(always)]
-    fn direct_tile(
+    #[allow(clippy::too_many_arguments)]
+    fn direct_pooled<S: pulp::Simd>(
         &self,
+        simd: S,
         plane: &[f32],
         (h, w): (usize, usize),
-        (y0, rows): (usize, usize),
+        y0: usize,
         (x0, cw): (usize, usize),
-        conv: &mut [f32],
+        pad: &mut Vec<f32>,
+        out: &mut [f32],
     ) {
+        let (ph, pw) = self.pool;
         let c = self.c_out;
-        for r in 0..rows {
-            for col in 0..cw {
-                let acc = &mut conv[(r * cw + col) * c..][..c];
-                acc.fill(0.0);
-                for ky in 0..3 {
-                    let yy = (y0 + r + ky) as isize - 1;
-                    if yy < 0 || yy as usize >= h {
-                        continue;
-                    }
-                    for kx in 0..3 {
-                        let xx = (x0 + col + kx) as isize - 1;
-                        if xx < 0 || xx as usize >= w {
-                            continue;
+        let row_len = w / pw * c;
+        let pooled_rows = out.len() / row_len;
+        let rows = pooled_rows * ph;
+        // pad[i] = input row y0 + i − 1, columns x0 − 1 .. x0 + cw + 1 (zero outside).
+        let stride = cw + 2;
+        pad.resize((rows + 2) * stride, 0.0);
+        for i in 0..rows + 2 {
+            let dst = &mut pad[i * stride..(i + 1) * stride];
+            let yy = (y0 + i) as isize - 1;
+            if yy < 0 || yy as usize >= h {
+                dst.fill(0.0);
+            } else {
+                let row = &plane[yy as usize * w..(yy as usize + 1) * w];
+                copy_shifted(row, x0 as isize - 1, dst);
+            }
+        }
+        let pad = &pad[..];
+        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+        let (taps, taps_tail) = S::as_simd_f32s(&self.taps);
+        if c % lanes == 0 && taps_tail.is_empty() {
+            // One vector of output channels at a time: its 9 taps stay in registers over the
+            // whole chunk, each input value is broadcast, the pool's max is taken in registers.
+            let nb = c / lanes;
+            for b in 0..nb {
+                let t: [S::f32s; 9] = std::array::from_fn(|k| taps[k * nb + b]);
+                for (r, out_row) in out.chunks_exact_mut(row_len).enumerate() {
+                    let cols = &mut out_row[x0 / pw * c..(x0 + cw) / pw * c];
+                    let (cols, _) = S::as_mut_simd_f32s(cols);
+                    for (oc, px) in cols.chunks_exact_mut(nb).enumerate() {
+                        let mut best = simd.splat_f32s(f32::NEG_INFINITY);
+                        for dy in 0..ph {
+                            for dx in 0..pw {
+                                let x = patch(pad, stride, r * ph + dy, oc * pw + dx);
+                                let mut a = simd.mul_f32s(simd.splat_f32s(x[0]), t[0]);
+                                for k in 1..9 {
+                                    a = simd.mul_add_e_f32s(simd.splat_f32s(x[k]), t[k], a);
+                                }
+                                best = simd.max_f32s(best, a);
+                            }
                         }
-                        let v = plane[yy as usize * w + xx as usize];
-                        let taps = &self.taps[(ky * 3 + kx) * c..][..c];
-                        for (a, &t) in acc.iter_mut().zip(taps) {
-                            *a += v * t;
+                        px[b] = best;
+                    }
+                }
+            }
+        } else {
+            let t: [&[f32]; 9] = std::array::from_fn(|k| &self.taps[k * c..(k + 1) * c]);
+            for (r, out_row) in out.chunks_exact_mut(row_len).enumerate() {
+                for oc in 0..cw / pw {
+                    let dst = &mut out_row[(x0 / pw + oc) * c..][..c];
+                    for dy in 0..ph {
+                        for dx in 0..pw {
+                            let x = patch(pad, stride, r * ph + dy, oc * pw + dx);
+                            let first = dy == 0 && dx == 0;
+                            for (i, d) in dst.iter_mut().enumerate() {
+                                let mut a = x[0] * t[0][i];
+                                for k in 1..9 {
+                                    a = x[k].mul_add(t[k][i], a);
+                                }
+                                *d = if first || a > *d { a } else { *d };
+                            }
                         }
                     }
+                }
+            }
+        }
+        // ELU as one pass over each row's new values: a long loop vectorises, sixteen-wide
+        // blocks of the transcendental did not.
+        for out_row in out.chunks_exact_mut(row_len) {
+            for px in out_row[x0 / pw * c..(x0 + cw) / pw * c].chunks_exact_mut(c) {
+                for (v, &b) in px.iter_mut().zip(&self.bias) {
+                    *v = elu(*v + b);
                 }
             }
         }
@@ -215,7 +276,7 @@ struct ChunkOp<'a> {
     rows: (usize, usize),
     cols: (usize, usize),
     scratch: &'a mut winograd::Scratch,
-    buf: &'a mut [f32],
+    buf: &'a mut Vec<f32>,
     out: &'a mut [f32],
 }
 
@@ -234,11 +295,26 @@ impl pulp::WithSimd for ChunkOp<'_> {
             buf,
             out,
         } = self;
-        match &conv.winograd {
-            Some(wg) => wg.conv_tile(image, hw, rows, cols, scratch, buf),
-            None => conv.direct_tile(image, hw, rows, cols, buf),
+        if let Some(wg) = &conv.winograd {
+            let row_len = conv.out_dims(hw.0, hw.1).1 * conv.c_out;
+            buf.resize(rows.1 * cols.1 * conv.c_out, 0.0);
+            wg.conv_tile(image, hw, rows, cols, scratch, buf);
+            conv.pool_into(buf, cols, out, row_len);
         }
-        conv.pool_into(buf, cols, out, conv.out_dims(hw.0, hw.1).1 * conv.c_out);
+    }
+}
+
+/// The one-channel variant of [`ChunkOp`].
+struct DirectOp<'a>(ChunkOp<'a>);
+
+impl pulp::WithSimd for DirectOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let op = self.0;
+        op.conv
+            .direct_pooled(simd, op.image, op.hw, op.rows.0, op.cols, op.buf, op.out);
     }
 }
 
@@ -250,6 +326,29 @@ fn lcm(a: usize, b: usize) -> usize {
         a
     };
     a / gcd(a, b) * b
+}
+
+/// The 9 inputs of conv pixel (row `r`, column `col`) of a zero-padded tile, in tap order.
+#[inline(always)]
+fn patch(pad: &[f32], stride: usize, r: usize, col: usize) -> [f32; 9] {
+    let rows = &pad[r * stride + col..];
+    let (a, b, c) = (
+        &rows[..3],
+        &rows[stride..stride + 3],
+        &rows[2 * stride..2 * stride + 3],
+    );
+    [a[0], a[1], a[2], b[0], b[1], b[2], c[0], c[1], c[2]]
+}
+
+/// `dst[j] = src[start + j]` where that index exists, 0 elsewhere (the conv's zero padding).
+fn copy_shifted(src: &[f32], start: isize, dst: &mut [f32]) {
+    let len = dst.len() as isize;
+    let lo = (-start).clamp(0, len) as usize;
+    let hi = (src.len() as isize - start).clamp(lo as isize, len) as usize;
+    dst[..lo].fill(0.0);
+    let s = (start + lo as isize) as usize;
+    dst[lo..hi].copy_from_slice(&src[s..s + (hi - lo)]);
+    dst[hi..].fill(0.0);
 }
 
 /// `[batch, c, h, w]` → `[batch, h, w, c]`.

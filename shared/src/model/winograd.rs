@@ -148,7 +148,7 @@ fn combine<'a>(dst: &mut [f32], terms: &[(usize, f32)], src: impl Fn(usize) -> &
             }
             for &(i, c) in rest {
                 for (d, s) in dst.iter_mut().zip(&src(i)[..len]) {
-                    *d += c * s;
+                    *d = c.mul_add(*s, *d);
                 }
             }
         }
