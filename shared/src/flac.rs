@@ -462,7 +462,16 @@ fn subframe(r: &mut Bits, bits: u32, out: &mut [i32]) -> Res<()> {
                 *c = r.signed(precision)?;
             }
             residual(r, order, out)?;
-            lpc_predict(&coefs[..order], shift as u32, out);
+            lpc_predict(&coefs[..order], shift as u32, bits, out);
+            // A valid stream's samples fit in `bits`; anything else (and the 32-bit shortcut
+            // in lpc_predict, which relies on it) is left to symphonia.
+            let (lo, hi) = (-(1i32 << (bits - 1)), (1i32 << (bits - 1)) - 1);
+            let out_of_range = out
+                .chunks(256)
+                .any(|c| c.iter().fold(false, |bad, &v| bad | (v < lo) | (v > hi)));
+            if out_of_range {
+                return Err(Unsupported("LPC output outside the sample range"));
+            }
         }
         _ => return Err(Unsupported("reserved subframe type")),
     }
@@ -588,8 +597,8 @@ fn fixed_predict(order: usize, s: &mut [i32]) {
 /// Linear prediction `s[i] += (Σ_j c[j]·s[i−1−j]) >> shift` (RFC 9639 9.2.6), in place,
 /// accumulated in `i64` (coefficients of up to 15 bits times samples of up to 25 bits, up to
 /// 32 terms). Orders up to 12 (the streamable subset) run fixed-length, zero-padded loops.
-fn lpc_predict(coefs: &[i32], shift: u32, s: &mut [i32]) {
-    fn run<const N: usize>(coefs: &[i32], shift: u32, s: &mut [i32]) {
+fn lpc_predict(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
+    fn run<const N: usize>(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
         let order = coefs.len();
         // Oldest tap first, zero-padded at the old end: acc = Σ_j taps[j]·s[i − N + j].
         let mut taps = [0i64; N];
@@ -603,18 +612,33 @@ fn lpc_predict(coefs: &[i32], shift: u32, s: &mut [i32]) {
                 .sum();
             s[i] = s[i].wrapping_add((acc >> shift) as i32);
         }
-        for i in split..s.len() {
-            let w = &s[i - N..i];
-            let acc: i64 = taps.iter().zip(w).map(|(&t, &x)| t * i64::from(x)).sum();
-            s[i] = s[i].wrapping_add((acc >> shift) as i32);
+        // Samples of a valid subframe fit in `bits` (checked by the caller), so when
+        // 2^(bits−1)·Σ|c| < 2^31 every partial sum fits in i32 and 32-bit products give the
+        // same result with narrower vector lanes (the common 16-bit case).
+        let coef_sum: i64 = coefs.iter().map(|&c| i64::from(c).abs()).sum();
+        if (1i64 << (bits - 1)) * coef_sum < 1i64 << 31 {
+            let taps32: [i32; N] = std::array::from_fn(|j| taps[j] as i32);
+            for i in split..s.len() {
+                let acc = taps32
+                    .iter()
+                    .zip(&s[i - N..i])
+                    .fold(0i32, |a, (&t, &x)| a.wrapping_add(t.wrapping_mul(x)));
+                s[i] = s[i].wrapping_add(acc >> shift);
+            }
+        } else {
+            for i in split..s.len() {
+                let w = &s[i - N..i];
+                let acc: i64 = taps.iter().zip(w).map(|(&t, &x)| t * i64::from(x)).sum();
+                s[i] = s[i].wrapping_add((acc >> shift) as i32);
+            }
         }
     }
     match coefs.len() {
         0 => {}
-        1..=4 => run::<4>(coefs, shift, s),
-        5..=8 => run::<8>(coefs, shift, s),
-        9..=12 => run::<12>(coefs, shift, s),
-        _ => run::<32>(coefs, shift, s),
+        1..=4 => run::<4>(coefs, shift, bits, s),
+        5..=8 => run::<8>(coefs, shift, bits, s),
+        9..=12 => run::<12>(coefs, shift, bits, s),
+        _ => run::<32>(coefs, shift, bits, s),
     }
 }
 
