@@ -8,6 +8,12 @@ peer, and takes the median over rounds. The end-to-end rows time `mgr-cli classi
 of 20 GTZAN clips (2 per genre) as a whole process, against librosa + onnxruntime and
 librosa + TensorFlow inside the warm worker (models already loaded), after one warm-up round.
 
+Plugin rows: `cargo bench -p mgr-tests --bench plugin` (tests/plugin_bench.rs) plays a clip in
+real time through the release mgr.clap in a headless CLAP host at 48 kHz, stereo 512-sample
+blocks, and reports process() per block and the analysis worker's CPU at the default hop; no
+Python peer is involved, so `--only plugin` refreshes just those rows (keeping the rest of
+bench/results.json) without the venv.
+
 Writes bench/results.json and the table between the bench markers in README.md.
 """
 
@@ -24,7 +30,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import nets  # noqa: E402
+# bench/nets.py needs numpy (the venv); imported lazily so that `--only plugin` runs without it.
+nets = None
+
+
+def load_nets():
+    global nets
+    if nets is None:
+        import nets as n  # noqa: E402
+
+        nets = n
+    return nets
 
 PACK = os.path.join("..", "shared")
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
@@ -37,9 +53,9 @@ def log(*a):
 
 
 class Worker:
-    def __init__(self, python, threads):
+    def __init__(self, python, threads, extra=()):
         self.p = subprocess.Popen(
-            [python, os.path.join(HERE, "peers.py"), "--threads", str(threads)],
+            [python, os.path.join(HERE, "peers.py"), "--threads", str(threads), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -60,10 +76,11 @@ class Worker:
         self.p.wait()
 
 
-def mgr_bench(mgr, clip, threads):
+def mgr_bench(mgr, clip, threads, stages=("frontend", "network")):
+    stage_args = [x for st in stages for x in ("--stage", st)]
     out = subprocess.run(
         [mgr, "bench", clip, "--reps", "1", "--threads", str(threads), "--json",
-         "--stage", "frontend", "--stage", "network", "--net-batch", "8"],
+         *stage_args, "--net-batch", "8"],
         check=True, capture_output=True, text=True, cwd=ROOT,
     ).stdout
     return {s["id"]: s["ms"] / 1e3 for s in json.loads(out)["stages"]}
@@ -138,6 +155,23 @@ def measured_mhz():
         return None
 
 
+def plugin_bench(seconds, rate):
+    """Build the release bundle, play `seconds` of audio through it in real time; the bench
+    writes its numbers as JSON."""
+    out = os.path.join(HERE, ".plugin.json")
+    if os.path.exists(out):
+        os.remove(out)
+    log(f"plugin: bundling mgr.clap (release) and playing {seconds:.0f} s at {rate} Hz in real time")
+    subprocess.run(["cargo", "xtask", "bundle", "mgr-plugin", "--release"], check=True, cwd=ROOT)
+    env = dict(os.environ, MGR_BENCH_SECONDS=str(seconds), MGR_BENCH_RATE=str(rate), MGR_BENCH_JSON=out)
+    subprocess.run(["cargo", "bench", "-p", "mgr-tests", "--bench", "plugin"], check=True, cwd=ROOT, env=env)
+    with open(out) as f:
+        res = json.load(f)
+    res["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    res["loadavg_1min_after"] = os.getloadavg()[0]
+    return res
+
+
 def med(xs):
     return statistics.median(xs)
 
@@ -151,8 +185,32 @@ def main():
     ap.add_argument("--clip", default=os.path.join(PACK, "data", "gtzan-mini", "genres", "blues", "blues.00000.flac"))
     ap.add_argument("--json-out", default=os.path.join("bench", "results.json"))
     ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--only", choices=["plugin", "frontend"],
+                    help="refresh only these rows, keep the rest of --json-out (frontend: needs only "
+                    "librosa, soxr and resampy in the venv)")
+    ap.add_argument("--skip-plugin", action="store_true", help="keep the plugin rows of --json-out")
+    ap.add_argument("--plugin-seconds", type=float, default=120.0,
+                    help="real-time playback for the plugin rows (as in the README's Plugin speed)")
+    ap.add_argument("--plugin-rate", type=int, default=48_000)
     a = ap.parse_args()
     os.chdir(ROOT)
+    old = None
+    if os.path.exists(a.json_out):
+        with open(a.json_out) as f:
+            old = json.load(f)
+    if a.only == "plugin":
+        if not old or "per_threads" not in old:
+            raise SystemExit(f"--only plugin needs a full run's {a.json_out} first")
+        old["plugin"] = plugin_bench(a.plugin_seconds, a.plugin_rate)
+        write(old, a)
+        return
+    if a.only == "frontend":
+        if not old or "per_threads" not in old:
+            raise SystemExit(f"--only frontend needs a full run's {a.json_out} first")
+        refresh_frontend(old, a)
+        write(old, a)
+        return
+    load_nets()
     cpu = cpu_info()
     threads = [int(t) for t in a.threads.split(",")] if a.threads else sorted({1, cpu["cores"]})
     folder = clip_folder()
@@ -226,7 +284,46 @@ def main():
             "labels": {"mgr": labels_mgr, "peers": labels_peer,
                        "files": [os.path.basename(f) for f in files]},
         }
-    doc["rows"] = rows(doc)
+    if a.skip_plugin:
+        if old and "plugin" in old:
+            doc["plugin"] = old["plugin"]
+    else:
+        doc["plugin"] = plugin_bench(a.plugin_seconds, a.plugin_rate)
+    write(doc, a)
+
+
+FRONTEND_MGR = ("frontend_fast", "frontend_reference", "logmel")
+
+
+def refresh_frontend(doc, a):
+    """Re-time only the front-end rows (mgr and librosa, alternating, same rounds as a full
+    run); every other row keeps the numbers of the full run, and the table says so."""
+    for t, d in doc["per_threads"].items():
+        log(f"== front-end rows, {t} thread(s)")
+        w = Worker(a.python, int(t), ["--frontend-only"])
+        mgr_s, peer_s = {}, {}
+        for r in range(a.rounds):
+            log(f"round {r + 1}/{a.rounds}: front-end")
+            for k, v in mgr_bench(a.mgr, a.clip, int(t), ("frontend",)).items():
+                mgr_s.setdefault(k, []).append(v)
+            for k, v in w("frontend", file=a.clip).items():
+                peer_s.setdefault(k, []).append(v)
+        w.close()
+        for k in FRONTEND_MGR:
+            d["mgr"][k] = med(mgr_s[k])
+            d["samples"]["mgr"][k] = mgr_s[k]
+        for k, v in peer_s.items():
+            d["peers"][k] = med(v)
+            d["samples"]["peers"][k] = v
+    doc["frontend_refreshed"] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "rounds": a.rounds,
+        "loadavg_1min_after": os.getloadavg()[0],
+    }
+
+
+def write(doc, a):
+    doc["rows"] = rows(doc) + plugin_rows(doc)
     with open(a.json_out, "w") as f:
         json.dump(doc, f, indent=1)
     md = markdown(doc)
@@ -288,6 +385,35 @@ def rows(doc):
     return out
 
 
+def plugin_rows(doc):
+    """process() per block against the host's own copy of the block, and the worker's CPU per
+    second of playback against the real-time budget of one core."""
+    p = doc.get("plugin")
+    if not p:
+        return []
+    khz = p["rate"] / 1000
+    return [
+        {
+            "threads": "audio thread", "section": "plugin",
+            "what": f"plugin process() per {p['block']}-sample block, {khz:g} kHz stereo (CLAP host)",
+            "mgr": "mgr.clap process()", "mgr_ms": p["process_ns_median"] / 1e6,
+            "peer": "host's own stereo copy of the block", "peer_ms": p["copy_ns_median"] / 1e6,
+            "ratio_peer_over_mgr": p["copy_ns_median"] / p["process_ns_median"],
+        },
+        {
+            "threads": "worker", "section": "plugin",
+            "what": f"plugin analysis worker CPU per 1 s of playback, default {p['hop_s']:g} s hop",
+            "mgr": "mgr.clap worker", "mgr_ms": p["worker_cpu_s"] / p["wall_s"] * 1e3,
+            "peer": "real-time budget of one core", "peer_ms": 1e3,
+            "ratio_peer_over_mgr": p["wall_s"] / p["worker_cpu_s"],
+        },
+    ]
+
+
+def ms(v):
+    return f"{v:.1f}" if v >= 0.1 else f"{v:.4f}"
+
+
 def markdown(doc):
     cpu = doc["cpu"]
     v = doc["versions"]
@@ -307,8 +433,8 @@ def markdown(doc):
             g = f"{r['mgr_gflops']:.1f} / {r['peer_gflops']:.1f}"
             pk = f"{r['mgr_pct_peak']:.1f} / {r['peer_pct_peak']:.1f}"
         lines.append(
-            f"| {r['threads']} | {r['what']} | {r['mgr']} | {r['mgr_ms']:.1f} | {r['peer']} | "
-            f"{r['peer_ms']:.1f} | **{r['ratio_peer_over_mgr']:.2f}** | {g} | {pk} |"
+            f"| {r['threads']} | {r['what']} | {r['mgr']} | {ms(r['mgr_ms'])} | {r['peer']} | "
+            f"{ms(r['peer_ms'])} | **{r['ratio_peer_over_mgr']:.2f}** | {g} | {pk} |"
         )
     lines.append("")
     fl = doc["flops_per_frame"]
@@ -331,6 +457,15 @@ def markdown(doc):
         f"{t} thread(s): {d['loadavg_1min_before_after'][0]:.1f} → {d['loadavg_1min_before_after'][1]:.1f}"
         for t, d in doc["per_threads"].items()
     )
+    fr = doc.get("frontend_refreshed")
+    if fr:
+        lines.append("")
+        lines.append(
+            f"Front-end rows (decode + resample + log-mel, log-mel alone) re-timed {fr['date']} by "
+            f"`bench/compare.py --only frontend` (mgr and librosa alternating, median of {fr['rounds']} "
+            f"rounds; 1-minute load average after: {fr['loadavg_1min_after']:.1f}); the other rows are "
+            f"from the full run of {doc['date']}."
+        )
     lines.append("")
     lines.append(
         f"1-minute load average of the machine before → after each block (other jobs share it): {loads}."
@@ -340,6 +475,21 @@ def markdown(doc):
         "Genre labels of `mgr-cli classify --resampler fast` equal to the peers' (librosa front-end): "
         + "; ".join(agree) + "."
     )
+    p = doc.get("plugin")
+    if p:
+        lines.append("")
+        lines.append(
+            f"Plugin rows ({p['date']}, `bench/compare.py --only plugin` or the full run): "
+            f"`cargo bench -p mgr-tests --bench plugin` plays {p['clip']} through the release "
+            f"`mgr.clap` in a headless CLAP host in real time for {p['wall_s']:.0f} s at "
+            f"{p['rate'] / 1000:g} kHz, stereo {p['block']}-sample blocks (the clip's own samples "
+            f"at that rate; the cost does not depend on the content). process(): median "
+            f"{p['process_ns_median']:.0f} ns, max {p['process_ns_max']:.0f} ns per block = "
+            f"{100 * p['process_ns_median'] / (p['block_ms'] * 1e6):.3f} % of the block's "
+            f"{p['block_ms']:.2f} ms. Analysis worker: {p['worker_cpu_pct']:.1f} % of one core "
+            f"({p['worker_cpu_s']:.2f} s CPU, {p['windows']} windows scored, {p['dropped']} samples "
+            f"dropped); 1-minute load average after: {p['loadavg_1min_after']:.1f}."
+        )
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ import sys
 
 _ap = argparse.ArgumentParser()
 _ap.add_argument("--threads", type=int, required=True)
+_ap.add_argument("--frontend-only", action="store_true", help="librosa rows only (no TensorFlow)")
 _args = _ap.parse_args()
 THREADS = _args.threads
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -263,7 +264,8 @@ def cmd_versions(c):
 
 
 def main():
-    _init_tf()
+    if not _args.frontend_only:
+        _init_tf()
     cmds = {
         "parity": cmd_parity,
         "frontend": cmd_frontend,

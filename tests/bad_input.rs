@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mgr_core::audio::{decode_bytes, decode_file, Audio};
+use mgr_core::audio::{decode_bytes, decode_file, decode_flac_own, Audio};
 use mgr_core::model::{device, DeviceKind, Model};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::ResamplerKind;
@@ -104,6 +104,39 @@ fn truncated_mp3_decodes_what_is_there() {
     // A few header bytes only: an error, not a panic.
     let e = decode_bytes(bytes[..100].to_vec(), Some("mp3"), Path::new("tiny.mp3")).unwrap_err();
     assert_one_line(&e);
+}
+
+/// Damaged FLAC: our own decoder declines (frame CRCs, sample count) and symphonia decides, as
+/// before the fast path existed: what decodes cleanly, or a one-line error. Never a panic.
+#[test]
+fn damaged_flac_falls_back_to_symphonia() {
+    let path = pack("data/gtzan-mini/genres/jazz/jazz.00004.flac");
+    let bytes = std::fs::read(&path).unwrap();
+    let full = decode_file(&path).unwrap();
+    let n = bytes.len();
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for frac in [0.001, 0.3, 0.5, 0.999] {
+        let cut = (n as f64 * frac) as usize;
+        cases.push((format!("cut at {cut}"), bytes[..cut].to_vec()));
+    }
+    for at in [n / 7, n / 3, n / 2 + 11, n - 5] {
+        let mut b = bytes.clone();
+        b[at] ^= 0x5a;
+        cases.push((format!("byte {at} flipped"), b));
+    }
+    for (what, b) in cases {
+        assert!(
+            decode_flac_own(&b).is_none(),
+            "{what}: own decoder accepted it"
+        );
+        match decode_bytes(b, Some("flac"), Path::new("bad.flac")) {
+            Ok(a) => {
+                assert!(a.samples.iter().all(|v| v.is_finite()), "{what}");
+                assert!(a.samples.len() <= full.samples.len() + 8192, "{what}");
+            }
+            Err(e) => assert_one_line(&e),
+        }
+    }
 }
 
 #[test]

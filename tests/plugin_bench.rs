@@ -2,10 +2,15 @@
 //!
 //! `cargo xtask bundle mgr-plugin --release && cargo bench -p mgr-tests --bench plugin`
 //!
-//! Prints the cost of `process()` per 512-sample block (against the block's real time and
-//! against the host copying the same block, measured in the same run), the analysis worker's
-//! CPU while playing at the default hop, the time from play to the first song genre, and the
-//! resident memory one instance adds.
+//! Prints the cost of `process()` per 512-sample stereo block (against the block's real time
+//! and against the host copying the same block, measured in the same run), the analysis
+//! worker's CPU while playing at the default hop, the time from play to the first song genre,
+//! and the resident memory one instance adds.
+//!
+//! Environment: `MGR_BENCH_SECONDS` (real-time playback, default 45), `MGR_BENCH_RATE` (host
+//! sample rate, default 48000: the clip's 44.1 kHz samples are played at that rate — the cost
+//! does not depend on the content), `MGR_BENCH_JSON` (also write the numbers there as JSON;
+//! `bench/compare.py` reads them for the plugin rows of the peer table).
 
 use std::time::{Duration, Instant};
 
@@ -64,8 +69,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(45.0);
-    let audio = decode_file(&pack("audio/bensound/bensound-dubstep.mp3")).expect("decode");
-    let rate = f64::from(audio.sample_rate);
+    const CLIP: &str = "audio/bensound/bensound-dubstep.mp3";
+    let audio = decode_file(&pack(CLIP)).expect("decode");
+    let rate: f64 = std::env::var("MGR_BENCH_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(48_000.0);
     let block_s = BLOCK as f64 / rate;
 
     let rss0 = rss_mib();
@@ -169,4 +178,29 @@ fn main() {
         "song so far: {} ({} frames), dropped samples: {}",
         a["song_label"], a["song"]["frames"], a["dropped_samples"]
     );
+    if let Ok(path) = std::env::var("MGR_BENCH_JSON") {
+        let doc = serde_json::json!({
+            "clip": CLIP.rsplit('/').next(),
+            "rate": rate,
+            "block": BLOCK,
+            "channels": 2,
+            // The plugin's default `hop` parameter (Update every, 5 s).
+            "hop_s": 5.0,
+            "seconds": seconds,
+            "block_ms": block_s * 1e3,
+            "process_ns_median": proc_med,
+            "process_ns_max": proc_max,
+            "copy_ns_median": copy_med,
+            "worker_cpu_s": cpu,
+            "wall_s": wall,
+            "worker_cpu_pct": 100.0 * cpu / wall,
+            "windows": a["history"].as_array().map_or(0, |h| h.len()),
+            "first_genre_s": first_genre.map(|t| t.as_secs_f64()),
+            "dropped": a["dropped_samples"],
+            "rss_mib": {"before": rss0, "loaded": rss_loaded, "playing": rss_playing,
+                        "second_instance": rss_two - rss_playing},
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json"))
+            .expect("write MGR_BENCH_JSON");
+    }
 }

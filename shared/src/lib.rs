@@ -14,6 +14,7 @@ pub mod audio;
 pub mod config;
 pub mod error;
 pub mod eval;
+mod flac;
 pub mod mel;
 pub mod mfcc;
 pub mod model;
