@@ -371,7 +371,7 @@ fn msd_crnn_top10_equals_published() {
     }
 }
 
-/// How far the Fast (rubato) resampler moves log-mel and scores versus Reference on the four
+/// How far the Fast (polyphase) resampler moves log-mel and scores versus Reference on the four
 /// clips. The README's "Fast vs Reference" table is this test's output.
 #[test]
 fn fast_resampler_drift() {

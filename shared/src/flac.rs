@@ -29,6 +29,7 @@ pub(crate) struct Decoded {
 }
 
 /// Big-endian bit reader with a 64-bit cache (valid bits left-aligned).
+#[derive(Clone, Copy)]
 struct Bits<'a> {
     data: &'a [u8],
     /// Next byte to load into the cache.
@@ -528,7 +529,30 @@ fn residual(r: &mut Bits, order: usize, out: &mut [i32]) -> Res<()> {
 /// Rice codes with parameter `k`: a unary quotient, then `k` low bits; zig-zag signed
 /// (0, −1, 1, −2, … ↔ 0, 1, 2, 3, …). The common case — the whole code inside the bit cache —
 /// is handled inline; long quotients and the end of the data take the general path.
-fn rice_partition(r: &mut Bits, k: u32, out: &mut [i32]) -> Res<()> {
+fn rice_partition(reader: &mut Bits, k: u32, out: &mut [i32]) -> Res<()> {
+    /// Compiled per instruction set: with x86-64-v3 the leading-zero count is one `lzcnt`
+    /// instead of `bsr` and a fix-up, and shifts by a register do not touch the flags.
+    struct Run<'r, 'a> {
+        reader: &'r mut Bits<'a>,
+        k: u32,
+        out: &'r mut [i32],
+    }
+    impl pulp::WithSimd for Run<'_, '_> {
+        type Output = Res<()>;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) -> Res<()> {
+            rice_codes(self.reader, self.k, self.out)
+        }
+    }
+    pulp::Arch::new().dispatch(Run { reader, k, out })
+}
+
+#[inline(always)]
+fn rice_codes(reader: &mut Bits, k: u32, out: &mut [i32]) -> Res<()> {
+    // A local copy, written back at the end: the reader's fields stay in registers instead of
+    // going through memory (and store forwarding) on every code.
+    let mut local = *reader;
+    let r = &mut local;
     let zigzag = |v: u32| (v >> 1) as i32 ^ -((v & 1) as i32);
     for s in out.iter_mut() {
         if r.n < 32 {
@@ -553,6 +577,7 @@ fn rice_partition(r: &mut Bits, k: u32, out: &mut [i32]) -> Res<()> {
             *s = zigzag(v);
         }
     }
+    *reader = local;
     Ok(())
 }
 
@@ -616,14 +641,33 @@ fn lpc_predict(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
         // 2^(bits−1)·Σ|c| < 2^31 every partial sum fits in i32 and 32-bit products give the
         // same result with narrower vector lanes (the common 16-bit case).
         let coef_sum: i64 = coefs.iter().map(|&c| i64::from(c).abs()).sum();
-        if (1i64 << (bits - 1)) * coef_sum < 1i64 << 31 {
+        if (1i64 << (bits - 1)) * coef_sum < 1i64 << 31 && s.len() > split {
             let taps32: [i32; N] = std::array::from_fn(|j| taps[j] as i32);
-            for i in split..s.len() {
-                let acc = taps32
-                    .iter()
-                    .zip(&s[i - N..i])
-                    .fold(0i32, |a, (&t, &x)| a.wrapping_add(t.wrapping_mul(x)));
-                s[i] = s[i].wrapping_add(acc >> shift);
+            // The last N samples live in `hist` (registers), not re-read from `s`: a vector
+            // load of samples just stored stalls on store forwarding. `hist` is a ring: within
+            // a chunk of N samples, step t replaces slot t (the oldest) with the new sample, so
+            // with both loops unrolled every index is a constant. Oldest term first, so only the
+            // last multiply-add waits for the sample decoded one step before.
+            let mut hist: [i32; N] = s[split - N..split].try_into().unwrap_or([0; N]);
+            let mut chunks = s[split..].chunks_exact_mut(N);
+            for chunk in &mut chunks {
+                for t in 0..N {
+                    let mut acc = 0i32;
+                    for j in 0..N {
+                        acc = acc.wrapping_add(taps32[j].wrapping_mul(hist[(t + j) % N]));
+                    }
+                    let v = chunk[t].wrapping_add(acc >> shift);
+                    chunk[t] = v;
+                    hist[t] = v;
+                }
+            }
+            for (t, v) in chunks.into_remainder().iter_mut().enumerate() {
+                let mut acc = 0i32;
+                for j in 0..N {
+                    acc = acc.wrapping_add(taps32[j].wrapping_mul(hist[(t + j) % N]));
+                }
+                *v = v.wrapping_add(acc >> shift);
+                hist[t] = *v;
             }
         } else {
             for i in split..s.len() {

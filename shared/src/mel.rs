@@ -158,6 +158,30 @@ impl LogMel {
     /// Non-allocating form of [`LogMel::compute`]. `clip` shorter than [`CLIP_SAMPLES`] is
     /// treated as zero-padded at the end; longer is truncated. `out` must hold 96 × 1366 values.
     pub fn compute_into(&mut self, clip: &[f32], out: &mut [f32]) {
+        /// Compiled per instruction set, so that the windowing, power, mel and dB loops
+        /// vectorise with AVX2/FMA-era instructions (the FFT dispatches on its own). Element-wise
+        /// work and per-lane sums in the same order: the same bits on every set.
+        struct Run<'a> {
+            lm: &'a mut LogMel,
+            clip: &'a [f32],
+            out: &'a mut [f32],
+        }
+        impl pulp::WithSimd for Run<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _simd: S) {
+                self.lm.compute_body(self.clip, self.out);
+            }
+        }
+        pulp::Arch::new().dispatch(Run {
+            lm: self,
+            clip,
+            out,
+        });
+    }
+
+    #[inline(always)]
+    fn compute_body(&mut self, clip: &[f32], out: &mut [f32]) {
         assert_eq!(out.len(), N_MELS * N_FRAMES, "log-mel output buffer size");
         let clip = &clip[..clip.len().min(CLIP_SAMPLES)];
         for t0 in (0..N_FRAMES).step_by(BLOCK) {
@@ -185,7 +209,20 @@ impl LogMel {
             self.mel_db_block(&mut out[t0..], frames);
         }
         // Clip at max − 80 dB over the whole clip (step 8).
-        let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        // Sixteen running maxima (a vector's worth), not one serial chain.
+        let mut lanes = [f32::NEG_INFINITY; 16];
+        let mut chunks = out.chunks_exact(16);
+        for c in &mut chunks {
+            for (m, &v) in lanes.iter_mut().zip(c) {
+                *m = m.max(v);
+            }
+        }
+        let max = chunks
+            .remainder()
+            .iter()
+            .chain(&lanes)
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
         let floor = max - TOP_DB;
         for v in out.iter_mut() {
             *v = v.max(floor);
@@ -194,6 +231,7 @@ impl LogMel {
 
     /// Mel sums, the second squaring (step 7) and `10·log10(max(1e-10, ·))` for the `frames`
     /// frames of the current block; `out` starts at the block's first frame of band 0.
+    #[inline(always)]
     fn mel_db_block(&self, out: &mut [f32], frames: usize) {
         for (m, band) in self.bands.iter().enumerate() {
             let mut acc = [0f32; BLOCK];
@@ -217,6 +255,7 @@ impl LogMel {
 /// Frame `t` of the reflect-padded clip (step 5), before the window: padded samples
 /// `256·t … 256·t + 511`. Interior frames are borrowed from `clip`; the two edge frames (and
 /// frames past the end of a short clip, whose missing samples are zeros) are built in `tmp`.
+#[inline(always)]
 fn frame<'a>(clip: &'a [f32], t: usize, tmp: &'a mut [f32]) -> &'a [f32] {
     let (n, pad) = (CLIP_SAMPLES, N_FFT / 2);
     let start = t * HOP;
@@ -242,6 +281,7 @@ fn frame<'a>(clip: &'a [f32], t: usize, tmp: &'a mut [f32]) -> &'a [f32] {
 
 /// `z[i] = (a[i]·w[i], b[i]·w[i])`: two windowed real frames as one complex input, in
 /// chunks of 4 so that it compiles to packed multiplies and unpacks.
+#[inline(always)]
 fn pack_windowed(a: &[f32], b: &[f32], window: &[f32], z: &mut [Complex<f32>]) {
     for (((z, a), b), w) in z
         .chunks_exact_mut(4)
@@ -258,6 +298,7 @@ fn pack_windowed(a: &[f32], b: &[f32], window: &[f32], z: &mut [Complex<f32>]) {
 }
 
 /// Frame-major `[BLOCK][N_BINS]` → bin-major `[N_BINS][BLOCK]`, in 4 × 4 tiles.
+#[inline(always)]
 fn transpose_block(by_frame: &[f32], by_bin: &mut [f32]) {
     let (by_frame, by_bin) = (&by_frame[..BLOCK * N_BINS], &mut by_bin[..BLOCK * N_BINS]);
     for k0 in (0..N_BINS - 1).step_by(4) {
@@ -286,6 +327,7 @@ fn transpose_block(by_frame: &[f32], by_bin: &mut [f32]) {
 ///
 /// Bins 1..=256 go in chunks of 8 with the mirrored chunk read backwards by constant indices,
 /// which the compiler turns into vector shuffles.
+#[inline(always)]
 fn split_power(z: &[Complex<f32>], pa: &mut [f32], pb: &mut [f32]) {
     const W: usize = 8;
     let (z, pa, pb) = (&z[..N_FFT], &mut pa[..N_BINS], &mut pb[..N_BINS]);

@@ -3,17 +3,19 @@
 //! * [`ResamplerKind::Reference`] — the band-limited interpolator of resampy ≤ 0.2.2 with its
 //!   2016 `kaiser_best` filter, which produced the authors' published inputs (reference README,
 //!   step 3). Matches the golden `clip_12k.npy` to ~1e-6.
-//! * [`ResamplerKind::Fast`] — rubato's synchronous FFT resampler. What the plugin streams with.
+//! * [`ResamplerKind::Fast`] — our polyphase windowed-sinc filter ([`crate::polyphase`]), the
+//!   same kind of filter with fewer taps and exact phases. What the plugin streams with.
 //!
 //! How far `Fast` moves the log-mel and the scores is measured by the golden tests
 //! (`tests/golden.rs`, `fast_resampler_drift`) and written down in the README.
 
+use std::sync::{Arc, Mutex};
+
 use rayon::prelude::*;
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler as _};
 
 use crate::config::SAMPLE_RATE;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::polyphase::Bank;
 
 /// Which resampling algorithm to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,7 +23,7 @@ pub enum ResamplerKind {
     /// Bit-faithful port of the 2016 resampy `kaiser_best` interpolator (slow, exact).
     #[default]
     Reference,
-    /// rubato FFT resampler (fast, streams; slightly different filter).
+    /// Polyphase windowed sinc (fast, streams; a shorter filter of the same kind).
     Fast,
 }
 
@@ -41,6 +43,8 @@ impl std::str::FromStr for ResamplerKind {
 pub struct Resampler {
     kind: ResamplerKind,
     table: Option<KaiserTable>,
+    /// Fast: the phase tables built so far, one per input rate.
+    banks: Mutex<Vec<Arc<Bank>>>,
 }
 
 impl std::fmt::Debug for Resampler {
@@ -55,7 +59,11 @@ impl Resampler {
     /// Build a resampler; the reference table (32,769 entries) is computed here.
     pub fn new(kind: ResamplerKind) -> Self {
         let table = (kind == ResamplerKind::Reference).then(KaiserTable::new);
-        Self { kind, table }
+        Self {
+            kind,
+            table,
+            banks: Mutex::new(Vec::new()),
+        }
     }
 
     /// The algorithm in use.
@@ -70,10 +78,22 @@ impl Resampler {
             return Ok(x.to_vec());
         }
         let out_len = output_len(x.len(), rate);
-        match (&self.table, self.kind) {
-            (Some(table), _) => Ok(table.resample(x, rate, out_len)),
-            (None, _) => fast_resample(x, rate, out_len),
+        match &self.table {
+            Some(table) => Ok(table.resample(x, rate, out_len)),
+            None => Ok(self.bank(rate).resample(x, out_len)),
         }
+    }
+
+    /// The Fast phase table for `rate`, built on first use.
+    fn bank(&self, rate: u32) -> Arc<Bank> {
+        // A poisoned lock only means another thread panicked while pushing: the list is intact.
+        let mut banks = self.banks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = banks.iter().find(|b| b.rate() == rate) {
+            return Arc::clone(b);
+        }
+        let b = Arc::new(Bank::new(rate));
+        banks.push(Arc::clone(&b));
+        b
     }
 }
 
@@ -312,7 +332,7 @@ pub fn kaiser_best_table() -> Vec<f64> {
 
 /// Modified Bessel function of the first kind, order 0 (power series; converges fast for
 /// the arguments used here, |x| ≤ 15).
-fn bessel_i0(x: f64) -> f64 {
+pub(crate) fn bessel_i0(x: f64) -> f64 {
     let q = x * x / 4.0;
     let mut term = 1.0;
     let mut sum = 1.0;
@@ -324,23 +344,6 @@ fn bessel_i0(x: f64) -> f64 {
         }
     }
     sum
-}
-
-fn fast_resample(x: &[f32], rate: u32, out_len: usize) -> Result<Vec<f32>> {
-    let err = |e: &dyn std::fmt::Display| Error::Resample(e.to_string());
-    let mut rs = Fft::<f32>::new(
-        rate as usize,
-        SAMPLE_RATE as usize,
-        4096,
-        1,
-        FixedSync::Both,
-    )
-    .map_err(|e| err(&e))?;
-    let input = InterleavedSlice::new(x, 1, x.len()).map_err(|e| err(&e))?;
-    let out = rs.process_all(&input, x.len(), None).map_err(|e| err(&e))?;
-    let mut y = out.take_data();
-    y.resize(out_len, 0.0);
-    Ok(y)
 }
 
 #[cfg(test)]
