@@ -124,6 +124,7 @@ def cpu_info():
                 family = int(v)
     cores = os.cpu_count()
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    isa = {16: "AVX-512", 8: "AVX2"}.get(lanes, "SSE")
     fma_units = 2
     clock = measured_mhz()
     use = clock or mhz
@@ -138,7 +139,7 @@ def cpu_info():
         "fp32_lanes": lanes,
         "fma_units_assumed": fma_units,
         "peak_gflops_per_core": per_core,
-        "peak_rule": f"{fma_units} FMA pipes x {lanes} fp32 lanes (AVX-512) x 2 FLOP x {use:.0f} MHz ({how}; "
+        "peak_rule": f"{fma_units} FMA pipes x {lanes} fp32 lanes ({isa}) x 2 FLOP x {use:.0f} MHz ({how}; "
         f"the VM reports {mhz:.0f} MHz)",
     }
 

@@ -669,11 +669,28 @@ fn lpc_predict(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
                 *v = v.wrapping_add(acc >> shift);
                 hist[t] = *v;
             }
-        } else {
-            for i in split..s.len() {
-                let w = &s[i - N..i];
-                let acc: i64 = taps.iter().zip(w).map(|(&t, &x)| t * i64::from(x)).sum();
-                s[i] = s[i].wrapping_add((acc >> shift) as i32);
+        } else if s.len() > split {
+            // The same ring in i64 (scalar 64-bit multiplies cost what 32-bit ones do).
+            let mut hist: [i64; N] = std::array::from_fn(|j| i64::from(s[split - N + j]));
+            let mut chunks = s[split..].chunks_exact_mut(N);
+            for chunk in &mut chunks {
+                for t in 0..N {
+                    let mut acc = 0i64;
+                    for j in 0..N {
+                        acc += taps[j] * hist[(t + j) % N];
+                    }
+                    let v = chunk[t].wrapping_add((acc >> shift) as i32);
+                    chunk[t] = v;
+                    hist[t] = i64::from(v);
+                }
+            }
+            for (t, v) in chunks.into_remainder().iter_mut().enumerate() {
+                let mut acc = 0i64;
+                for j in 0..N {
+                    acc += taps[j] * hist[(t + j) % N];
+                }
+                *v = v.wrapping_add((acc >> shift) as i32);
+                hist[t] = i64::from(*v);
             }
         }
     }
