@@ -55,12 +55,15 @@ pub fn has_audio_extension(path: &Path) -> bool {
 
 /// Decode a file to mono `f32` at its native rate.
 pub fn decode_file(path: &Path) -> Result<Audio> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let ext = path.extension().and_then(|e| e.to_str());
+    decode_bytes(read(path)?, ext, path)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let ext = path.extension().and_then(|e| e.to_str());
-    decode_bytes(bytes, ext, path)
+    })
 }
 
 /// Decode an in-memory file. `ext` is a format hint; `path` is only used in error messages.
@@ -115,12 +118,8 @@ pub fn decode_flac_own(bytes: &[u8]) -> Option<Audio> {
 /// Decode with symphonia only (no fast FLAC path): the reference the FLAC decoder is tested
 /// against.
 pub fn decode_file_symphonia(path: &Path) -> Result<Audio> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let ext = path.extension().and_then(|e| e.to_str());
-    validate(decode_symphonia(bytes, ext, path)?, path)
+    validate(decode_symphonia(read(path)?, ext, path)?, path)
 }
 
 /// Average interleaved frames to mono, appending to `out`.

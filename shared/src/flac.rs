@@ -463,9 +463,8 @@ fn subframe(r: &mut Bits, bits: u32, out: &mut [i32]) -> Res<()> {
                 *c = r.signed(precision)?;
             }
             residual(r, order, out)?;
-            lpc_predict(&coefs[..order], shift as u32, bits, out);
-            // A valid stream's samples fit in `bits`; anything else (and the 32-bit shortcut
-            // in lpc_predict, which relies on it) is left to symphonia.
+            lpc_predict(&coefs[..order], shift as u32, out);
+            // A valid stream's samples fit in `bits`; anything else is left to symphonia.
             let (lo, hi) = (-(1i32 << (bits - 1)), (1i32 << (bits - 1)) - 1);
             let out_of_range = out
                 .chunks(256)
@@ -622,8 +621,8 @@ fn fixed_predict(order: usize, s: &mut [i32]) {
 /// Linear prediction `s[i] += (Σ_j c[j]·s[i−1−j]) >> shift` (RFC 9639 9.2.6), in place,
 /// accumulated in `i64` (coefficients of up to 15 bits times samples of up to 25 bits, up to
 /// 32 terms). Orders up to 12 (the streamable subset) run fixed-length, zero-padded loops.
-fn lpc_predict(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
-    fn run<const N: usize>(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
+fn lpc_predict(coefs: &[i32], shift: u32, s: &mut [i32]) {
+    fn run<const N: usize>(coefs: &[i32], shift: u32, s: &mut [i32]) {
         let order = coefs.len();
         // Oldest tap first, zero-padded at the old end: acc = Σ_j taps[j]·s[i − N + j].
         let mut taps = [0i64; N];
@@ -637,69 +636,45 @@ fn lpc_predict(coefs: &[i32], shift: u32, bits: u32, s: &mut [i32]) {
                 .sum();
             s[i] = s[i].wrapping_add((acc >> shift) as i32);
         }
-        // Samples of a valid subframe fit in `bits` (checked by the caller), so when
-        // 2^(bits−1)·Σ|c| < 2^31 every partial sum fits in i32 and 32-bit products give the
-        // same result with narrower vector lanes (the common 16-bit case).
-        let coef_sum: i64 = coefs.iter().map(|&c| i64::from(c).abs()).sum();
-        if (1i64 << (bits - 1)) * coef_sum < 1i64 << 31 && s.len() > split {
-            let taps32: [i32; N] = std::array::from_fn(|j| taps[j] as i32);
-            // The last N samples live in `hist` (registers), not re-read from `s`: a vector
-            // load of samples just stored stalls on store forwarding. `hist` is a ring: within
-            // a chunk of N samples, step t replaces slot t (the oldest) with the new sample, so
-            // with both loops unrolled every index is a constant. Oldest term first, so only the
-            // last multiply-add waits for the sample decoded one step before.
-            let mut hist: [i32; N] = s[split - N..split].try_into().unwrap_or([0; N]);
-            let mut chunks = s[split..].chunks_exact_mut(N);
-            for chunk in &mut chunks {
-                for t in 0..N {
-                    let mut acc = 0i32;
-                    for j in 0..N {
-                        acc = acc.wrapping_add(taps32[j].wrapping_mul(hist[(t + j) % N]));
-                    }
-                    let v = chunk[t].wrapping_add(acc >> shift);
-                    chunk[t] = v;
-                    hist[t] = v;
-                }
-            }
-            for (t, v) in chunks.into_remainder().iter_mut().enumerate() {
-                let mut acc = 0i32;
-                for j in 0..N {
-                    acc = acc.wrapping_add(taps32[j].wrapping_mul(hist[(t + j) % N]));
-                }
-                *v = v.wrapping_add(acc >> shift);
-                hist[t] = *v;
-            }
-        } else if s.len() > split {
-            // The same ring in i64 (scalar 64-bit multiplies cost what 32-bit ones do).
-            let mut hist: [i64; N] = std::array::from_fn(|j| i64::from(s[split - N + j]));
-            let mut chunks = s[split..].chunks_exact_mut(N);
-            for chunk in &mut chunks {
-                for t in 0..N {
-                    let mut acc = 0i64;
-                    for j in 0..N {
-                        acc += taps[j] * hist[(t + j) % N];
-                    }
-                    let v = chunk[t].wrapping_add((acc >> shift) as i32);
-                    chunk[t] = v;
-                    hist[t] = i64::from(v);
-                }
-            }
-            for (t, v) in chunks.into_remainder().iter_mut().enumerate() {
+        if s.len() <= split {
+            return;
+        }
+        // The last N samples live in `hist` (registers), not re-read from `s`: a vector load
+        // of samples just stored stalls on store forwarding. `hist` is a ring: within a chunk
+        // of N samples, step t replaces slot t (the oldest) with the new sample, so with both
+        // loops unrolled every index is a constant. Oldest term first, so only the last
+        // multiply-add waits for the sample decoded one step before. (Scalar 64-bit multiplies
+        // cost what 32-bit ones do.)
+        let mut hist: [i64; N] = std::array::from_fn(|j| i64::from(s[split - N + j]));
+        let mut step = |chunk: &mut [i32; N]| {
+            for t in 0..N {
                 let mut acc = 0i64;
                 for j in 0..N {
                     acc += taps[j] * hist[(t + j) % N];
                 }
-                *v = v.wrapping_add((acc >> shift) as i32);
-                hist[t] = i64::from(*v);
+                chunk[t] = chunk[t].wrapping_add((acc >> shift) as i32);
+                hist[t] = i64::from(chunk[t]);
+            }
+        };
+        let mut chunks = s[split..].chunks_exact_mut(N);
+        for chunk in &mut chunks {
+            if let Ok(chunk) = <&mut [i32; N]>::try_from(chunk) {
+                step(chunk);
             }
         }
+        // The last partial chunk through a padded copy (the padding's outputs are dropped).
+        let rest = chunks.into_remainder();
+        let mut tail = [0i32; N];
+        tail[..rest.len()].copy_from_slice(rest);
+        step(&mut tail);
+        rest.copy_from_slice(&tail[..rest.len()]);
     }
     match coefs.len() {
         0 => {}
-        1..=4 => run::<4>(coefs, shift, bits, s),
-        5..=8 => run::<8>(coefs, shift, bits, s),
-        9..=12 => run::<12>(coefs, shift, bits, s),
-        _ => run::<32>(coefs, shift, bits, s),
+        1..=4 => run::<4>(coefs, shift, s),
+        5..=8 => run::<8>(coefs, shift, s),
+        9..=12 => run::<12>(coefs, shift, s),
+        _ => run::<32>(coefs, shift, s),
     }
 }
 

@@ -4,9 +4,9 @@
 //! The ratio is reduced to `up / down` (22,050 Hz: 80 / 147; 44,100 Hz: 40 / 147; 48 kHz:
 //! 1 / 4). Output sample `n` sits at input time `n · down / up`, exactly as in the reference
 //! resampler (no delay to trim), and is one dot product of the input around that time with one
-//! row of a table of `up` phases of the filter. Rates whose `up` would need more than
-//! [`MAX_EXACT_PHASES`] rows (12 kHz against a rate with few common factors, say 44,101 Hz) use
-//! [`APPROX_PHASES`] rows and interpolate linearly between the two nearest.
+//! row of a table of `up` phases of the filter. Rates whose `up` would need more than 2,048
+//! rows (12 kHz against a rate with few common factors, say 44,101 Hz) use 1,024 rows and
+//! interpolate linearly between the two nearest.
 //!
 //! The filter is the reference's kind of filter (a Kaiser-windowed sinc with the same roll-off,
 //! cut off at the lower of the two Nyquist frequencies) with fewer zero crossings, which is
@@ -29,10 +29,10 @@ const ROLLOFF: f64 = 0.947_593_716_739_959_6;
 /// Kaiser window β.
 const BETA: f64 = 10.0;
 /// Largest phase count built as an exact table.
-pub const MAX_EXACT_PHASES: u64 = 2048;
+const MAX_EXACT_PHASES: u64 = 2048;
 /// Table rows (plus one) when the exact phase count is larger.
-pub const APPROX_PHASES: usize = 1024;
-/// Taps are a multiple of this (the dot product's accumulator width).
+const APPROX_PHASES: usize = 1024;
+/// Taps are a multiple of this: whole vectors on every instruction set, no scalar tail.
 const LANES: usize = 16;
 
 /// The phase table for one input rate.
@@ -44,8 +44,9 @@ pub struct Bank {
     taps: usize,
     /// Output `n` with base `i = floor(n · down / up)` reads inputs `i + 1 − half ..= i + half`.
     half: usize,
-    /// `up` rows when exact, `APPROX_PHASES + 1` rows otherwise.
+    /// Whether `up ≤ MAX_EXACT_PHASES`.
     exact: bool,
+    /// `taps` coefficients per row: `up` rows when exact, `APPROX_PHASES + 1` otherwise.
     table: Vec<f32>,
 }
 
@@ -170,11 +171,13 @@ impl Bank {
         }
     }
 
-    /// Outputs `n0..n0 + out.len()` of the signal `x` (zeros outside it).
-    fn fill(&self, x: &[f32], n0: u64, out: &mut [f32]) {
+    /// Outputs `n0..n0 + out.len()` of the signal whose samples from absolute index `origin`
+    /// on are `x` (zeros outside it), one dot product each.
+    fn fill(&self, x: &[f32], origin: i64, n0: u64, out: &mut [f32]) {
         pulp::Arch::new().dispatch(Fill {
             bank: self,
             x,
+            origin,
             n0,
             out,
         });
@@ -205,7 +208,7 @@ impl Bank {
         } else {
             y.par_chunks_mut(8192)
                 .enumerate()
-                .for_each(|(c, ys)| self.fill(x, (c * 8192) as u64, ys));
+                .for_each(|(c, ys)| self.fill(x, 0, (c * 8192) as u64, ys));
         }
         y
     }
@@ -342,6 +345,7 @@ fn phases<S: pulp::Simd, const PH: usize>(
 struct Fill<'a> {
     bank: &'a Bank,
     x: &'a [f32],
+    origin: i64,
     n0: u64,
     out: &'a mut [f32],
 }
@@ -353,7 +357,8 @@ impl pulp::WithSimd for Fill<'_> {
     fn with_simd<S: pulp::Simd>(self, simd: S) {
         let (bank, x) = (self.bank, self.x);
         let taps = bank.taps;
-        let mut edge = vec![0f32; taps];
+        // Only windows over an end of the signal need it (never the stream's).
+        let mut edge = Vec::new();
         // Input time of output n0, then steps of down / up without a division per output.
         let num = self.n0 * bank.down;
         let (mut i, mut p) = (num / bank.up, num % bank.up);
@@ -366,13 +371,15 @@ impl pulp::WithSimd for Fill<'_> {
                 p -= bank.up;
                 i += 1;
             }
-            let end = t.start + taps as i64;
-            *y = if t.start >= 0 && end <= x.len() as i64 {
-                bank.apply(simd, t, &x[t.start as usize..end as usize])
+            let start = t.start - self.origin;
+            let end = start + taps as i64;
+            *y = if start >= 0 && end <= x.len() as i64 {
+                bank.apply(simd, t, &x[start as usize..end as usize])
             } else {
                 // Window over an end of the signal: zeros outside.
+                edge.resize(taps, 0.0);
                 for (k, e) in edge.iter_mut().enumerate() {
-                    let idx = t.start + k as i64;
+                    let idx = start + k as i64;
                     *e = if idx >= 0 && idx < x.len() as i64 {
                         x[idx as usize]
                     } else {
@@ -499,18 +506,19 @@ impl Stream {
     /// Emit the outputs (below `limit`) whose windows end at or before input `available`, then
     /// drop the input no later output reads.
     fn drain(&mut self, available: u64, limit: u64, emit: &mut dyn FnMut(&[f32])) {
-        let taps = self.bank.taps;
         loop {
             let mut k = 0;
-            while k < STEP_OUT && self.next < limit && self.bank.needs(self.next) <= available {
-                let t = self.bank.tap(self.next);
-                let at = (t.start - self.origin) as usize;
-                self.out[k] = apply_dispatch(&self.bank, t, &self.buf[at..at + taps]);
-                self.next += 1;
+            while k < STEP_OUT
+                && self.next + (k as u64) < limit
+                && self.bank.needs(self.next + k as u64) <= available
+            {
                 k += 1;
             }
             if k > 0 {
-                emit(&self.out[..k]);
+                let out = &mut self.out[..k];
+                self.bank.fill(&self.buf, self.origin, self.next, out);
+                emit(out);
+                self.next += k as u64;
             }
             if k < STEP_OUT {
                 break;
@@ -522,19 +530,6 @@ impl Stream {
         self.buf.truncate(self.buf.len() - drop);
         self.origin += drop as i64;
     }
-}
-
-/// One output through the ISA dispatch (the streaming path computes few at a time).
-fn apply_dispatch(bank: &Bank, t: Tap, w: &[f32]) -> f32 {
-    struct One<'a>(&'a Bank, Tap, &'a [f32]);
-    impl pulp::WithSimd for One<'_> {
-        type Output = f32;
-        #[inline(always)]
-        fn with_simd<S: pulp::Simd>(self, simd: S) -> f32 {
-            self.0.apply(simd, self.1, self.2)
-        }
-    }
-    pulp::Arch::new().dispatch(One(bank, t, w))
 }
 
 #[cfg(test)]
