@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use mgr_core::audio::decode_file;
+use mgr_core::audio::{decode_file, Decoder};
 use mgr_core::config::{FramingConfig, CLIP_SAMPLES, FRAME_SECONDS, N_FRAMES, N_MELS};
 use mgr_core::mel::LogMel;
 use mgr_core::model::{crnn, device, fcn, Architecture, Model};
@@ -141,16 +141,24 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     logmel.compute_into(&y[range.clone()], &mut out);
 
     if stages.contains(&Stage::Frontend) {
-        let t = time(reps, || Ok(decode_file(&a.file)?))?;
+        // Every row reuses its buffers from run to run, as `classify` does from file to file
+        // (`mgr_core::pipeline::FrontEnd`).
+        let mut decoder = Decoder::new();
+        let t = time(reps, || Ok(decoder.decode(&a.file)?.samples.len()))?;
         rows.push(row("decode", "decode".into(), t, secs));
-        let t = time(reps, || Ok(reference.to_12k(&audio.samples, rate)?))?;
+        let mut y = Vec::new();
+        let t = time(reps, || {
+            Ok(reference.to_12k_into(&audio.samples, rate, &mut y)?)
+        })?;
         rows.push(row(
             "resample_reference",
             "resample (reference)".into(),
             t,
             secs,
         ));
-        let t = time(reps, || Ok(fast.to_12k(&audio.samples, rate)?))?;
+        let t = time(reps, || {
+            Ok(fast.to_12k_into(&audio.samples, rate, &mut y)?)
+        })?;
         rows.push(row("resample_fast", "resample (fast)".into(), t, secs));
         let clip = &y[range];
         let t = time(reps, || {
@@ -169,8 +177,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         ] {
             // Everything a file needs before the network: decode, resample, crop, log-mel.
             let t = time(reps, || {
-                let audio = decode_file(&a.file)?;
-                let y = resampler.to_12k(&audio.samples, audio.sample_rate)?;
+                let audio = decoder.decode(&a.file)?;
+                resampler.to_12k_into(&audio.samples, audio.sample_rate, &mut y)?;
                 let r = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0]
                     .clone();
                 logmel.compute_into(&y[r], &mut out);

@@ -20,9 +20,10 @@ pub(crate) struct Unsupported(pub &'static str);
 
 type Res<T> = std::result::Result<T, Unsupported>;
 
-/// Decoded FLAC stream, mixed down to mono.
+/// Decoded FLAC stream, mixed down to mono (the tests' view of [`decode_into`]).
+#[cfg(test)]
 #[derive(Debug)]
-pub(crate) struct Decoded {
+struct Decoded {
     pub samples: Vec<f32>,
     pub sample_rate: u32,
     pub channels: usize,
@@ -217,7 +218,21 @@ struct StreamInfo {
 }
 
 /// Decode a whole FLAC file held in memory (it must start with `fLaC`).
-pub(crate) fn decode(bytes: &[u8]) -> Res<Decoded> {
+#[cfg(test)]
+fn decode(bytes: &[u8]) -> Res<Decoded> {
+    let mut samples = Vec::new();
+    let (sample_rate, channels) = decode_into(bytes, &mut samples)?;
+    Ok(Decoded {
+        samples,
+        sample_rate,
+        channels,
+    })
+}
+
+/// Decode a whole FLAC file held in memory (it must start with `fLaC`) to mono samples in
+/// `samples` (cleared first; its capacity is reused). Returns the sample rate and the
+/// channel count.
+pub(crate) fn decode_into(bytes: &[u8], samples: &mut Vec<f32>) -> Res<(u32, usize)> {
     if !bytes.starts_with(b"fLaC") {
         return Err(Unsupported("no fLaC marker"));
     }
@@ -244,7 +259,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Res<Decoded> {
     let crc16 = Crc16::new();
     let ch = info.channels;
     let mut block: Vec<Vec<i32>> = vec![vec![0; info.max_block.max(16)]; ch];
-    let mut samples = Vec::with_capacity(usize::try_from(info.total_samples).unwrap_or(0));
+    samples.clear();
+    samples.reserve(usize::try_from(info.total_samples).unwrap_or(0));
     let scale = 1.0 / (1u32 << (info.bits - 1)) as f32;
     let mix = 1.0 / ch as f32;
     while pos < bytes.len() {
@@ -268,11 +284,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Res<Decoded> {
     if info.total_samples > 0 && samples.len() as u64 != info.total_samples {
         return Err(Unsupported("sample count differs from STREAMINFO"));
     }
-    Ok(Decoded {
-        samples,
-        sample_rate: info.sample_rate,
-        channels: ch,
-    })
+    Ok((info.sample_rate, ch))
 }
 
 fn stream_info(b: &[u8]) -> Res<StreamInfo> {
@@ -866,6 +878,7 @@ mod tests {
                 )
                 .unwrap();
                 assert_eq!(own.channels, 2);
+                assert_eq!(own.sample_rate, sym.sample_rate);
                 assert_eq!(own.samples.len(), 3 * 1152);
                 assert!(
                     own.samples == sym.samples,

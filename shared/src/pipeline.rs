@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::aggregate::{frame_ranges, SongScores};
-use crate::audio::{decode_file, Audio};
+use crate::audio::{Audio, Decoder};
 use crate::config::{FramingConfig, CLIP_SAMPLES, N_FRAMES, N_MELS};
 use crate::error::Result;
 use crate::mel::LogMel;
@@ -16,17 +16,15 @@ pub const DEFAULT_BATCH: usize = 8;
 
 /// Owns everything needed to analyse many files with one model.
 pub struct Analyzer {
-    resampler: Resampler,
-    logmel: LogMel,
+    front: FrontEnd,
     model: Model,
-    framing: FramingConfig,
     batch: usize,
 }
 
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Analyzer")
-            .field("resampler", &self.resampler)
+            .field("resampler", &self.front.resampler)
             .field("model", &self.model)
             .finish()
     }
@@ -39,13 +37,63 @@ pub struct SongFeatures {
     pub frames: usize,
 }
 
+/// File → log-mels of every frame: decode, resample to 12 kHz, cut into frames, log-mel.
+/// Keeps its buffers (file bytes, samples, 12 kHz signal, FFT plan) from file to file.
+pub struct FrontEnd {
+    decoder: Decoder,
+    resampler: Resampler,
+    logmel: LogMel,
+    framing: FramingConfig,
+    /// The current file at 12 kHz.
+    y: Vec<f32>,
+}
+
+impl std::fmt::Debug for FrontEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontEnd")
+            .field("resampler", &self.resampler)
+            .field("framing", &self.framing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrontEnd {
+    pub fn new(resampler: ResamplerKind, framing: FramingConfig) -> Self {
+        Self {
+            decoder: Decoder::new(),
+            resampler: Resampler::new(resampler),
+            logmel: LogMel::new(),
+            framing,
+            y: Vec::new(),
+        }
+    }
+
+    /// Decode, resample and cut into frames; log-mel of every frame.
+    pub fn file(&mut self, path: &Path) -> Result<SongFeatures> {
+        let audio = self.decoder.decode(path)?;
+        self.resampler
+            .to_12k_into(&audio.samples, audio.sample_rate, &mut self.y)?;
+        Ok(features_of(&mut self.logmel, &self.framing, &self.y))
+    }
+
+    /// [`FrontEnd::file`] for audio already decoded.
+    pub fn audio(&mut self, audio: &Audio) -> Result<SongFeatures> {
+        self.resampler
+            .to_12k_into(&audio.samples, audio.sample_rate, &mut self.y)?;
+        Ok(features_of(&mut self.logmel, &self.framing, &self.y))
+    }
+
+    /// Log-mels of the frames of a 12 kHz signal.
+    pub fn at_12k(&mut self, y: &[f32]) -> SongFeatures {
+        features_of(&mut self.logmel, &self.framing, y)
+    }
+}
+
 impl Analyzer {
     pub fn new(model: Model, resampler: ResamplerKind) -> Self {
         Self {
-            resampler: Resampler::new(resampler),
-            logmel: LogMel::new(),
+            front: FrontEnd::new(resampler, FramingConfig::default()),
             model,
-            framing: FramingConfig::default(),
             batch: DEFAULT_BATCH,
         }
     }
@@ -60,15 +108,14 @@ impl Analyzer {
         &self.model
     }
 
-    /// Decode, resample and cut into frames; log-mel of every frame.
+    /// Resample and cut into frames; log-mel of every frame.
     pub fn features(&mut self, audio: &Audio) -> Result<SongFeatures> {
-        let y = self.resampler.to_12k(&audio.samples, audio.sample_rate)?;
-        Ok(self.features_12k(&y))
+        self.front.audio(audio)
     }
 
     /// Log-mels of the frames of a 12 kHz signal.
     pub fn features_12k(&mut self, y: &[f32]) -> SongFeatures {
-        features_of(&mut self.logmel, &self.framing, y)
+        self.front.at_12k(y)
     }
 
     /// Scores of every frame and the song-level decision for decoded audio.
@@ -86,26 +133,19 @@ impl Analyzer {
         mut done: impl FnMut(usize, Result<SongScores>),
     ) {
         let Self {
-            resampler,
-            logmel,
+            front,
             model,
-            framing,
             batch,
         } = self;
-        let mut front = |path: &Path| -> Result<SongFeatures> {
-            let audio = decode_file(path)?;
-            let y = resampler.to_12k(&audio.samples, audio.sample_rate)?;
-            Ok(features_of(logmel, framing, &y))
-        };
         let Some(first) = paths.first() else {
             return;
         };
-        let mut next = Some(front(first.as_ref()));
+        let mut next = Some(front.file(first.as_ref()));
         for i in 0..paths.len() {
             let current = next.take();
             let (result, upcoming) = rayon::join(
                 || current.map(|f| f.and_then(|f| score(model, &f, *batch))),
-                || paths.get(i + 1).map(|p| front(p.as_ref())),
+                || paths.get(i + 1).map(|p| front.file(p.as_ref())),
             );
             next = upcoming;
             if let Some(result) = result {
@@ -116,8 +156,8 @@ impl Analyzer {
 
     /// Decode a file and analyse it.
     pub fn analyze_file(&mut self, path: &Path) -> Result<SongScores> {
-        let audio = decode_file(path)?;
-        self.analyze_audio(&audio)
+        let feats = self.front.file(path)?;
+        score(&self.model, &feats, self.batch)
     }
 }
 

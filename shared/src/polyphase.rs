@@ -193,24 +193,76 @@ impl Bank {
     /// sums, every load used by a whole vector of outputs.
     pub fn resample(&self, x: &[f32], out_len: usize) -> Vec<f32> {
         let mut y = vec![0f32; out_len];
+        self.resample_into(x, &mut y);
+        y
+    }
+
+    /// [`Bank::resample`] into `y`: its first `y.len()` output samples.
+    pub fn resample_into(&self, x: &[f32], y: &mut [f32]) {
         if self.exact {
-            let cols = pulp::Arch::new().dispatch(Lanes) * BLOCK_VECTORS;
+            let cols = block_arch().dispatch(Lanes) * BLOCK_VECTORS;
             let chunk = self.up as usize * cols;
-            y.par_chunks_mut(chunk).enumerate().for_each(|(b, ys)| {
-                pulp::Arch::new().dispatch(Block {
-                    bank: self,
-                    x,
-                    m0: (b * cols) as u64,
-                    cols,
-                    out: ys,
-                })
-            });
+            let rows = self.block_rows();
+            y.par_chunks_mut(chunk).enumerate().for_each_init(
+                || vec![0f32; rows * cols],
+                |t, (b, ys)| {
+                    let m0 = (b * cols) as u64;
+                    self.block_rows_into(x, m0, cols, t);
+                    block_arch().dispatch(Block {
+                        bank: self,
+                        t,
+                        cols,
+                        out: ys,
+                    })
+                },
+            );
         } else {
             y.par_chunks_mut(8192)
                 .enumerate()
                 .for_each(|(c, ys)| self.fill(x, 0, (c * 8192) as u64, ys));
         }
-        y
+    }
+
+    /// Rows of a [`Block`]'s transposed input: enough for every phase's window, rounded up to
+    /// a multiple of 8 for the 8 × 8 transposes.
+    fn block_rows(&self) -> usize {
+        let rows = ((self.up - 1) * self.down / self.up) as usize + 2 * self.half;
+        rows.div_ceil(8) * 8
+    }
+
+    /// The input rows of the block starting at column `m0`:
+    /// `T[r][c] = x[r + 1 − half + down·(m0 + c)]`, zeros outside the signal; `t` holds
+    /// [`Bank::block_rows`] rows of `cols` values.
+    fn block_rows_into(&self, x: &[f32], m0: u64, cols: usize, t: &mut [f32]) {
+        let rows = t.len() / cols;
+        let first = |c: usize| ((m0 + c as u64) * self.down) as i64 + 1 - self.half as i64;
+        let inside = |c: usize| first(c) >= 0 && first(c) as usize + rows <= x.len();
+        for c0 in (0..cols).step_by(8) {
+            let group = c0 + 8 <= cols && inside(c0) && inside(c0 + 7);
+            #[cfg(target_arch = "x86_64")]
+            if group {
+                if let Some(v3) = pulp::x86::V3::try_new() {
+                    let src: [&[f32]; 8] =
+                        std::array::from_fn(|i| &x[first(c0 + i) as usize..][..rows]);
+                    v3.vectorize(
+                        #[inline(always)]
+                        || transpose_columns(v3, src, c0, cols, t),
+                    );
+                    continue;
+                }
+            }
+            for c in c0..(c0 + 8).min(cols) {
+                let f = first(c);
+                for (r, row) in t.chunks_exact_mut(cols).enumerate() {
+                    let idx = f + r as i64;
+                    row[c] = if idx >= 0 && (idx as usize) < x.len() {
+                        x[idx as usize]
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
     }
 
     /// Index one past the last input that output `n` reads.
@@ -222,6 +274,28 @@ impl Bank {
 /// Vectors of outputs per phase in a [`Block`]: 4 × 8 columns with AVX2, so that the rows one
 /// phase reads (`taps` × 128 bytes at 22,050 Hz) stay in the L1 cache.
 const BLOCK_VECTORS: usize = 4;
+
+/// The instruction sets the [`Block`] kernel runs on: AVX2 at most. With AVX-512 a phase's
+/// rows (16-lane vectors × [`BLOCK_VECTORS`]) outgrow the L1 cache, and machines that split
+/// 512-bit multiply-adds in two gain nothing from them.
+fn block_arch() -> BlockArch {
+    BlockArch
+}
+
+struct BlockArch;
+
+impl BlockArch {
+    fn dispatch<W: pulp::WithSimd>(self, op: W) -> W::Output {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v3) = pulp::x86::V3::try_new() {
+            return v3.vectorize(
+                #[inline(always)]
+                || op.with_simd(v3),
+            );
+        }
+        pulp::Arch::new().dispatch(op)
+    }
+}
 
 /// `f32` lanes of the instruction set in use.
 struct Lanes;
@@ -235,15 +309,65 @@ impl pulp::WithSimd for Lanes {
     }
 }
 
+/// Columns `c0 .. c0 + 8` of a block's rows from eight input runs (`src[i]` is column
+/// `c0 + i`, top to bottom), by 8 × 8 transposes in registers instead of one strided store per
+/// value.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn transpose_columns(v3: pulp::x86::V3, src: [&[f32]; 8], c0: usize, cols: usize, t: &mut [f32]) {
+    use core::arch::x86_64::__m256;
+    use pulp::bytemuck::cast;
+    let rows = t.len() / cols;
+    let avx = v3.avx;
+    for r0 in (0..rows).step_by(8) {
+        let a: [__m256; 8] = std::array::from_fn(|i| {
+            let mut v = [0f32; 8];
+            v.copy_from_slice(&src[i][r0..r0 + 8]);
+            cast(v)
+        });
+        // Pairs, then quads, then halves: the classic three-stage 8 × 8 transpose.
+        let p: [__m256; 8] = std::array::from_fn(|i| {
+            let (x, y) = (a[i & !1 & 6], a[(i & 6) | 1]);
+            if i % 2 == 0 {
+                avx._mm256_unpacklo_ps(x, y)
+            } else {
+                avx._mm256_unpackhi_ps(x, y)
+            }
+        });
+        // p[0] = (a0, a1) lo, p[1] = (a0, a1) hi, p[2] = (a2, a3) lo, … p[7] = (a6, a7) hi.
+        let q: [__m256; 8] = std::array::from_fn(|i| {
+            // q[4·h + e] holds element e (low half) and e + 4 (high half) of the columns of quad
+            // h (0–3 or 4–7): e = 2·s + j, s the lo/hi pair source, j which half of a pair.
+            let (h, s, j) = (i / 4, (i / 2) % 2, i % 2);
+            let (x, y) = (p[4 * h + s], p[4 * h + 2 + s]);
+            if j == 0 {
+                avx._mm256_shuffle_ps::<0x44>(x, y)
+            } else {
+                avx._mm256_shuffle_ps::<0xee>(x, y)
+            }
+        });
+        for j in 0..8 {
+            // Row r0 + j: element j of every column, from quad 0 (columns 0–3) and quad 1.
+            let (lo, hi) = (q[j % 4], q[4 + j % 4]);
+            let v = if j < 4 {
+                avx._mm256_permute2f128_ps::<0x20>(lo, hi)
+            } else {
+                avx._mm256_permute2f128_ps::<0x31>(lo, hi)
+            };
+            let row: [f32; 8] = cast(v);
+            t[(r0 + j) * cols + c0..][..8].copy_from_slice(&row);
+        }
+    }
+}
+
 /// Outputs `n = p + up·m` for every residue `p < up` and `m0 ≤ m < m0 + cols` (a contiguous
 /// run of `up · cols` outputs, `out`), from the input rows
-/// `T[r][c] = x[r + 1 − half + down·(m0 + c)]` (zeros outside the signal): output `(p, c)` is
+/// `T[r][c] = x[r + 1 − half + down·(m0 + c)]` ([`Bank::block_rows_into`]): output `(p, c)` is
 /// `Σ_k h[k] · T[i_p + k][c]` with `i_p = ⌊p · down / up⌋` and `h` the table row
 /// `(p · down) mod up`.
 struct Block<'a> {
     bank: &'a Bank,
-    x: &'a [f32],
-    m0: u64,
+    t: &'a [f32],
     cols: usize,
     out: &'a mut [f32],
 }
@@ -253,42 +377,17 @@ impl pulp::WithSimd for Block<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let Self {
-            bank,
-            x,
-            m0,
-            cols,
-            out,
-        } = self;
-        let (up, down, half) = (bank.up, bank.down, bank.half);
-        let rows = ((up - 1) * down / up) as usize + 2 * half;
-        let mut t = vec![0f32; rows * cols];
-        for c in 0..cols {
-            let first = ((m0 + c as u64) * down) as i64 + 1 - half as i64;
-            if first >= 0 && first as usize + rows <= x.len() {
-                let src = &x[first as usize..first as usize + rows];
-                for (row, &v) in t.chunks_exact_mut(cols).zip(src) {
-                    row[c] = v;
-                }
-            } else {
-                // Over an end of the signal: zeros outside it.
-                for (r, row) in t.chunks_exact_mut(cols).enumerate() {
-                    let idx = first + r as i64;
-                    if idx >= 0 && (idx as usize) < x.len() {
-                        row[c] = x[idx as usize];
-                    }
-                }
-            }
-        }
+        let Self { bank, t, cols, out } = self;
+        let up = bank.up;
         // Two phases per pass: eight independent multiply-add chains, and the two phases'
         // windows overlap, so the rows they read are in cache for each other.
         let mut p = 0;
         while p + 1 < up as usize {
-            phases::<S, 2>(simd, bank, &t, cols, p, out);
+            phases::<S, 2>(simd, bank, t, cols, p, out);
             p += 2;
         }
         if p < up as usize {
-            phases::<S, 1>(simd, bank, &t, cols, p, out);
+            phases::<S, 1>(simd, bank, t, cols, p, out);
         }
     }
 }
@@ -313,12 +412,16 @@ fn phases<S: pulp::Simd, const PH: usize>(
         &bank.table[row * taps..(row + 1) * taps]
     });
     let mut acc = [[simd.splat_f32s(0.0); BLOCK_VECTORS]; PH];
-    #[allow(clippy::needless_range_loop)] // k indexes PH table rows and the rows of t at once
-    for k in 0..taps {
+    // Row and tap iterators, not indices: no multiply or bounds check per tap.
+    let mut rows: [_; PH] = std::array::from_fn(|q| t[first_row[q] * cols..].chunks_exact(cols));
+    let mut taps_q: [_; PH] = std::array::from_fn(|q| h[q].iter());
+    for _ in 0..taps {
         for q in 0..PH {
-            let hk = simd.splat_f32s(h[q][k]);
-            let r = first_row[q] + k;
-            let (rv, _) = S::as_simd_f32s(&t[r * cols..(r + 1) * cols]);
+            let (Some(row), Some(&hk)) = (rows[q].next(), taps_q[q].next()) else {
+                return;
+            };
+            let hk = simd.splat_f32s(hk);
+            let (rv, _) = S::as_simd_f32s(row);
             // A fixed-size view, so that the loop unrolls and `acc` stays in registers.
             let Some(rv) = rv.first_chunk::<BLOCK_VECTORS>() else {
                 return;

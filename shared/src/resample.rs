@@ -74,14 +74,25 @@ impl Resampler {
     /// Resample `x` from `rate` Hz to 12 kHz. The output has `ceil(len · 12000 / rate)` samples
     /// (librosa's length rule, reference README step 3).
     pub fn to_12k(&self, x: &[f32], rate: u32) -> Result<Vec<f32>> {
+        let mut y = Vec::new();
+        self.to_12k_into(x, rate, &mut y)?;
+        Ok(y)
+    }
+
+    /// [`Resampler::to_12k`] into `y` (resized to the output length; its capacity is reused
+    /// from call to call).
+    pub fn to_12k_into(&self, x: &[f32], rate: u32, y: &mut Vec<f32>) -> Result<()> {
+        y.clear();
         if rate == SAMPLE_RATE {
-            return Ok(x.to_vec());
+            y.extend_from_slice(x);
+            return Ok(());
         }
-        let out_len = output_len(x.len(), rate);
+        y.resize(output_len(x.len(), rate), 0.0);
         match &self.table {
-            Some(table) => Ok(table.resample(x, rate, out_len)),
-            None => Ok(self.bank(rate).resample(x, out_len)),
+            Some(table) => table.resample_into(x, rate, y),
+            None => self.bank(rate).resample_into(x, y),
         }
+        Ok(())
     }
 
     /// The Fast phase table for `rate`, built on first use.
@@ -142,7 +153,9 @@ impl KaiserTable {
 
     /// Band-limited interpolation as resampy 0.2.2 `resample_f` (reference README, step 3),
     /// accumulating in f64.
-    fn resample(&self, x: &[f32], rate: u32, out_len: usize) -> Vec<f32> {
+    /// `y` arrives zeroed, as long as the output.
+    fn resample_into(&self, x: &[f32], rate: u32, y: &mut [f32]) {
+        let out_len = y.len();
         let ratio = f64::from(SAMPLE_RATE) / f64::from(rate);
         let scale = ratio.min(1.0);
         let nwin = self.h.len();
@@ -153,7 +166,6 @@ impl KaiserTable {
         let step = (scale * PRECISION as f64) as usize;
         let n_orig = x.len();
         let computed = (n_orig as f64 * ratio) as usize;
-        let mut y = vec![0f32; out_len];
         let count = computed.min(out_len);
         let (h, d) = (&h[..], &d[..]);
         // Output times by repeated addition in f64, exactly as resampy's loop does: the drift
@@ -182,7 +194,6 @@ impl KaiserTable {
                     out: ys,
                 })
             });
-        y
     }
 }
 
@@ -380,7 +391,8 @@ mod tests {
         let table = KaiserTable::new();
         for rate in [22_050u32, 44_100, 16_000] {
             let x = noise(rate as usize * 3 + 17);
-            let y = table.resample(&x, rate, output_len(x.len(), rate));
+            let mut y = vec![0f32; output_len(x.len(), rate)];
+            table.resample_into(&x, rate, &mut y);
             let ratio = f64::from(SAMPLE_RATE) / f64::from(rate);
             let scale = ratio.min(1.0);
             let h: Vec<f64> = table.h.iter().map(|v| v * scale).collect();
