@@ -412,22 +412,45 @@ fn phases<S: pulp::Simd, const PH: usize>(
         &bank.table[row * taps..(row + 1) * taps]
     });
     let mut acc = [[simd.splat_f32s(0.0); BLOCK_VECTORS]; PH];
-    // Row and tap iterators, not indices: no multiply or bounds check per tap.
-    let mut rows: [_; PH] = std::array::from_fn(|q| t[first_row[q] * cols..].chunks_exact(cols));
-    let mut taps_q: [_; PH] = std::array::from_fn(|q| h[q].iter());
-    for _ in 0..taps {
-        for q in 0..PH {
-            let (Some(row), Some(&hk)) = (rows[q].next(), taps_q[q].next()) else {
-                return;
-            };
-            let hk = simd.splat_f32s(hk);
-            let (rv, _) = S::as_simd_f32s(row);
-            // A fixed-size view, so that the loop unrolls and `acc` stays in registers.
-            let Some(rv) = rv.first_chunk::<BLOCK_VECTORS>() else {
-                return;
-            };
+    // acc += tap · row, in tap order for every phase (the same sums whichever loop runs).
+    let fma = |acc: &mut [S::f32s; BLOCK_VECTORS], tap: f32, row: &[f32]| {
+        let hk = simd.splat_f32s(tap);
+        let (rv, _) = S::as_simd_f32s(row);
+        // A fixed-size view, so that the loop unrolls and `acc` stays in registers.
+        if let Some(rv) = rv.first_chunk::<BLOCK_VECTORS>() {
             for v in 0..BLOCK_VECTORS {
-                acc[q][v] = simd.mul_add_e_f32s(hk, rv[v], acc[q][v]);
+                acc[v] = simd.mul_add_e_f32s(hk, rv[v], acc[v]);
+            }
+        }
+    };
+    let shift = first_row[PH - 1] - first_row[0];
+    if PH == 2 && shift <= taps {
+        // The two windows overlap but for `shift` rows: each shared row is loaded once for
+        // both phases. Tap iterators first in each zip, so that no row is skipped when they
+        // run out.
+        let (h0, h1) = (h[0], h[PH - 1]);
+        let (a0, a1) = acc.split_at_mut(1);
+        let (a0, a1) = (&mut a0[0], &mut a1[0]);
+        let mut rows = t[first_row[0] * cols..].chunks_exact(cols);
+        for (&k0, row) in h0[..shift].iter().zip(rows.by_ref()) {
+            fma(a0, k0, row);
+        }
+        for ((&k0, &k1), row) in h0[shift..]
+            .iter()
+            .zip(&h1[..taps - shift])
+            .zip(rows.by_ref())
+        {
+            fma(a0, k0, row);
+            fma(a1, k1, row);
+        }
+        for (&k1, row) in h1[taps - shift..].iter().zip(rows) {
+            fma(a1, k1, row);
+        }
+    } else {
+        for (q, acc) in acc.iter_mut().enumerate() {
+            let rows = t[first_row[q] * cols..].chunks_exact(cols);
+            for (&k, row) in h[q].iter().zip(rows) {
+                fma(acc, k, row);
             }
         }
     }
