@@ -193,13 +193,15 @@ impl Crc16 {
         let mut crc = 0u16;
         let mut chunks = data.chunks_exact(16);
         for c in &mut chunks {
-            let [hi, lo] = crc.to_be_bytes();
-            // Byte i of the chunk is followed by 15 − i more bytes.
-            let mut x = t[15][usize::from(c[0] ^ hi)] ^ t[14][usize::from(c[1] ^ lo)];
+            // Byte i of the chunk is followed by 15 − i more bytes. The fourteen terms that
+            // do not involve `crc` come first, so that only the last two wait for the
+            // previous chunk.
+            let mut x = 0u16;
             for (i, &b) in c.iter().enumerate().skip(2) {
                 x ^= t[15 - i][usize::from(b)];
             }
-            crc = x;
+            let [hi, lo] = crc.to_be_bytes();
+            crc = x ^ t[15][usize::from(c[0] ^ hi)] ^ t[14][usize::from(c[1] ^ lo)];
         }
         for &b in chunks.remainder() {
             crc = (crc << 8) ^ t[0][usize::from((crc >> 8) as u8 ^ b)];
