@@ -37,6 +37,15 @@ pub struct Audio {
 }
 
 impl Audio {
+    /// No samples yet (a buffer to decode into).
+    fn empty() -> Self {
+        Self {
+            samples: Vec::new(),
+            sample_rate: 0,
+            source_channels: 0,
+        }
+    }
+
     /// Duration in seconds.
     pub fn seconds(&self) -> f64 {
         self.samples.len() as f64 / f64::from(self.sample_rate)
@@ -80,45 +89,39 @@ impl Decoder {
     pub fn new() -> Self {
         Self {
             bytes: Vec::new(),
-            audio: Audio {
-                samples: Vec::new(),
-                sample_rate: 0,
-                source_channels: 0,
-            },
+            audio: Audio::empty(),
         }
     }
 
     /// Decode `path` as [`decode_file`] does. The audio stays in the decoder until the next
     /// call.
     pub fn decode(&mut self, path: &Path) -> Result<&Audio> {
-        use std::io::Read;
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        self.bytes.clear();
-        if let Ok(meta) = file.metadata() {
-            self.bytes
-                .reserve(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
-        }
-        file.read_to_end(&mut self.bytes).map_err(io)?;
+        read_into(path, &mut self.bytes)?;
         let ext = path.extension().and_then(|e| e.to_str());
         decode_into(&mut self.bytes, ext, path, &mut self.audio)?;
         Ok(&self.audio)
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
+/// The whole file into `bytes` (cleared first; its capacity is reused).
+fn read_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
+    use std::io::Read;
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    bytes.clear();
+    if let Ok(meta) = file.metadata() {
+        bytes.reserve(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    }
+    file.read_to_end(bytes).map_err(io)?;
+    Ok(())
 }
 
 /// Decode an in-memory file. `ext` is a format hint; `path` is only used in error messages.
 pub fn decode_bytes(mut bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Audio> {
-    let mut audio = Decoder::new().audio;
+    let mut audio = Audio::empty();
     decode_into(&mut bytes, ext, path, &mut audio)?;
     Ok(audio)
 }
@@ -165,7 +168,7 @@ fn validate(audio: &Audio, path: &Path) -> Result<()> {
 /// Our own FLAC decoder ([`crate::flac`]) alone, before validation; `None` (the caller falls
 /// back to symphonia) for anything it does not handle or finds inconsistent.
 pub fn decode_flac_own(bytes: &[u8]) -> Option<Audio> {
-    let mut audio = Decoder::new().audio;
+    let mut audio = Audio::empty();
     flac_own_into(bytes, &mut audio).then_some(audio)
 }
 
@@ -188,7 +191,9 @@ fn flac_own_into(bytes: &[u8], audio: &mut Audio) -> bool {
 /// against.
 pub fn decode_file_symphonia(path: &Path) -> Result<Audio> {
     let ext = path.extension().and_then(|e| e.to_str());
-    let audio = decode_symphonia(read(path)?, ext, path)?;
+    let mut bytes = Vec::new();
+    read_into(path, &mut bytes)?;
+    let audio = decode_symphonia(bytes, ext, path)?;
     validate(&audio, path)?;
     Ok(audio)
 }

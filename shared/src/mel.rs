@@ -228,7 +228,7 @@ impl LogMel {
             }
             // A short last block leaves the columns past `frames` stale; they are never
             // written out.
-            k.mel_db_block(&self.bands, &self.power, &mut out[t0..], frames);
+            mel_db_block(&self.bands, &self.power, &mut out[t0..], frames);
         }
         // Clip at max − 80 dB over the whole clip (step 8).
         // Sixteen running maxima (a vector's worth), not one serial chain.
@@ -263,16 +263,6 @@ trait Kernels: Copy {
     /// `|X|² = ((Zr[k] + Zr[N−k])² + (Zi[k] − Zi[N−k])²) / 4`,
     /// `|Y|² = ((Zi[k] + Zi[N−k])² + (Zr[k] − Zr[N−k])²) / 4` (indices mod N).
     fn split_power(self, z: &[Complex<f32>], out: &mut [[f32; 2]]);
-
-    /// Mel sums, the second squaring (step 7) and `10·log10(max(1e-10, ·))` for the `frames`
-    /// frames of the current block; `out` starts at the block's first frame of band 0.
-    fn mel_db_block(
-        self,
-        bands: &[Band],
-        power: &[[[f32; 2]; PAIRS]],
-        out: &mut [f32],
-        frames: usize,
-    );
 }
 
 /// Plain loops, left to the compiler's vectoriser.
@@ -299,25 +289,22 @@ impl Kernels for Portable {
         }
         out[0] = [z[0].re * z[0].re, z[0].im * z[0].im];
     }
+}
 
-    #[inline(always)]
-    fn mel_db_block(
-        self,
-        bands: &[Band],
-        power: &[[[f32; 2]; PAIRS]],
-        out: &mut [f32],
-        frames: usize,
-    ) {
-        for (m, band) in bands.iter().enumerate() {
-            let rows = &power[band.start..band.start + band.weights.len()];
-            let mut acc = [0f32; BLOCK];
-            for (&w, row) in band.weights.iter().zip(rows) {
-                for (a, &p) in acc.iter_mut().zip(row.as_flattened()) {
-                    *a += p * w;
-                }
+/// Mel sums, the second squaring (step 7) and `10·log10(max(1e-10, ·))` for the `frames`
+/// frames of the current block; `out` starts at the block's first frame of band 0. Plain loops:
+/// compiled inside the AVX2 or per-ISA dispatch they vectorise 16 frames at a time.
+#[inline(always)]
+fn mel_db_block(bands: &[Band], power: &[[[f32; 2]; PAIRS]], out: &mut [f32], frames: usize) {
+    for (m, band) in bands.iter().enumerate() {
+        let rows = &power[band.start..band.start + band.weights.len()];
+        let mut acc = [0f32; BLOCK];
+        for (&w, row) in band.weights.iter().zip(rows) {
+            for (a, &p) in acc.iter_mut().zip(row.as_flattened()) {
+                *a += p * w;
             }
-            write_db(&acc, &mut out[m * N_FRAMES..], frames);
         }
+        write_db(&acc, &mut out[m * N_FRAMES..], frames);
     }
 }
 
@@ -349,7 +336,7 @@ mod avx2 {
     use pulp::x86::V3;
     use rustfft::num_complex::Complex;
 
-    use super::{write_db, Band, Kernels, BLOCK, N_BINS, N_FFT, N_FRAMES, PAIRS};
+    use super::{Kernels, N_BINS, N_FFT};
 
     #[inline(always)]
     fn load(x: &[f32]) -> __m256 {
@@ -421,32 +408,6 @@ mod avx2 {
                 out[k0..k0 + 4].copy_from_slice(&t);
             }
             out[0] = [z[0].re * z[0].re, z[0].im * z[0].im];
-        }
-
-        #[inline(always)]
-        fn mel_db_block(
-            self,
-            bands: &[Band],
-            power: &[[[f32; 2]; PAIRS]],
-            out: &mut [f32],
-            frames: usize,
-        ) {
-            for (m, band) in bands.iter().enumerate() {
-                let rows = &power[band.start..band.start + band.weights.len()];
-                let (mut lo, mut hi) = (self.avx._mm256_setzero_ps(), self.avx._mm256_setzero_ps());
-                for (&w, row) in band.weights.iter().zip(rows) {
-                    let row = row.as_flattened();
-                    let w = self.avx._mm256_set1_ps(w);
-                    lo = self
-                        .avx
-                        ._mm256_add_ps(lo, self.avx._mm256_mul_ps(load(row), w));
-                    hi = self
-                        .avx
-                        ._mm256_add_ps(hi, self.avx._mm256_mul_ps(load(&row[8..]), w));
-                }
-                let acc: [f32; BLOCK] = cast([lo, hi]);
-                write_db(&acc, &mut out[m * N_FRAMES..], frames);
-            }
         }
     }
 }

@@ -70,10 +70,11 @@ impl FrontEnd {
 
     /// Decode, resample and cut into frames; log-mel of every frame.
     pub fn file(&mut self, path: &Path) -> Result<SongFeatures> {
-        let audio = self.decoder.decode(path)?;
-        self.resampler
-            .to_12k_into(&audio.samples, audio.sample_rate, &mut self.y)?;
-        Ok(features_of(&mut self.logmel, &self.framing, &self.y))
+        // The decoder's buffer is borrowed while the other fields work on it.
+        let mut decoder = std::mem::take(&mut self.decoder);
+        let result = decoder.decode(path).and_then(|audio| self.audio(audio));
+        self.decoder = decoder;
+        result
     }
 
     /// [`FrontEnd::file`] for audio already decoded.

@@ -200,7 +200,7 @@ impl Bank {
     /// [`Bank::resample`] into `y`: its first `y.len()` output samples.
     pub fn resample_into(&self, x: &[f32], y: &mut [f32]) {
         if self.exact {
-            let cols = block_arch().dispatch(Lanes) * BLOCK_VECTORS;
+            let cols = BlockArch.dispatch(Lanes) * BLOCK_VECTORS;
             let chunk = self.up as usize * cols;
             let rows = self.block_rows();
             y.par_chunks_mut(chunk).enumerate().for_each_init(
@@ -208,7 +208,7 @@ impl Bank {
                 |t, (b, ys)| {
                     let m0 = (b * cols) as u64;
                     self.block_rows_into(x, m0, cols, t);
-                    block_arch().dispatch(Block {
+                    BlockArch.dispatch(Block {
                         bank: self,
                         t,
                         cols,
@@ -236,11 +236,12 @@ impl Bank {
     fn block_rows_into(&self, x: &[f32], m0: u64, cols: usize, t: &mut [f32]) {
         let rows = t.len() / cols;
         let first = |c: usize| ((m0 + c as u64) * self.down) as i64 + 1 - self.half as i64;
+        #[cfg(target_arch = "x86_64")]
         let inside = |c: usize| first(c) >= 0 && first(c) as usize + rows <= x.len();
         for c0 in (0..cols).step_by(8) {
-            let group = c0 + 8 <= cols && inside(c0) && inside(c0 + 7);
+            // Eight columns inside the signal: 8 × 8 register transposes (AVX2).
             #[cfg(target_arch = "x86_64")]
-            if group {
+            if c0 + 8 <= cols && inside(c0) && inside(c0 + 7) {
                 if let Some(v3) = pulp::x86::V3::try_new() {
                     let src: [&[f32]; 8] =
                         std::array::from_fn(|i| &x[first(c0 + i) as usize..][..rows]);
@@ -278,10 +279,6 @@ const BLOCK_VECTORS: usize = 4;
 /// The instruction sets the [`Block`] kernel runs on: AVX2 at most. With AVX-512 a phase's
 /// rows (16-lane vectors × [`BLOCK_VECTORS`]) outgrow the L1 cache, and machines that split
 /// 512-bit multiply-adds in two gain nothing from them.
-fn block_arch() -> BlockArch {
-    BlockArch
-}
-
 struct BlockArch;
 
 impl BlockArch {
@@ -327,7 +324,7 @@ fn transpose_columns(v3: pulp::x86::V3, src: [&[f32]; 8], c0: usize, cols: usize
         });
         // Pairs, then quads, then halves: the classic three-stage 8 × 8 transpose.
         let p: [__m256; 8] = std::array::from_fn(|i| {
-            let (x, y) = (a[i & !1 & 6], a[(i & 6) | 1]);
+            let (x, y) = (a[i & 6], a[(i & 6) | 1]);
             if i % 2 == 0 {
                 avx._mm256_unpacklo_ps(x, y)
             } else {
