@@ -4,6 +4,7 @@
 pub mod conv;
 pub mod crnn;
 pub mod fcn;
+mod gemm;
 pub mod gru;
 pub mod layers;
 pub mod winograd;

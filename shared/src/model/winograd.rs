@@ -254,7 +254,7 @@ impl Winograd {
 
         // 2. M[ξ] = V[ξ] · U[ξ]: [tiles × c_in] · [c_in × c_out].
         for xi in 0..a2 {
-            super::conv::matmul(
+            super::gemm::matmul(
                 &s.v[xi * t * c_in..(xi + 1) * t * c_in],
                 &self.u[xi * c_in * c_out..(xi + 1) * c_in * c_out],
                 &mut s.mm[xi * t * c_out..(xi + 1) * t * c_out],
