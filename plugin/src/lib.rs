@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use mgr_core::stream::StreamResampler;
+use mgr_core::resample::StreamResampler;
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, RepaintNotifier};
 

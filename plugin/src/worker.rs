@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use mgr_core::config::{CLIP_SAMPLES, N_FRAMES, N_MELS, SAMPLE_RATE};
 use mgr_core::mel::LogMel;
 use mgr_core::model::{device, DeviceKind, Model};
-use mgr_core::stream::StreamResampler;
+use mgr_core::resample::StreamResampler;
 use nice_plug_egui::RepaintNotifier;
 
 use crate::analysis::{Analysis, Scorer, Settings};
@@ -403,9 +403,7 @@ impl WorkerState {
         if let Some(rs) = &mut self.resampler {
             self.out12.clear();
             let out = &mut self.out12;
-            if let Err(e) = rs.flush(&mut |y| out.extend_from_slice(y)) {
-                self.stream_error = Some(e.to_string());
-            }
+            rs.flush(&mut |y| out.extend_from_slice(y));
             self.analyse_out12();
         }
         if self.ensure_model() {
@@ -423,9 +421,7 @@ impl WorkerState {
         };
         self.out12.clear();
         let out = &mut self.out12;
-        if let Err(e) = rs.push(&self.scratch, &mut |y| out.extend_from_slice(y)) {
-            self.stream_error = Some(e.to_string());
-        }
+        rs.push(&self.scratch, &mut |y| out.extend_from_slice(y));
         self.analyse_out12();
     }
 

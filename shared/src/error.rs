@@ -36,9 +36,6 @@ pub enum Error {
     /// An error inside candle that is not attributable to the user's input.
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
-    /// The resampler could not be built or run.
-    #[error("resampling failed: {0}")]
-    Resample(String),
 }
 
 /// Result alias used throughout `mgr-core`.

@@ -19,9 +19,7 @@ pub mod mel;
 pub mod mfcc;
 pub mod model;
 pub mod pipeline;
-pub mod polyphase;
 pub mod resample;
-pub mod stream;
 pub mod train;
 
 pub use error::{Error, Result};
