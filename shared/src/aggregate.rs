@@ -1,37 +1,180 @@
-//! The paper's multiframe rule (Jiménez & Marqués, §3.3): cut a song into 29.12 s frames and
-//! turn the frame scores into one song-level decision.
+//! The paper's multiframe rule (Jiménez & Marqués, §3.3): which 29.12 s frames of a song the
+//! network sees, and the one song-level decision drawn from their scores. Used by all three
+//! faces: `classify` and training (whole signals), the plugin (streaming).
 //!
 //! * A song longer than 29.12 s + 2 × 20 s: drop 20 s at each end, cut consecutive
 //!   non-overlapping 29.12 s frames from the rest, drop a shorter tail.
 //! * Any shorter song: one frame, centre-cropped to 29.12 s (start = (len − 349440) div 2, the
 //!   reference README's crop) or zero-padded at the end.
 //!
-//! Song decision: argmax of the mean of the frame scores; majority vote is reported beside it.
+//! Song decision: argmax of the mean of the frame scores ([`Decision::Mean`], the paper's
+//! rule); majority vote ([`Decision::Vote`]) is reported beside it.
+//!
+//! The whole-signal form is [`Framing::frames`]; the streaming form, [`FrameStream`], is told
+//! how many samples have arrived and says which frames can be scored now. A long frame can be
+//! scored as soon as its samples are in, but it only counts once 20 s more have followed
+//! (before that the song could still end and make it the dropped tail); at any length the frames
+//! that count are exactly the whole-signal frames of the audio heard (tested below).
 
 use std::ops::Range;
 
 use crate::config::{FramingConfig, CLIP_SAMPLES, SAMPLE_RATE};
 use crate::model::argmax;
 
-/// Sample ranges (at 12 kHz) of the frames the network sees for a signal of `len` samples.
-/// A range shorter than [`CLIP_SAMPLES`] means the frame is zero-padded at the end.
-#[allow(clippy::single_range_in_vec_init)] // one frame is a list of one range
-pub fn frame_ranges(len: usize, cfg: &FramingConfig) -> Vec<Range<usize>> {
-    let trim = (cfg.trim_seconds.max(0.0) * f64::from(SAMPLE_RATE)).round() as usize;
-    if len > CLIP_SAMPLES + 2 * trim {
-        let usable = len - 2 * trim;
-        (0..usable / CLIP_SAMPLES)
-            .map(|i| {
-                let start = trim + i * CLIP_SAMPLES;
-                start..start + CLIP_SAMPLES
-            })
-            .collect()
-    } else if len > CLIP_SAMPLES {
-        let start = (len - CLIP_SAMPLES) / 2;
-        vec![start..start + CLIP_SAMPLES]
-    } else {
-        vec![0..len]
+/// The multiframe rule at 12 kHz, in samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    /// Samples dropped at each end of a long song.
+    trim: usize,
+}
+
+impl Default for Framing {
+    fn default() -> Self {
+        Self::new(&FramingConfig::default())
     }
+}
+
+impl Framing {
+    pub fn new(cfg: &FramingConfig) -> Self {
+        Self {
+            trim: (cfg.trim_seconds.max(0.0) * f64::from(SAMPLE_RATE)).round() as usize,
+        }
+    }
+
+    /// Samples dropped at each end of a long song (20 s: 240,000).
+    pub fn trim(&self) -> usize {
+        self.trim
+    }
+
+    /// The longest song that gets one centre-cropped frame (69.12 s).
+    pub fn short_song(&self) -> usize {
+        CLIP_SAMPLES + 2 * self.trim
+    }
+
+    /// Sample ranges of the frames the network sees for a signal of `len` samples. A range
+    /// shorter than [`CLIP_SAMPLES`] means the frame is zero-padded at the end.
+    pub fn frames(&self, len: usize) -> Vec<Range<usize>> {
+        match self.long_frames(len) {
+            0 => vec![self.short_frame(len)],
+            n => (0..n).map(|k| self.long_frame(k)).collect(),
+        }
+    }
+
+    /// The one frame of a song of `len` ≤ 69.12 s samples: centre-cropped or all of it.
+    pub fn short_frame(&self, len: usize) -> Range<usize> {
+        if len > CLIP_SAMPLES {
+            let start = (len - CLIP_SAMPLES) / 2;
+            start..start + CLIP_SAMPLES
+        } else {
+            0..len
+        }
+    }
+
+    /// Frame `k` of a long song.
+    pub fn long_frame(&self, k: usize) -> Range<usize> {
+        let start = self.trim + k * CLIP_SAMPLES;
+        start..start + CLIP_SAMPLES
+    }
+
+    /// How many long-song frames a song of `len` samples has (0: it is a short song).
+    pub fn long_frames(&self, len: usize) -> usize {
+        if len > self.short_song() {
+            (len - 2 * self.trim) / CLIP_SAMPLES
+        } else {
+            0
+        }
+    }
+
+    /// How many long-song frames have all their samples once `len` samples have arrived (they
+    /// can be scored; they count once [`Framing::long_frames`] includes them).
+    pub fn complete_frames(&self, len: usize) -> usize {
+        len.saturating_sub(self.trim) / CLIP_SAMPLES
+    }
+}
+
+/// Sample ranges (at 12 kHz) of the frames the network sees for a signal of `len` samples
+/// ([`Framing::frames`]).
+pub fn frame_ranges(len: usize, cfg: &FramingConfig) -> Vec<Range<usize>> {
+    Framing::new(cfg).frames(len)
+}
+
+/// Which frames decide a song heard so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SongFrames {
+    /// Nothing heard yet.
+    Empty,
+    /// A short song: this one (centre-cropped or zero-padded) frame.
+    Short(Range<usize>),
+    /// A long song: its first `n` long frames.
+    Long(usize),
+}
+
+/// The streaming form of [`Framing`]: fed sample counts as audio arrives, it says when each
+/// long frame is complete (score it then, while its samples are still at hand) and which frames
+/// decide the song so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameStream {
+    framing: Framing,
+    len: usize,
+    complete: usize,
+}
+
+impl FrameStream {
+    pub fn new(framing: Framing) -> Self {
+        Self {
+            framing,
+            len: 0,
+            complete: 0,
+        }
+    }
+
+    /// The rule in use.
+    pub fn framing(&self) -> &Framing {
+        &self.framing
+    }
+
+    /// Samples heard so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The sample count at which the next long frame is complete: feed at most up to it, then
+    /// score what [`FrameStream::advance`] returns.
+    pub fn next_complete_at(&self) -> usize {
+        self.framing.long_frame(self.complete).end
+    }
+
+    /// `n` more samples arrived; returns the indices of the long frames completed by them.
+    pub fn advance(&mut self, n: usize) -> Range<usize> {
+        self.len += n;
+        let before = self.complete;
+        self.complete = self.framing.complete_frames(self.len);
+        before..self.complete
+    }
+
+    /// The frames that decide the song heard so far (equal to [`Framing::frames`] of it).
+    pub fn song_frames(&self) -> SongFrames {
+        match (self.len, self.framing.long_frames(self.len)) {
+            (0, _) => SongFrames::Empty,
+            (len, 0) => SongFrames::Short(self.framing.short_frame(len)),
+            (_, n) => SongFrames::Long(n),
+        }
+    }
+}
+
+/// How frame scores become one song decision (`eval`'s levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Argmax of the mean score over frames: the paper's rule.
+    #[default]
+    Mean,
+    /// Majority vote over the frames' top classes; ties go to the higher mean score.
+    Vote,
 }
 
 /// Frame scores of one song and the decisions drawn from them.
@@ -68,6 +211,14 @@ impl SongScores {
             mean,
             votes,
         })
+    }
+
+    /// The song's class under `rule`.
+    pub fn decide(&self, rule: Decision) -> usize {
+        match rule {
+            Decision::Mean => self.by_mean(),
+            Decision::Vote => self.by_vote(),
+        }
     }
 
     /// The paper's decision: argmax of the mean score.
@@ -123,6 +274,47 @@ mod tests {
         assert!(r.iter().all(|x| x.len() == CLIP_SAMPLES));
     }
 
+    /// The streaming framer fed in any pieces ends with the whole-signal frames of the audio
+    /// heard, for every length around the boundaries and beyond; every long frame that counts
+    /// was complete (and so scored) before it counted.
+    #[test]
+    fn streaming_framer_equals_whole_signal_framing_at_every_length() {
+        let f = Framing::default();
+        let mut lengths: Vec<usize> = (0..4_000).map(|i| i * 311).collect();
+        for edge in [CLIP_SAMPLES, f.short_song(), f.short_song() + CLIP_SAMPLES] {
+            lengths.extend(edge.saturating_sub(3)..edge + 3);
+        }
+        lengths.push(3_600 * S + 17);
+        let mut seed = 0x2545_f491_u32;
+        for len in lengths {
+            let mut stream = FrameStream::new(f);
+            let mut scored: Vec<Range<usize>> = Vec::new();
+            while stream.len() < len {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let piece = 1 + (seed >> 12) as usize % 50_000;
+                // Never step past a frame boundary: its samples are scored when complete.
+                let n = piece
+                    .min(len - stream.len())
+                    .min(stream.next_complete_at() - stream.len());
+                for k in stream.advance(n) {
+                    let r = f.long_frame(k);
+                    assert_eq!(r.end, stream.len(), "frame {k} scored when complete");
+                    scored.push(r);
+                }
+                if let SongFrames::Long(n) = stream.song_frames() {
+                    assert!(n <= scored.len(), "a counted frame was scored");
+                }
+            }
+            let want = f.frames(len);
+            let got = match stream.song_frames() {
+                SongFrames::Empty => vec![0..0],
+                SongFrames::Short(r) => vec![r],
+                SongFrames::Long(n) => scored[..n].to_vec(),
+            };
+            assert_eq!(got, want, "len {len}");
+        }
+    }
+
     #[test]
     fn mean_and_vote() {
         let s = SongScores::from_frames(vec![
@@ -133,6 +325,8 @@ mod tests {
         .unwrap();
         assert_eq!(s.by_mean(), 0);
         assert_eq!(s.by_vote(), 1);
+        assert_eq!(s.decide(Decision::Mean), 0);
+        assert_eq!(s.decide(Decision::Vote), 1);
         assert_eq!(s.votes, vec![1, 2, 0]);
         assert!((s.mean[0] - 0.4).abs() < 1e-6);
         assert!(SongScores::from_frames(vec![]).is_none());
