@@ -8,6 +8,7 @@ mod eval;
 mod finetune;
 mod output;
 mod plot;
+mod ui;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -12,14 +12,18 @@
 pub mod aggregate;
 pub mod audio;
 pub mod config;
+pub mod dataset;
 pub mod error;
 pub mod eval;
 mod flac;
+pub mod hash;
 pub mod mel;
 pub mod mfcc;
 pub mod model;
 pub mod pipeline;
+pub mod progress;
 pub mod resample;
+pub mod rng;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,11 +1,51 @@
-//! GTZAN in its real layouts: the original `genres/<genre>/<genre>.000NN.au`, the common WAV copy
-//! `genres_original/<genre>/<genre>.000NN.wav`, or any folder of `<genre>/<file>` trees. The
-//! label of a clip is the name of the first folder below the root that holds it.
+//! Labelled songs for training and evaluation: GTZAN in its real layouts (the original
+//! `genres/<genre>/<genre>.000NN.au`, the common WAV copy `genres_original/<genre>/…`, or any
+//! folder of `<genre>/<file>` trees; the label of a clip is the name of the first folder below
+//! the root that holds it), several folders at once, who performs each clip ([`artists`]), and
+//! how the clips are split ([`split`]). [`prepare`] does all three for a run.
+
+pub mod artists;
+pub mod split;
 
 use std::path::{Path, PathBuf};
 
-use super::EvalError;
 use crate::audio::has_audio_extension;
+use artists::{ArtistIndex, ArtistSource, Groups};
+use split::{plan, SplitPlan, SplitSpec};
+
+/// What can go wrong when reading data folders, an artist index or a split request.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// The data folder does not exist or cannot be listed.
+    #[error("cannot read data folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No `<genre>/<file>` audio files were found under the folder.
+    #[error("{0}: no audio files in <genre>/ sub-folders (expected GTZAN's genres/<genre>/<clip> layout)")]
+    NoClips(PathBuf),
+    /// `--split` was not one of the accepted forms.
+    #[error("unknown split {0:?} (all|fault-filtered|random|kfold:K|kfold-random:K with K ≥ 2)")]
+    UnknownSplit(String),
+    /// An artist index file that lists no clip.
+    #[error("{0}: not an artist index (expected lines `genre.000NN.wav ::: artist ::: title`)")]
+    BadArtistIndex(PathBuf),
+    /// Two data folders hold a clip of the same name: it would be counted twice.
+    #[error("clip {name} is in the data twice: {first} and {second}")]
+    DuplicateClip {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    /// A data genre the model cannot predict.
+    #[error("genre folder {genre:?} is not a label of the model ({labels}); use --train to learn these genres")]
+    UnknownGenre { genre: String, labels: String },
+    /// The split leaves a part empty (e.g. k-fold with more folds than clips of a genre).
+    #[error("split {split}: {reason}")]
+    EmptySplit { split: String, reason: String },
+}
 
 /// One audio file and its genre.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,10 +86,44 @@ pub fn genre_root(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// [`discover`] over several folders at once (e.g. gtzan-mini and gtzan-more): the clips of
+/// all, sorted by genre and name, the genres of all. A clip name found twice is an error: the
+/// same song would be counted twice and could sit on both sides of a split.
+pub fn discover_all(dirs: &[PathBuf]) -> Result<Dataset, DatasetError> {
+    let mut clips: Vec<Clip> = Vec::new();
+    let mut roots = Vec::new();
+    for dir in dirs {
+        let ds = discover(dir)?;
+        roots.push(ds.root);
+        clips.extend(ds.clips);
+    }
+    clips.sort_by(|a, b| (&a.genre, &a.name, &a.path).cmp(&(&b.genre, &b.name, &b.path)));
+    for w in clips.windows(2) {
+        if w[0].name == w[1].name && w[0].genre == w[1].genre {
+            return Err(DatasetError::DuplicateClip {
+                name: w[0].name.clone(),
+                first: w[0].path.clone(),
+                second: w[1].path.clone(),
+            });
+        }
+    }
+    let mut genres: Vec<String> = clips.iter().map(|c| c.genre.clone()).collect();
+    genres.dedup();
+    let root = match roots.as_slice() {
+        [one] => one.clone(),
+        _ => PathBuf::new(),
+    };
+    Ok(Dataset {
+        root,
+        clips,
+        genres,
+    })
+}
+
 /// Find every audio file (by extension) below `dir`'s genre folders.
-pub fn discover(dir: &Path) -> Result<Dataset, EvalError> {
+pub fn discover(dir: &Path) -> Result<Dataset, DatasetError> {
     let root = genre_root(dir);
-    let io = |source| EvalError::Io {
+    let io = |source| DatasetError::Io {
         path: root.clone(),
         source,
     };
@@ -85,12 +159,69 @@ pub fn discover(dir: &Path) -> Result<Dataset, EvalError> {
         }
     }
     if clips.is_empty() {
-        return Err(EvalError::NoClips(dir.to_path_buf()));
+        return Err(DatasetError::NoClips(dir.to_path_buf()));
     }
     Ok(Dataset {
         root,
         clips,
         genres,
+    })
+}
+
+/// The data, artists and split of a run: what both `eval` and `finetune` start from.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub dataset: Dataset,
+    /// Genre index of every clip in `labels`.
+    pub targets: Vec<usize>,
+    pub labels: Vec<String>,
+    pub groups: Groups,
+    pub index: Option<ArtistIndex>,
+    pub plan: SplitPlan,
+}
+
+/// Find the clips of `data`, their artists, and split them. `labels` = the genres the system
+/// predicts (`None`: the data's own genres); every data genre must be one of them.
+pub fn prepare(
+    data: &[PathBuf],
+    labels: Option<&[String]>,
+    artists: &ArtistSource,
+    split: SplitSpec,
+    seed: u64,
+    valid_per_genre: usize,
+) -> Result<Prepared, DatasetError> {
+    let dataset = discover_all(data)?;
+    let labels = labels.map_or_else(|| dataset.genres.clone(), <[String]>::to_vec);
+    let mut targets = Vec::with_capacity(dataset.clips.len());
+    for c in &dataset.clips {
+        let t = labels.iter().position(|l| *l == c.genre).ok_or_else(|| {
+            DatasetError::UnknownGenre {
+                genre: c.genre.clone(),
+                labels: labels.join(", "),
+            }
+        })?;
+        targets.push(t);
+    }
+    let index = artists.load(data)?;
+    let groups = match &index {
+        Some(idx) => Groups::from_index(&dataset.clips, idx),
+        None => Groups::singletons(&dataset.clips),
+    };
+    let plan = plan(
+        split,
+        &dataset.clips,
+        &targets,
+        &groups,
+        seed,
+        valid_per_genre,
+    )?;
+    Ok(Prepared {
+        dataset,
+        targets,
+        labels,
+        groups,
+        index,
+        plan,
     })
 }
 
@@ -153,13 +284,43 @@ mod tests {
         );
         assert!(matches!(
             discover(&c.join("empty")),
-            Err(EvalError::NoClips(_))
+            Err(DatasetError::NoClips(_))
         ));
         assert!(matches!(
             discover(&c.join("missing")),
-            Err(EvalError::Io { .. })
+            Err(DatasetError::Io { .. })
         ));
         for d in [a, b, c] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
+    #[test]
+    fn several_folders_merge_and_refuse_a_clip_twice() {
+        let a = tree(
+            "multi-a",
+            &["genres/jazz/jazz.00001.au", "genres/rock/rock.00002.au"],
+        );
+        let b = tree(
+            "multi-b",
+            &[
+                "genres/jazz/jazz.00030.flac",
+                "genres/blues/blues.00040.flac",
+            ],
+        );
+        let ds = discover_all(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(ds.genres, ["blues", "jazz", "rock"]);
+        let names: Vec<&str> = ds.clips.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["blues.00040", "jazz.00001", "jazz.00030", "rock.00002"]
+        );
+        assert_eq!(ds.targets(), [0, 1, 1, 2]);
+        assert!(matches!(
+            discover_all(&[a.clone(), a.clone()]),
+            Err(DatasetError::DuplicateClip { .. })
+        ));
+        for d in [a, b] {
             let _ = std::fs::remove_dir_all(d);
         }
     }

@@ -3,8 +3,12 @@
 //! * `fault-filtered`: the artist-filtered partition after B. L. Sturm's analysis of GTZAN's
 //!   faults (as used by Kereliuk, Sturm & Larsen 2015); no artist is in more than one part.
 //! * `random`: stratified 50/25/25 lists per genre, artists may repeat across parts.
-//! * `kfold:K`: our own stratified K-fold over the clips present (seeded); GTZAN has no artist
-//!   labels, so artists may repeat across folds, as in most of the literature.
+//! * `kfold:K`: K folds over the clips present, grouped by artist ([`super::artists`]: no
+//!   artist on both sides) and stratified by genre as far as the groups allow. Without artist
+//!   information (no index, or clips it does not list) every clip is its own group and the folds
+//!   are a seeded stratified K-fold.
+//! * `kfold-random:K`: the seeded stratified K-fold over clips whatever their artist — how most
+//!   of the literature splits GTZAN, and what shows the artist effect beside `kfold:K`.
 //!
 //! The lists are shipped in `shared/data/gtzan-splits/` (attribution in the README there) and
 //! match clips by file name without extension (`blues.00012`), whatever the audio format.
@@ -12,9 +16,9 @@
 
 use std::collections::HashSet;
 
-use super::dataset::Clip;
-use super::EvalError;
-use crate::train::rng::Rng;
+use super::artists::Groups;
+use super::{Clip, DatasetError};
+use crate::rng::Rng;
 
 const TRAIN_FILTERED: &str = include_str!("../../data/gtzan-splits/train_filtered.txt");
 const VALID_FILTERED: &str = include_str!("../../data/gtzan-splits/valid_filtered.txt");
@@ -30,20 +34,32 @@ pub enum SplitSpec {
     All,
     FaultFiltered,
     Random,
+    /// Artist-grouped, genre-stratified K folds.
     KFold(usize),
+    /// Clip-level stratified K folds (artists may repeat across folds).
+    RandomKFold(usize),
 }
 
 impl std::str::FromStr for SplitSpec {
-    type Err = EvalError;
-    fn from_str(s: &str) -> Result<Self, EvalError> {
+    type Err = DatasetError;
+    fn from_str(s: &str) -> Result<Self, DatasetError> {
         match s {
             "all" => Ok(Self::All),
             "fault-filtered" => Ok(Self::FaultFiltered),
             "random" => Ok(Self::Random),
-            _ => match s.strip_prefix("kfold:").map(str::parse::<usize>) {
-                Some(Ok(k)) if k >= 2 => Ok(Self::KFold(k)),
-                _ => Err(EvalError::UnknownSplit(s.into())),
-            },
+            _ => {
+                let k = |prefix: &str| match s.strip_prefix(prefix).map(str::parse::<usize>) {
+                    Some(Ok(k)) if k >= 2 => Some(k),
+                    _ => None,
+                };
+                if let Some(k) = k("kfold:") {
+                    Ok(Self::KFold(k))
+                } else if let Some(k) = k("kfold-random:") {
+                    Ok(Self::RandomKFold(k))
+                } else {
+                    Err(DatasetError::UnknownSplit(s.into()))
+                }
+            }
         }
     }
 }
@@ -55,6 +71,7 @@ impl std::fmt::Display for SplitSpec {
             Self::FaultFiltered => write!(f, "fault-filtered"),
             Self::Random => write!(f, "random"),
             Self::KFold(k) => write!(f, "kfold:{k}"),
+            Self::RandomKFold(k) => write!(f, "kfold-random:{k}"),
         }
     }
 }
@@ -88,23 +105,40 @@ fn names(list: &str) -> HashSet<String> {
         .collect()
 }
 
-/// Split `clips` (with genre indices `targets`) as `spec` says. For `all` and `kfold` the
-/// validation part is carved from the training part: `valid_per_genre` songs of each genre.
+impl SplitSpec {
+    /// Whether the split is K folds that test every clip once.
+    pub fn is_kfold(&self) -> bool {
+        matches!(self, Self::KFold(_) | Self::RandomKFold(_))
+    }
+}
+
+/// Split `clips` (with genre indices `targets` and artist `groups`) as `spec` says. For `all`
+/// and the k-folds the validation part is carved from the training part: about
+/// `valid_per_genre` songs of each genre, whole artist groups at a time where artists are known.
 pub fn plan(
     spec: SplitSpec,
     clips: &[Clip],
     targets: &[usize],
+    groups: &Groups,
     seed: u64,
     valid_per_genre: usize,
-) -> Result<SplitPlan, EvalError> {
-    let empty = |reason: &str| EvalError::EmptySplit {
+) -> Result<SplitPlan, DatasetError> {
+    let grouped = groups.len() < clips.len();
+    let carve = |pool: &[usize], per: usize, s: u64| {
+        if grouped {
+            carve_groups(pool, targets, groups, per, s)
+        } else {
+            carve(pool, targets, per, s)
+        }
+    };
+    let empty = |reason: &str| DatasetError::EmptySplit {
         split: spec.to_string(),
         reason: reason.into(),
     };
     match spec {
         SplitSpec::All => {
             let all: Vec<usize> = (0..clips.len()).collect();
-            let (train, valid) = carve(&all, targets, valid_per_genre, seed);
+            let (train, valid) = carve(&all, valid_per_genre, seed);
             Ok(SplitPlan {
                 folds: vec![Fold {
                     train,
@@ -149,17 +183,12 @@ pub fn plan(
                 unlisted,
             })
         }
-        SplitSpec::KFold(k) => {
-            let n_genres = targets.iter().max().map_or(0, |m| m + 1);
-            let mut fold_of = vec![0usize; clips.len()];
-            let mut rng = Rng::new(seed);
-            for g in 0..n_genres {
-                let mut idx: Vec<usize> = (0..clips.len()).filter(|&i| targets[i] == g).collect();
-                rng.shuffle(&mut idx);
-                for (j, &i) in idx.iter().enumerate() {
-                    fold_of[i] = j % k;
-                }
-            }
+        SplitSpec::KFold(k) | SplitSpec::RandomKFold(k) => {
+            let fold_of = if grouped && matches!(spec, SplitSpec::KFold(_)) {
+                grouped_folds(k, targets, groups)
+            } else {
+                stratified_folds(k, targets, seed)
+            };
             let mut folds = Vec::with_capacity(k);
             for f in 0..k {
                 let test: Vec<usize> = (0..clips.len()).filter(|&i| fold_of[i] == f).collect();
@@ -167,7 +196,7 @@ pub fn plan(
                 if test.is_empty() {
                     return Err(empty(&format!("fold {f} is empty: fewer clips than folds")));
                 }
-                let (train, valid) = carve(&rest, targets, valid_per_genre, seed ^ (f as u64 + 1));
+                let (train, valid) = carve(&rest, valid_per_genre, seed ^ (f as u64 + 1));
                 folds.push(Fold { train, valid, test });
             }
             Ok(SplitPlan {
@@ -176,6 +205,106 @@ pub fn plan(
             })
         }
     }
+}
+
+/// Seeded stratified k-fold over clips: each genre's clips shuffled and dealt round the folds.
+fn stratified_folds(k: usize, targets: &[usize], seed: u64) -> Vec<usize> {
+    let n_genres = targets.iter().max().map_or(0, |m| m + 1);
+    let mut fold_of = vec![0usize; targets.len()];
+    let mut rng = Rng::new(seed);
+    for g in 0..n_genres {
+        let mut idx: Vec<usize> = (0..targets.len()).filter(|&i| targets[i] == g).collect();
+        rng.shuffle(&mut idx);
+        for (j, &i) in idx.iter().enumerate() {
+            fold_of[i] = j % k;
+        }
+    }
+    fold_of
+}
+
+/// Artist-grouped k-fold, stratified by genre as far as the groups allow. Deterministic: the
+/// groups go largest first (ties by key) to the fold where they add least to what it already
+/// holds of their genres, `Σ_g n_group[g] · count_fold[g] / total[g]`; ties go to the fold with
+/// fewer clips, then the lower index.
+fn grouped_folds(k: usize, targets: &[usize], groups: &Groups) -> Vec<usize> {
+    let n_genres = targets.iter().max().map_or(0, |m| m + 1);
+    let mut total = vec![0usize; n_genres];
+    let mut per_group = vec![vec![0usize; n_genres]; groups.len()];
+    for (i, &t) in targets.iter().enumerate() {
+        total[t] += 1;
+        per_group[groups.of[i]][t] += 1;
+    }
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    let size = |g: usize| per_group[g].iter().sum::<usize>();
+    order.sort_by(|&a, &b| {
+        size(b)
+            .cmp(&size(a))
+            .then(groups.keys[a].cmp(&groups.keys[b]))
+    });
+    let mut count = vec![vec![0usize; n_genres]; k];
+    let mut fold_of_group = vec![0usize; groups.len()];
+    for g in order {
+        let cost = |f: usize| -> f64 {
+            (0..n_genres)
+                .filter(|&t| per_group[g][t] > 0)
+                .map(|t| per_group[g][t] as f64 * count[f][t] as f64 / total[t] as f64)
+                .sum()
+        };
+        let fill = |f: usize| count[f].iter().sum::<usize>();
+        let best = (0..k)
+            .min_by(|&a, &b| {
+                cost(a)
+                    .total_cmp(&cost(b))
+                    .then(fill(a).cmp(&fill(b)))
+                    .then(a.cmp(&b))
+            })
+            .unwrap_or(0);
+        for (c, n) in count[best].iter_mut().zip(&per_group[g]) {
+            *c += n;
+        }
+        fold_of_group[g] = best;
+    }
+    groups.of.iter().map(|&g| fold_of_group[g]).collect()
+}
+
+/// [`carve`] by whole artist groups: for each genre, seeded-random groups of the pool that
+/// hold its clips move to validation until it has `per_genre` of them, keeping at least one
+/// group of the genre for training (a genre of one group gets no validation songs).
+fn carve_groups(
+    pool: &[usize],
+    targets: &[usize],
+    groups: &Groups,
+    per_genre: usize,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5);
+    let n_genres = targets.iter().max().map_or(0, |m| m + 1);
+    let mut taken = vec![false; groups.len()];
+    for g in 0..n_genres {
+        let mut gs: Vec<usize> = pool
+            .iter()
+            .filter(|&&i| targets[i] == g && !taken[groups.of[i]])
+            .map(|&i| groups.of[i])
+            .collect();
+        gs.sort_unstable();
+        gs.dedup();
+        rng.shuffle(&mut gs);
+        let mut have = pool
+            .iter()
+            .filter(|&&i| targets[i] == g && taken[groups.of[i]])
+            .count();
+        for (n, &grp) in gs.iter().enumerate() {
+            if have >= per_genre || n + 1 == gs.len() {
+                break;
+            }
+            taken[grp] = true;
+            have += pool
+                .iter()
+                .filter(|&&i| targets[i] == g && groups.of[i] == grp)
+                .count();
+        }
+    }
+    pool.iter().partition(|&&i| !taken[groups.of[i]])
 }
 
 /// Move `per_genre` seeded-random songs of each genre from `pool` to a validation part,
@@ -238,6 +367,11 @@ mod tests {
             assert!(bad.parse::<SplitSpec>().is_err(), "{bad}");
         }
         assert_eq!(SplitSpec::KFold(3).to_string(), "kfold:3");
+        assert_eq!(
+            "kfold-random:4".parse::<SplitSpec>().unwrap(),
+            SplitSpec::RandomKFold(4)
+        );
+        assert_eq!(SplitSpec::RandomKFold(4).to_string(), "kfold-random:4");
     }
 
     #[test]
@@ -245,13 +379,21 @@ mod tests {
         // blues.00000 is in valid_filtered, blues.00012 in test_filtered, 00029 in train;
         // reggae.00003 is in no filtered list (README of the data pack).
         let (c, t) = clips(&["blues.00000", "blues.00012", "blues.00029", "reggae.00003"]);
-        let p = plan(SplitSpec::FaultFiltered, &c, &t, 0, 1).unwrap();
+        let p = plan(
+            SplitSpec::FaultFiltered,
+            &c,
+            &t,
+            &Groups::singletons(&c),
+            0,
+            1,
+        )
+        .unwrap();
         assert_eq!(p.folds[0].train, [2]);
         assert_eq!(p.folds[0].valid, [0]);
         assert_eq!(p.folds[0].test, [1]);
         assert_eq!(p.unlisted, 1);
         assert_eq!(p.missing, 443 + 197 + 290 - 3);
-        let r = plan(SplitSpec::Random, &c, &t, 0, 1).unwrap();
+        let r = plan(SplitSpec::Random, &c, &t, &Groups::singletons(&c), 0, 1).unwrap();
         assert_eq!(
             r.missing,
             1000 - 4,
@@ -268,7 +410,8 @@ mod tests {
             .collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let (c, t) = clips(&refs);
-        let p = plan(SplitSpec::KFold(5), &c, &t, 7, 1).unwrap();
+        let g = Groups::singletons(&c);
+        let p = plan(SplitSpec::KFold(5), &c, &t, &g, 7, 1).unwrap();
         assert_eq!(p.folds.len(), 5);
         let mut seen = vec![0; c.len()];
         for f in &p.folds {
@@ -289,10 +432,80 @@ mod tests {
             seen.iter().all(|&s| s == 1),
             "every clip tested exactly once"
         );
-        let again = plan(SplitSpec::KFold(5), &c, &t, 7, 1).unwrap();
+        let again = plan(SplitSpec::KFold(5), &c, &t, &g, 7, 1).unwrap();
         assert_eq!(again.folds, p.folds);
-        let other = plan(SplitSpec::KFold(5), &c, &t, 8, 1).unwrap();
+        let other = plan(SplitSpec::KFold(5), &c, &t, &g, 8, 1).unwrap();
         assert_ne!(other.folds, p.folds);
-        assert!(plan(SplitSpec::KFold(30), &c, &t, 7, 1).is_err());
+        assert!(plan(SplitSpec::KFold(30), &c, &t, &g, 7, 1).is_err());
+    }
+
+    /// Three genres; artists with 1–4 clips, one artist in two genres, one genre a single
+    /// artist. No artist is ever on both sides of a fold (test vs train + validation), every
+    /// clip is tested once, the genres are spread across folds, and it is deterministic.
+    #[test]
+    fn grouped_kfold_keeps_artists_on_one_side() {
+        use super::super::artists::ArtistIndex;
+        let mut index = String::new();
+        let mut names = Vec::new();
+        let artists = [
+            (
+                "blues",
+                &["A", "A", "A", "B", "B", "C", "D", "D", "E", "E"][..],
+            ),
+            (
+                "jazz",
+                &["F", "F", "F", "F", "G", "H", "H", "B", "I", "J"][..],
+            ),
+            ("rock", &["M"; 10][..]),
+        ];
+        for (genre, list) in artists {
+            for (i, a) in list.iter().enumerate() {
+                let n = format!("{genre}.{i:05}");
+                index.push_str(&format!("{n}.wav ::: {a} ::: song\n"));
+                names.push(n);
+            }
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (c, t) = clips(&refs);
+        let g = Groups::from_index(&c, &ArtistIndex::parse(&index));
+        assert_eq!(g.len(), 11, "B plays blues and jazz");
+        let p = plan(SplitSpec::KFold(3), &c, &t, &g, 0, 1).unwrap();
+        let mut tested = vec![0; c.len()];
+        for f in &p.folds {
+            let mut train = f.train.clone();
+            train.extend(&f.valid);
+            assert_eq!(g.overlap(&train, &f.test), 0, "{f:?}");
+            assert_eq!(g.overlap(&f.train, &f.valid), 0, "validation by groups too");
+            for &i in &f.test {
+                tested[i] += 1;
+            }
+            assert_eq!(f.train.len() + f.valid.len() + f.test.len(), c.len());
+            // Blues and jazz have several artists: every fold tests some of each.
+            for genre in 0..2 {
+                assert!(f.test.iter().any(|&i| t[i] == genre), "{f:?}");
+            }
+        }
+        assert!(tested.iter().all(|&n| n == 1));
+        // Rock is one artist: it sits in one test fold and no training part there has it.
+        assert_eq!(g.single_group_genres(&t, 3), [2]);
+        let rock_folds: Vec<&Fold> = p
+            .folds
+            .iter()
+            .filter(|f| f.test.iter().any(|&i| t[i] == 2))
+            .collect();
+        assert_eq!(rock_folds.len(), 1);
+        assert!(!rock_folds[0].train.iter().any(|&i| t[i] == 2));
+        assert_eq!(
+            plan(SplitSpec::KFold(3), &c, &t, &g, 0, 1).unwrap().folds,
+            p.folds
+        );
+        // The clip-level k-fold ignores artists: the same data leaks them.
+        let r = plan(SplitSpec::RandomKFold(3), &c, &t, &g, 0, 1).unwrap();
+        let leaked: usize = r
+            .folds
+            .iter()
+            .map(|f| g.overlap(&[f.train.clone(), f.valid.clone()].concat(), &f.test))
+            .sum();
+        assert!(leaked > 10, "{leaked}");
     }
 }

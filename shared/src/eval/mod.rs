@@ -1,30 +1,35 @@
-//! Evaluation on GTZAN-style data: finding the clips and their genres in any of the common
-//! folder layouts ([`dataset`]), the published split lists and stratified k-fold ([`split`]),
-//! and the metrics the issue asks for ([`metrics`]).
+//! Evaluation on GTZAN-style data: the run itself ([`run`]: data, artist groups and split from
+//! [`crate::dataset`], frozen networks and per-fold training from [`crate::train`]), the metrics
+//! ([`metrics`]) and what it reports ([`report`]).
 
-pub mod dataset;
 pub mod metrics;
-pub mod split;
+pub mod report;
+pub mod run;
 
-use std::path::PathBuf;
+use crate::dataset::DatasetError;
 
-/// What can go wrong when reading a data folder or a split request.
+/// What can go wrong in an evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// The data folder does not exist or cannot be listed.
-    #[error("cannot read data folder {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
+    /// The data folders, the artist index or the split request.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// Training or a baseline was asked for with every clip in the test part.
+    #[error(
+        "--train and --baseline need held-out songs: use --split kfold:K, random or fault-filtered"
+    )]
+    NeedsHeldOut,
+    /// The split leaves no clip of the data to test.
+    #[error("split {split}: none of the {clips} clips in {data} is in the test part")]
+    NothingToTest {
+        split: String,
+        clips: usize,
+        data: String,
     },
-    /// No `<genre>/<file>` audio files were found under the folder.
-    #[error("{0}: no audio files in <genre>/ sub-folders (expected GTZAN's genres/<genre>/<clip> layout)")]
-    NoClips(PathBuf),
-    /// `--split` was not one of the accepted forms.
-    #[error("unknown split {0:?} (all|fault-filtered|random|kfold:K with K ≥ 2)")]
-    UnknownSplit(String),
-    /// The split leaves a part empty (e.g. k-fold with more folds than clips of a genre).
-    #[error("split {split}: {reason}")]
-    EmptySplit { split: String, reason: String },
+    /// Running a model or training failed.
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    /// The model or device could not be set up.
+    #[error(transparent)]
+    Core(#[from] crate::Error),
 }

@@ -7,6 +7,7 @@ pub mod fcn;
 mod gemm;
 pub mod gru;
 pub mod layers;
+pub mod meta;
 pub mod winograd;
 
 use std::collections::HashMap;
@@ -82,6 +83,16 @@ pub mod builtin {
     /// MIT notice of the Jiménez weights.
     pub const LICENSE_JIMENEZ: &str =
         include_str!("../../../weights/LICENSE-Music-Genre-Classification-with-Deep-Learning.txt");
+
+    /// The safetensors bytes of a built-in model by its name ([`super::BUILTIN_NAMES`]).
+    pub fn bytes(name: &str) -> Option<&'static [u8]> {
+        match name {
+            "gtzan" => Some(GTZAN_CRNN),
+            "crnn" => Some(MSD_CRNN),
+            "fcn" => Some(MSD_FCN),
+            _ => None,
+        }
+    }
 }
 
 /// Names of the built-in models, as accepted by [`Model::builtin`].
@@ -114,21 +125,23 @@ impl std::fmt::Debug for Model {
 impl Model {
     /// One of the embedded models: `gtzan` (genre CRNN), `crnn` (MSD tags), `fcn` (MSD tags).
     pub fn builtin(name: &str, device: &Device) -> Result<Self> {
-        let bytes = match name {
-            "gtzan" => builtin::GTZAN_CRNN,
-            "crnn" => builtin::MSD_CRNN,
-            "fcn" => builtin::MSD_FCN,
-            other => {
-                return Err(Error::InvalidModel {
-                    name: other.into(),
-                    reason: format!(
-                        "no built-in model of that name ({})",
-                        BUILTIN_NAMES.join("|")
-                    ),
-                })
-            }
-        };
+        let bytes = builtin::bytes(name).ok_or_else(|| Error::InvalidModel {
+            name: name.into(),
+            reason: format!(
+                "no built-in model of that name ({})",
+                BUILTIN_NAMES.join("|")
+            ),
+        })?;
         Self::from_bytes(bytes, name, device)
+    }
+
+    /// A built-in model by name, or else a safetensors file at that path.
+    pub fn from_spec(spec: &str, device: &Device) -> Result<Self> {
+        if BUILTIN_NAMES.contains(&spec) {
+            Self::builtin(spec, device)
+        } else {
+            Self::load(Path::new(spec), device)
+        }
     }
 
     /// Load a safetensors file in the published layout (e.g. one written by `mgr-cli finetune`).
@@ -157,7 +170,7 @@ impl Model {
             .ok_or_else(|| invalid("no tensor output.bias".into()))?
             .dims1()
             .map_err(|e| invalid(e.to_string()))?;
-        let labels: Vec<String> = match metadata.get("labels") {
+        let labels: Vec<String> = match metadata.get(meta::keys::LABELS) {
             Some(json) => serde_json::from_str(json)
                 .map_err(|e| invalid(format!("metadata labels is not a JSON list: {e}")))?,
             None => (0..n_out).map(|i| format!("class{i}")).collect(),
@@ -168,7 +181,7 @@ impl Model {
                 labels.len()
             )));
         }
-        let eps: f64 = match metadata.get("bn_eps") {
+        let eps: f64 = match metadata.get(meta::keys::BN_EPS) {
             Some(v) => v
                 .parse()
                 .map_err(|_| invalid(format!("bn_eps {v:?} is not a number")))?,
@@ -187,7 +200,7 @@ impl Model {
         }
         .map_err(|e| invalid(e.to_string()))?;
         let model_name = metadata
-            .get("model")
+            .get(meta::keys::MODEL)
             .map(|m| m.split_whitespace().next().unwrap_or(m).to_string())
             .unwrap_or_else(|| name.to_string());
         Ok(Self {
@@ -207,6 +220,18 @@ impl Model {
     /// Output labels in output order.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// Where a trained model came from (`None` for the published models).
+    pub fn provenance(&self) -> Option<meta::Provenance> {
+        meta::Provenance::from_metadata(&self.metadata)
+    }
+
+    /// The full `model` entry of the metadata (name and description), else the short name.
+    pub fn description(&self) -> &str {
+        self.metadata
+            .get(meta::keys::MODEL)
+            .map_or(self.name.as_str(), String::as_str)
     }
 
     /// All safetensors metadata (string → string).

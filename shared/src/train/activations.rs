@@ -8,13 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::rng::Rng;
 use super::TrainError;
 use crate::audio::decode_file;
 use crate::config::{N_FRAMES, N_MELS};
 use crate::model::{Architecture, CandleTensor, Model};
 use crate::pipeline::Analyzer;
 use crate::resample::{Resampler, ResamplerKind};
+use crate::rng::Rng;
 
 /// What one frame leaves behind.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,14 +198,20 @@ pub struct ActivationCache {
 
 const MAGIC: &[u8; 8] = b"MGRACT01";
 
+/// Version of everything between a file and its cached activations (decoders, resamplers,
+/// log-mel, network kernels, what a [`FrameActs`] holds). Part of every cache key: raise it
+/// whenever a change can move a cached number, so that no run reads activations computed by
+/// older code.
+pub const PIPELINE_VERSION: u32 = 2;
+
 impl ActivationCache {
     /// `None` = no caching.
     pub fn new(dir: Option<PathBuf>) -> Self {
         Self { dir }
     }
 
-    /// The cache key of a clip: model identity, file identity (path, size, mtime), resampler,
-    /// augmentation seed.
+    /// The cache key of a clip: pipeline version, model identity, file identity (path, size,
+    /// mtime), resampler, augmentation seed.
     pub fn key(model_id: &str, path: &Path, resampler: ResamplerKind, aug: Option<u64>) -> String {
         let meta = std::fs::metadata(path).ok();
         let size = meta.as_ref().map_or(0, |m| m.len());
@@ -214,18 +220,14 @@ impl ActivationCache {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
         format!(
-            "{model_id}|{}|{size}|{mtime}|{resampler:?}|{aug:?}",
+            "v{PIPELINE_VERSION}|{model_id}|{}|{size}|{mtime}|{resampler:?}|{aug:?}",
             path.display()
         )
     }
 
     fn file(&self, key: &str) -> Option<PathBuf> {
-        // FNV-1a 64: stable across runs and platforms (std's hasher is not).
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in key.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        // Stable across runs and platforms (std's hasher is not).
+        let h = crate::hash::fnv1a(0, key.bytes());
         self.dir.as_ref().map(|d| d.join(format!("{h:016x}.bin")))
     }
 

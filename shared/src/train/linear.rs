@@ -5,7 +5,7 @@
 //! Both linear models work on standardised features and fold the standardisation back into
 //! `W`, `b`, so the result drops into a network's `output` layer as `y = W x + b`.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// Per-dimension mean and standard deviation of the training features.
 #[derive(Debug, Clone)]

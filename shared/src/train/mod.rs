@@ -9,9 +9,10 @@
 
 pub mod activations;
 pub mod export;
+pub mod extract;
+pub mod finetune;
 pub mod linear;
 pub mod optim;
-pub mod rng;
 pub mod top;
 
 use std::collections::HashMap;
@@ -29,6 +30,9 @@ pub enum TrainError {
     /// A clip could not be decoded or run (the caller reports it and goes on).
     #[error(transparent)]
     Core(#[from] crate::Error),
+    /// The data folders, the artist index or the split request.
+    #[error(transparent)]
+    Dataset(#[from] crate::dataset::DatasetError),
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -92,6 +96,14 @@ pub struct TrainSpec {
     pub top: TopConfig,
     pub softmax: SoftmaxConfig,
     pub svm: SvmConfig,
+}
+
+impl TrainSpec {
+    /// Whether training holds validation songs back (early stopping); the other strategies
+    /// train on them too.
+    pub fn uses_validation(&self) -> bool {
+        self.strategy == Strategy::Finetune
+    }
 }
 
 /// A trained classifier.

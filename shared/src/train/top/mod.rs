@@ -10,83 +10,33 @@
 //! `patience` epochs without improvement; the learning rate is halved after `lr_patience`
 //! such epochs (reduce-on-plateau).
 
+mod checkpoint;
+pub mod config;
+pub mod loss;
+pub mod params;
+
 use std::collections::HashMap;
-use std::path::Path;
 
 use candle_core::Module;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 
-use super::export::{read_safetensors, write_safetensors};
-use super::optim::{OptimConfig, Optimizer};
-use super::rng::Rng;
+use super::optim::Optimizer;
 use super::TrainError;
+use crate::aggregate::SongScores;
 use crate::model::crnn::{CHANNELS, GRU_UNITS};
 use crate::model::gru::KerasGru;
 use crate::model::layers::Dense;
+use crate::rng::Rng;
+use checkpoint::State;
+pub use config::{Init, TopConfig, TrainFrom};
+use loss::{bce_with_logits, one_hot};
+use params::TopParams;
 
 /// Steps of the CRNN's conv sequence.
 pub const SEQ_STEPS: usize = 15;
 /// Features per step (channels of the last conv block).
 pub const SEQ_DIM: usize = CHANNELS[3];
-
-/// First trained layer (`--train-from`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TrainFrom {
-    Gru1,
-    Gru2,
-    Output,
-}
-
-impl std::str::FromStr for TrainFrom {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gru1" => Ok(Self::Gru1),
-            "gru2" => Ok(Self::Gru2),
-            "output" => Ok(Self::Output),
-            o => Err(format!("unknown layer {o:?} (gru1|gru2|output)")),
-        }
-    }
-}
-
-/// `--init`: start the trained layers from the pretrained tensors or at random.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Init {
-    Msd,
-    Random,
-}
-
-impl std::str::FromStr for Init {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "msd" => Ok(Self::Msd),
-            "random" => Ok(Self::Random),
-            o => Err(format!("unknown init {o:?} (msd|random)")),
-        }
-    }
-}
-
-/// Everything that decides a training run (stored in checkpoints and the output metadata).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TopConfig {
-    pub train_from: TrainFrom,
-    pub init: Init,
-    pub optim: OptimConfig,
-    pub batch_size: usize,
-    pub epochs: usize,
-    pub patience: usize,
-    pub lr_patience: usize,
-    pub dropout_seq: f32,
-    pub dropout_out: f32,
-    /// Standardise each of the 128 conv channels (training-set mean and deviation) before
-    /// `gru1`; folded into `gru1.w_ih`/`b_ih` on export. Only with `train_from = gru1`.
-    pub input_norm: bool,
-    pub seed: u64,
-}
 
 /// Examples for the top: conv sequences `[n, 15, 128]`, genre per example, song per example.
 #[derive(Debug, Clone)]
@@ -138,46 +88,13 @@ pub struct EpochReport {
     pub seconds: f64,
 }
 
-/// Bookkeeping saved with each checkpoint.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct State {
-    config: TopConfig,
-    n_classes: usize,
-    epoch: usize,
-    lr: f64,
-    rng: u64,
-    opt_t: u64,
-    best_loss: Option<f64>,
-    best_epoch: usize,
-    bad_epochs: usize,
-    lr_bad_epochs: usize,
-    stopped: bool,
-    history: Vec<EpochReport>,
-}
-
-const NAMES: [&str; 9] = [
-    "gru1.w_ih",
-    "gru1.w_hh",
-    "gru1.b_ih",
-    "gru2.w_ih",
-    "gru2.w_hh",
-    "gru2.b_ih",
-    "output.weight",
-    "output.bias",
-    "", // sentinel, unused
-];
-
-fn param_names() -> &'static [&'static str] {
-    &NAMES[..8]
-}
-
 /// The trainer: variables, optimiser, schedule and history.
 pub struct TopTrainer {
     state: State,
     /// Per-channel (mean `[128]`, 1/std `[128]`) of the conv sequence, see `TopConfig::input_norm`.
     norm: Option<(Tensor, Tensor)>,
-    vars: Vec<Var>,
-    best: Vec<Tensor>,
+    vars: TopParams<Var>,
+    best: TopParams<Tensor>,
     opt: Optimizer,
     rng: Rng,
 }
@@ -206,17 +123,13 @@ impl TopTrainer {
         n_classes: usize,
     ) -> Result<Self, TrainError> {
         let mut rng = Rng::new(cfg.seed);
-        let mut init = Vec::new();
         let u = GRU_UNITS;
-        for name in param_names() {
-            let pretrained = base.get(*name).cloned();
-            let t = match (cfg.init, *name, pretrained) {
-                (_, "output.weight", Some(t))
-                    if t.dim(0)? == n_classes && cfg.init == Init::Msd =>
-                {
+        let init = TopParams::try_from_names(|name| -> Result<Tensor, TrainError> {
+            let pretrained = base.get(name).cloned();
+            let t = match (cfg.init, name, pretrained) {
+                (Init::Msd, "output.weight" | "output.bias", Some(t)) if t.dim(0)? == n_classes => {
                     t
                 }
-                (_, "output.bias", Some(t)) if t.dim(0)? == n_classes && cfg.init == Init::Msd => t,
                 (_, "output.weight", _) => glorot(&mut rng, n_classes, u)?,
                 (_, "output.bias", _) => Tensor::zeros(n_classes, DType::F32, &Device::Cpu)?,
                 (Init::Msd, _, Some(t)) => t,
@@ -228,18 +141,10 @@ impl TopTrainer {
                     if n.starts_with("gru1") { SEQ_DIM } else { u },
                 )?,
             };
-            init.push(t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?);
-        }
-        let vars: Vec<Var> = init
-            .iter()
-            .map(Var::from_tensor)
-            .collect::<candle_core::Result<_>>()?;
-        let best = init;
-        let trainable = Self::trainable_of(cfg.train_from);
-        let opt = Optimizer::new(
-            cfg.optim,
-            &trainable.iter().map(|&i| &vars[i]).collect::<Vec<_>>(),
-        )?;
+            Ok(t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?)
+        })?;
+        let vars = init.try_map(Var::from_tensor)?;
+        let opt = Optimizer::new(cfg.optim, &Self::trainable(&vars, cfg.train_from))?;
         Ok(Self {
             norm: None,
             state: State {
@@ -257,18 +162,15 @@ impl TopTrainer {
                 history: Vec::new(),
             },
             vars,
-            best,
+            best: init,
             opt,
             rng,
         })
     }
 
-    fn trainable_of(from: TrainFrom) -> Vec<usize> {
-        match from {
-            TrainFrom::Gru1 => (0..8).collect(),
-            TrainFrom::Gru2 => (3..8).collect(),
-            TrainFrom::Output => (6..8).collect(),
-        }
+    /// The optimiser's variables: the layers from `--train-from` up.
+    fn trainable(vars: &TopParams<Var>, from: TrainFrom) -> Vec<&Var> {
+        vars.trainable(from).into_iter().map(|(_, v)| v).collect()
     }
 
     /// Measure the input standardisation on the training data (before the first epoch).
@@ -309,19 +211,26 @@ impl TopTrainer {
     }
 
     fn varbuilder(&self, use_best: bool) -> VarBuilder<'static> {
-        let trainable = Self::trainable_of(self.state.config.train_from);
-        let map: HashMap<String, Tensor> = param_names()
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
+        let trainable: Vec<&str> = self
+            .vars
+            .trainable(self.state.config.train_from)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let map: HashMap<String, Tensor> = self
+            .vars
+            .named()
+            .into_iter()
+            .zip(self.best.named())
+            .map(|((name, var), (_, best))| {
                 let t = if use_best {
-                    self.best[i].clone()
-                } else if trainable.contains(&i) {
-                    self.vars[i].as_tensor().clone()
+                    best.clone()
+                } else if trainable.contains(&name) {
+                    var.as_tensor().clone()
                 } else {
-                    self.vars[i].as_tensor().detach()
+                    var.as_tensor().detach()
                 };
-                (n.to_string(), t)
+                (name.to_string(), t)
             })
             .collect();
         VarBuilder::from_tensors(map, DType::F32, &Device::Cpu)
@@ -386,7 +295,6 @@ impl TopTrainer {
     ) -> Result<EpochReport, TrainError> {
         let start = std::time::Instant::now();
         let cfg = self.state.config.clone();
-        let trainable = Self::trainable_of(cfg.train_from);
         let mut order: Vec<usize> = (0..train.len()).collect();
         self.rng.shuffle(&mut order);
         let (mut loss_sum, mut correct) = (0f64, 0usize);
@@ -408,7 +316,7 @@ impl TopTrainer {
                 correct += usize::from(crate::model::argmax(row) == Some(train.targets[i]));
             }
             let grads = loss.backward()?;
-            let vars: Vec<&Var> = trainable.iter().map(|&i| &self.vars[i]).collect();
+            let vars = Self::trainable(&self.vars, cfg.train_from);
             self.opt.step(&vars, &grads, self.state.lr)?;
         }
         let n = train.len().max(1) as f64;
@@ -437,11 +345,7 @@ impl TopTrainer {
             self.state.bad_epochs = 0;
             self.state.lr_bad_epochs = 0;
             // A real copy: `detach` would share storage that the optimiser updates in place.
-            self.best = self
-                .vars
-                .iter()
-                .map(|v| v.as_tensor().copy())
-                .collect::<candle_core::Result<_>>()?;
+            self.best = self.vars.try_map(|v| v.as_tensor().copy())?;
         } else {
             self.state.bad_epochs += 1;
             self.state.lr_bad_epochs += 1;
@@ -485,90 +389,16 @@ impl TopTrainer {
     pub fn best_tensors(&self) -> Result<Vec<(String, Tensor)>, TrainError> {
         let mut best = self.best.clone();
         if let Some((m, inv)) = &self.norm {
-            let w = best[0].broadcast_mul(&inv.unsqueeze(0)?)?;
+            let w = best.gru1.w_ih.broadcast_mul(&inv.unsqueeze(0)?)?;
             let shift = w.matmul(&m.unsqueeze(1)?)?.squeeze(1)?;
-            best[2] = (&best[2] - shift)?;
-            best[0] = w;
+            best.gru1.b_ih = (&best.gru1.b_ih - shift)?;
+            best.gru1.w_ih = w;
         }
-        Ok(param_names()
-            .iter()
-            .map(|n| n.to_string())
-            .zip(best)
+        Ok(best
+            .named()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t.clone()))
             .collect())
-    }
-
-    /// Write everything needed to continue (weights, best weights, optimiser, schedule, rng).
-    pub fn save_checkpoint(&self, path: &Path) -> Result<(), TrainError> {
-        let mut state = self.state.clone();
-        state.rng = self.rng.state();
-        state.opt_t = self.opt.t;
-        let mut tensors = Vec::new();
-        for (i, n) in param_names().iter().enumerate() {
-            tensors.push((format!("var.{n}"), self.vars[i].as_tensor().detach()));
-            tensors.push((format!("best.{n}"), self.best[i].clone()));
-        }
-        if let Some((m, inv)) = &self.norm {
-            tensors.push(("norm.mean".into(), m.clone()));
-            tensors.push(("norm.inv_std".into(), inv.clone()));
-        }
-        for (i, (m, v)) in self.opt.m.iter().zip(&self.opt.v).enumerate() {
-            tensors.push((format!("opt.m.{i}"), m.clone()));
-            tensors.push((format!("opt.v.{i}"), v.clone()));
-        }
-        let meta = HashMap::from([(
-            "mgr_checkpoint".to_string(),
-            serde_json::to_string(&state).map_err(|e| TrainError::Format(e.to_string()))?,
-        )]);
-        write_safetensors(path, &tensors, meta)
-    }
-
-    /// Continue from a checkpoint written by [`TopTrainer::save_checkpoint`] for the same
-    /// configuration and classes.
-    pub fn resume(&mut self, path: &Path) -> Result<(), TrainError> {
-        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let (tensors, meta) = read_safetensors(&bytes, &path.display().to_string())?;
-        let bad = |r: &str| TrainError::Checkpoint {
-            path: path.to_path_buf(),
-            reason: r.into(),
-        };
-        let state: State = meta
-            .get("mgr_checkpoint")
-            .and_then(|s| serde_json::from_str(s).ok())
-            .ok_or_else(|| bad("no training state in the metadata"))?;
-        // Only the epoch budget may change (to train further than first planned).
-        let mut same = state.config.clone();
-        same.epochs = self.state.config.epochs;
-        if same != self.state.config || state.n_classes != self.state.n_classes {
-            return Err(bad("it was written with other settings or genres"));
-        }
-        let get = |n: &str| -> Result<Tensor, TrainError> {
-            tensors
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, t)| t.clone())
-                .ok_or_else(|| bad(&format!("tensor {n} missing")))
-        };
-        for (i, n) in param_names().iter().enumerate() {
-            self.vars[i].set(&get(&format!("var.{n}"))?)?;
-            self.best[i] = get(&format!("best.{n}"))?;
-        }
-        for i in 0..self.opt.m.len() {
-            self.opt.m[i] = get(&format!("opt.m.{i}"))?;
-            self.opt.v[i] = get(&format!("opt.v.{i}"))?;
-        }
-        self.opt.t = state.opt_t;
-        self.norm = match (get("norm.mean"), get("norm.inv_std")) {
-            (Ok(m), Ok(inv)) => Some((m, inv)),
-            _ => None,
-        };
-        self.rng = Rng::new(state.rng);
-        let epochs = self.state.config.epochs;
-        self.state = state;
-        self.state.config.epochs = epochs;
-        Ok(())
     }
 }
 
@@ -583,33 +413,14 @@ pub fn song_decisions(probs: &[Vec<f32>], songs: &[usize]) -> Vec<(usize, usize)
     }
     by_song
         .into_iter()
-        .filter_map(|(s, frames)| {
-            crate::aggregate::SongScores::from_frames(frames).map(|sc| (s, sc.by_mean()))
-        })
+        .filter_map(|(s, frames)| SongScores::from_frames(frames).map(|sc| (s, sc.by_mean())))
         .collect()
-}
-
-fn one_hot(targets: impl Iterator<Item = usize>, n: usize) -> Result<Tensor, TrainError> {
-    let mut v = Vec::new();
-    let mut rows = 0;
-    for t in targets {
-        v.extend((0..n).map(|c| if c == t { 1f32 } else { 0.0 }));
-        rows += 1;
-    }
-    Ok(Tensor::from_vec(v, (rows, n), &Device::Cpu)?)
-}
-
-/// Mean binary cross-entropy of sigmoid(z) against y, in the stable form
-/// `max(z, 0) − z·y + log(1 + e^{−|z|})`.
-pub fn bce_with_logits(z: &Tensor, y: &Tensor) -> Result<Tensor, TrainError> {
-    let l = ((z.relu()? - (z * y)?)? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
-    Ok(l.mean_all()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::optim::OptimizerKind;
+    use crate::train::optim::{OptimConfig, OptimizerKind};
 
     fn cfg(kind: OptimizerKind, lr: f64, from: TrainFrom) -> TopConfig {
         TopConfig {
@@ -647,16 +458,6 @@ mod tests {
         }
         let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
         TopData::new(&refs, t, (0..n).collect()).unwrap()
-    }
-
-    #[test]
-    fn stable_bce_matches_the_definition() {
-        let z = Tensor::new(&[[2.0f32, -1.0], [0.0, 30.0]], &Device::Cpu).unwrap();
-        let y = Tensor::new(&[[1.0f32, 0.0], [1.0, 0.0]], &Device::Cpu).unwrap();
-        let got = bce_with_logits(&z, &y).unwrap().to_scalar::<f32>().unwrap();
-        let s = |x: f64| 1.0 / (1.0 + (-x).exp());
-        let want = (-(s(2.0).ln()) - (1.0 - s(-1.0)).ln() - s(0.0).ln() + 30.0) / 4.0;
-        assert!((f64::from(got) - want).abs() < 1e-4, "{got} {want}");
     }
 
     #[test]
@@ -719,12 +520,18 @@ mod tests {
         let valid = toy(10, 4);
         let c = cfg(OptimizerKind::SgdNesterov, 0.05, TrainFrom::Gru2);
         let mut a = TopTrainer::new(c.clone(), &HashMap::new(), 2).unwrap();
-        let gru1_before = a.vars[0].as_tensor().to_vec2::<f32>().unwrap();
-        let out_before = a.vars[6].as_tensor().to_vec2::<f32>().unwrap();
+        let gru1_before = a.vars.gru1.w_ih.as_tensor().to_vec2::<f32>().unwrap();
+        let out_before = a.vars.output.weight.as_tensor().to_vec2::<f32>().unwrap();
         a.epoch(&train, Some(&valid)).unwrap();
         a.epoch(&train, Some(&valid)).unwrap();
-        assert_eq!(a.vars[0].as_tensor().to_vec2::<f32>().unwrap(), gru1_before);
-        assert_ne!(a.vars[6].as_tensor().to_vec2::<f32>().unwrap(), out_before);
+        assert_eq!(
+            a.vars.gru1.w_ih.as_tensor().to_vec2::<f32>().unwrap(),
+            gru1_before
+        );
+        assert_ne!(
+            a.vars.output.weight.as_tensor().to_vec2::<f32>().unwrap(),
+            out_before
+        );
         let dir = std::env::temp_dir().join(format!("mgr-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ck = dir.join("c.safetensors");

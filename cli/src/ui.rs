@@ -1,0 +1,49 @@
+//! Progress on stderr for the library's long jobs: a bar on a terminal, notes as lines.
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mgr_core::progress::Progress;
+
+/// Draws [`Progress`] reports with indicatif (only when stderr is a terminal) and prints notes
+/// above the bar.
+#[derive(Debug, Default)]
+pub struct Bar {
+    bar: RefCell<Option<ProgressBar>>,
+}
+
+impl Progress for Bar {
+    fn begin(&self, what: &str, total: usize) {
+        if total > 1 && std::io::stderr().is_terminal() {
+            let pb = ProgressBar::new(total as u64);
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            pb.set_message(what.to_string());
+            *self.bar.borrow_mut() = Some(pb);
+        }
+    }
+
+    fn advance(&self, n: usize) {
+        if let Some(pb) = self.bar.borrow().as_ref() {
+            pb.inc(n as u64);
+        }
+    }
+
+    fn note(&self, line: &str) {
+        match self.bar.borrow().as_ref() {
+            Some(pb) => pb.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn end(&self) {
+        if let Some(pb) = self.bar.borrow_mut().take() {
+            pb.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The metadata of a model file: the keys the published files carry and those `mgr-cli
+//! finetune` adds, written and read in this one place.
+//!
+//! Published files carry `labels` (JSON list), `model` (a name), and optionally `bn_eps`. A
+//! trained file adds `base_model`, `strategy`, `config`, `validation`, `history` (JSON), and
+//! `provenance`: where the model came from, for `classify` and the plugin to show.
+
+use std::collections::HashMap;
+
+/// Metadata keys.
+pub mod keys {
+    /// JSON list of the output labels, in output order.
+    pub const LABELS: &str = "labels";
+    /// Model name (first word) and a description.
+    pub const MODEL: &str = "model";
+    /// The `model` entry of the model a trained file was derived from.
+    pub const BASE_MODEL: &str = "base_model";
+    /// BatchNorm epsilon (default 1e-5).
+    pub const BN_EPS: &str = "bn_eps";
+    /// Training strategy (`features-svm`, `finetune`, …).
+    pub const STRATEGY: &str = "strategy";
+    /// The base model as named on the command line.
+    pub const BASE_MODEL_SPEC: &str = "base_model_spec";
+    /// JSON: the training configuration.
+    pub const CONFIG: &str = "config";
+    /// JSON: validation results of the selected model.
+    pub const VALIDATION: &str = "validation";
+    /// JSON: one entry per epoch.
+    pub const HISTORY: &str = "history";
+    /// Output non-linearity of the scores (`sigmoid` or `softmax`).
+    pub const OUTPUT_ACTIVATION: &str = "output_activation";
+    /// JSON [`super::Provenance`].
+    pub const PROVENANCE: &str = "provenance";
+}
+
+/// Where a trained model came from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// What wrote the file (`mgr-cli finetune`).
+    pub tool: String,
+    /// Training strategy.
+    pub strategy: String,
+    /// The base model as named on the command line.
+    pub base_model: String,
+    /// Training data folders, as given.
+    pub data: Vec<String>,
+    /// Songs used for training (without augmented copies) and validation.
+    pub train_songs: usize,
+    pub valid_songs: usize,
+    /// Split of the data (`all`, `fault-filtered`, …) and how validation songs were chosen
+    /// (`artist`: whole artist groups, none of them in training; `clip`).
+    pub split: String,
+    pub grouping: String,
+    /// Song-level accuracy on the validation songs (mean rule).
+    pub validation_accuracy: Option<f64>,
+    /// The seed every random choice came from.
+    pub seed: u64,
+}
+
+impl Provenance {
+    /// From a file's metadata (`None` for published files or unreadable entries).
+    pub fn from_metadata(meta: &HashMap<String, String>) -> Option<Self> {
+        serde_json::from_str(meta.get(keys::PROVENANCE)?).ok()
+    }
+
+    /// One line for people: what it is, what it learned from, how it validated.
+    pub fn summary(&self) -> String {
+        let validation = match self.validation_accuracy {
+            Some(a) => format!(
+                "{:.1} % on {} validation songs ({} grouping)",
+                100.0 * a,
+                self.valid_songs,
+                self.grouping
+            ),
+            None => "no validation songs".to_string(),
+        };
+        format!(
+            "{} from {} on {} songs of {} (split {}, seed {}); validation {validation}",
+            self.strategy,
+            self.base_model,
+            self.train_songs,
+            self.data.join(" + "),
+            self.split,
+            self.seed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provenance_round_trips_through_metadata() {
+        let p = Provenance {
+            tool: "mgr-cli finetune".into(),
+            strategy: "features-svm".into(),
+            base_model: "fcn".into(),
+            data: vec!["a".into(), "b".into()],
+            train_songs: 200,
+            valid_songs: 20,
+            split: "all".into(),
+            grouping: "artist".into(),
+            validation_accuracy: Some(0.85),
+            seed: 4,
+        };
+        let meta = HashMap::from([(
+            keys::PROVENANCE.to_string(),
+            serde_json::to_string(&p).unwrap(),
+        )]);
+        assert_eq!(Provenance::from_metadata(&meta), Some(p.clone()));
+        assert!(Provenance::from_metadata(&HashMap::new()).is_none());
+        let line = p.summary();
+        assert!(
+            line.contains("85.0 % on 20 validation songs (artist grouping)"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! Running a frozen network over a data set once: every clip (and augmented copy) a training
+//! or evaluation run needs, read from the activation cache where it is there. Shared by
+//! `finetune` and `eval gtzan` so that a library user reproduces a CLI run exactly.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use super::activations::{ActivationCache, Augment, ClipActs, Extractor};
+use super::TrainError;
+use crate::dataset::Clip;
+use crate::hash::fnv1a;
+use crate::model::{builtin, Model, BUILTIN_NAMES};
+use crate::progress::Progress;
+use crate::resample::ResamplerKind;
+
+/// A model as named on the command line: its bytes (to derive a model file from it) and an
+/// identity that changes whenever the bytes do (so cached activations are never stale).
+#[derive(Debug, Clone)]
+pub struct ModelSource {
+    /// What the user gave: a built-in name or a path.
+    pub spec: String,
+    pub bytes: Cow<'static, [u8]>,
+    /// `spec#<FNV-1a of the bytes>`.
+    pub id: String,
+}
+
+impl ModelSource {
+    /// A built-in name ([`BUILTIN_NAMES`]) or a safetensors file.
+    pub fn new(spec: &str) -> Result<Self, TrainError> {
+        let bytes: Cow<'static, [u8]> = match builtin::bytes(spec) {
+            Some(b) => Cow::Borrowed(b),
+            None => Cow::Owned(std::fs::read(spec).map_err(|source| TrainError::Io {
+                path: PathBuf::from(spec),
+                source,
+            })?),
+        };
+        let id = format!("{spec}#{:016x}", fnv1a(0, bytes.iter().copied()));
+        Ok(Self {
+            spec: spec.to_string(),
+            bytes,
+            id,
+        })
+    }
+
+    /// Whether this is one of the embedded models.
+    pub fn is_builtin(&self) -> bool {
+        BUILTIN_NAMES.contains(&self.spec.as_str())
+    }
+}
+
+/// The seed of augmented copy `copy` of a clip: derived from the run's seed and the clip's
+/// name (not its position), so adding clips to a data set does not change other clips' copies.
+pub fn augment_seed(seed: u64, clip_name: &str, copy: usize) -> u64 {
+    fnv1a(seed, clip_name.bytes().chain(copy.to_le_bytes()))
+}
+
+/// Which clips get augmented copies, and how many.
+#[derive(Debug, Clone, Copy)]
+pub struct AugmentPlan<'a> {
+    pub clips: &'a [usize],
+    pub copies: usize,
+    pub seed: u64,
+}
+
+/// How the frozen network runs.
+#[derive(Debug, Clone)]
+pub struct ExtractConfig {
+    pub resampler: ResamplerKind,
+    /// Frames per forward pass.
+    pub batch: usize,
+    /// Folder of cached activations (kept across runs); `None` = no cache.
+    pub cache: Option<PathBuf>,
+}
+
+/// Activations of a data set's clips.
+#[derive(Debug, Clone)]
+pub struct Activations {
+    /// Per clip; `None` if it was not wanted or could not be read.
+    pub clips: Vec<Option<ClipActs>>,
+    /// Augmented copies per clip (only for the planned clips).
+    pub augmented: Vec<Vec<ClipActs>>,
+    /// Files that failed, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl Activations {
+    /// The readable clips among `idx` with their targets, plus (if `with_aug`) each clip's
+    /// augmented copies under the same target.
+    pub fn songs<'a>(
+        &'a self,
+        idx: &[usize],
+        targets: &[usize],
+        with_aug: bool,
+    ) -> Vec<(&'a ClipActs, usize)> {
+        let mut v = Vec::new();
+        for &i in idx {
+            if let Some(c) = &self.clips[i] {
+                v.push((c, targets[i]));
+                if with_aug {
+                    v.extend(self.augmented[i].iter().map(|x| (x, targets[i])));
+                }
+            }
+        }
+        v
+    }
+}
+
+/// Run the frozen `model` over `clips[i]` for every `i` in `wanted`, plus the augmented copies
+/// `plan` asks for. Unreadable files are reported to `progress` and skipped.
+pub fn extract(
+    model: Model,
+    source: &ModelSource,
+    cfg: &ExtractConfig,
+    clips: &[Clip],
+    wanted: &[usize],
+    plan: &AugmentPlan,
+    progress: &dyn Progress,
+) -> Activations {
+    let cache = ActivationCache::new(cfg.cache.clone());
+    let mut ex = Extractor::new(model, cfg.resampler, cfg.batch);
+    let aug = Augment::default();
+    let mut out = Activations {
+        clips: vec![None; clips.len()],
+        augmented: vec![Vec::new(); clips.len()],
+        skipped: Vec::new(),
+    };
+    progress.begin(
+        &format!("running {} over the clips", source.spec),
+        wanted.len() + plan.clips.len() * plan.copies,
+    );
+    for &i in wanted {
+        let clip = &clips[i];
+        let key = ActivationCache::key(&source.id, &clip.path, cfg.resampler, None);
+        let r = match cache.get(&key) {
+            Some(a) => Ok(a),
+            None => ex.extract(&clip.path, None).inspect(|a| cache.put(&key, a)),
+        };
+        progress.advance(1);
+        match r {
+            Ok(a) if !a.frames.is_empty() => out.clips[i] = Some(a),
+            Ok(_) => out
+                .skipped
+                .push((clip.path.clone(), "no frames".to_string())),
+            Err(e) => {
+                progress.note(&format!("skipped {}: {e}", clip.path.display()));
+                out.skipped.push((clip.path.clone(), e.to_string()));
+            }
+        }
+    }
+    for &i in plan.clips {
+        if out.clips[i].is_none() {
+            continue;
+        }
+        let clip = &clips[i];
+        for k in 0..plan.copies {
+            let s = augment_seed(plan.seed, &clip.name, k);
+            let key = ActivationCache::key(&source.id, &clip.path, cfg.resampler, Some(s));
+            let r = match cache.get(&key) {
+                Some(a) => Ok(a),
+                None => ex
+                    .extract(&clip.path, Some((s, &aug)))
+                    .inspect(|a| cache.put(&key, a)),
+            };
+            progress.advance(1);
+            if let Ok(a) = r {
+                out.augmented[i].push(a);
+            }
+        }
+    }
+    progress.end();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_identified_by_their_bytes() {
+        let a = ModelSource::new("gtzan").unwrap();
+        let b = ModelSource::new("crnn").unwrap();
+        assert!(a.is_builtin());
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.id, ModelSource::new("gtzan").unwrap().id);
+        assert!(matches!(
+            ModelSource::new("no/such/model.safetensors"),
+            Err(TrainError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn augment_seeds_depend_on_seed_name_and_copy() {
+        let s = augment_seed(0, "blues.00000", 0);
+        assert_eq!(s, augment_seed(0, "blues.00000", 0));
+        assert_ne!(s, augment_seed(1, "blues.00000", 0));
+        assert_ne!(s, augment_seed(0, "blues.00001", 0));
+        assert_ne!(s, augment_seed(0, "blues.00000", 1));
+    }
+}

@@ -1,0 +1,61 @@
+//! What decides a fine-tuning run of the CRNN top (stored in checkpoints and model metadata).
+
+use crate::train::optim::OptimConfig;
+
+/// First trained layer (`--train-from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainFrom {
+    Gru1,
+    Gru2,
+    Output,
+}
+
+impl std::str::FromStr for TrainFrom {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gru1" => Ok(Self::Gru1),
+            "gru2" => Ok(Self::Gru2),
+            "output" => Ok(Self::Output),
+            o => Err(format!("unknown layer {o:?} (gru1|gru2|output)")),
+        }
+    }
+}
+
+/// `--init`: start the trained layers from the pretrained tensors or at random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    Msd,
+    Random,
+}
+
+impl std::str::FromStr for Init {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "msd" => Ok(Self::Msd),
+            "random" => Ok(Self::Random),
+            o => Err(format!("unknown init {o:?} (msd|random)")),
+        }
+    }
+}
+
+/// Everything that decides a training run (stored in checkpoints and the output metadata).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TopConfig {
+    pub train_from: TrainFrom,
+    pub init: Init,
+    pub optim: OptimConfig,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub patience: usize,
+    pub lr_patience: usize,
+    pub dropout_seq: f32,
+    pub dropout_out: f32,
+    /// Standardise each of the 128 conv channels (training-set mean and deviation) before
+    /// `gru1`; folded into `gru1.w_ih`/`b_ih` on export. Only with `train_from = gru1`.
+    pub input_norm: bool,
+    pub seed: u64,
+}
