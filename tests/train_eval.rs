@@ -390,3 +390,91 @@ fn features_svm_on_the_fcn_becomes_its_output_layer() {
     assert!(["blues", "classical"].contains(&v[0]["label"].as_str().unwrap()));
     let _ = std::fs::remove_dir_all(work);
 }
+
+/// Two data folders used together, artist-grouped k-fold with Sturm's index: no test song's
+/// artist is heard in training, the single-artist genre (rock: Morphine) is reported apart and
+/// marked as never seen in training, the published CRNN is the line beside it, and the
+/// clip-level k-fold on the same data does leak artists.
+#[test]
+fn artist_grouped_kfold_over_two_folders() {
+    let work = scratch_dir("eval-grouped");
+    let copy = |dir: &str, genre: &str, ids: &[u32]| {
+        let d = work.join(dir).join("genres").join(genre);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in ids {
+            let name = format!("{genre}.{i:05}.flac");
+            let from = if *i < 10 { "gtzan-mini" } else { "gtzan-more" };
+            std::fs::copy(
+                pack(&format!("data/{from}/genres/{genre}/{name}")),
+                d.join(&name),
+            )
+            .unwrap();
+        }
+    };
+    // Folder a: John Lee Hooker (blues) and Morphine (rock); folder b: three other blues
+    // artists (Kelly Joe Phelps, Magic Slim, Hot Toddy).
+    copy("a", "blues", &[0, 1, 2, 3]);
+    copy("a", "rock", &[0, 1, 2, 3]);
+    copy("b", "blues", &[29, 30, 50, 51, 85, 86]);
+    let index = pack("data/gtzan-splits/GTZANindex.txt");
+    let cache = tiny().1.clone();
+    let json = work.join("grouped.json");
+    let eval = |split: &str| {
+        run(&[
+            "eval",
+            "gtzan",
+            s(&work.join("a")),
+            s(&work.join("b")),
+            "--split",
+            split,
+            "--train",
+            "features-svm",
+            "--baseline",
+            "published",
+            "--artists",
+            s(&index),
+            "--cache",
+            s(&cache),
+            "--json",
+            s(&json),
+        ])
+    };
+    let out = eval("kfold:3");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("clips grouped by artist")
+            && text.contains("0 test songs have an artist that training also heard")
+            && text.contains("rock left out: one artist each")
+            && text.contains("training never saw the genre"),
+        "{text}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["grouping"], "artist");
+    assert_eq!(v["n"], 14);
+    assert_eq!(v["test_songs_with_artist_in_training"], 0);
+    for f in v["fold_info"].as_array().unwrap() {
+        assert_eq!(f["test_songs_with_artist_in_training"], 0, "{f}");
+    }
+    assert_eq!(v["headline"]["genres"], serde_json::json!(["blues"]));
+    assert_eq!(v["headline"]["excluded"], serde_json::json!(["rock"]));
+    assert_eq!(v["headline"]["systems"][0]["n"], 10, "the ten blues songs");
+    let rock = &v["single_artist_genres"][0];
+    assert_eq!(rock["genre"], "rock");
+    assert_eq!(rock["group"], "artist:Morphine");
+    assert_eq!(rock["test_songs"], 4);
+    assert_eq!(rock["test_songs_trained_on_genre"], 0);
+    // A classifier that never saw rock cannot name it; the published model can.
+    assert_eq!(rock["accuracy"]["gtzan+features-svm"], 0.0);
+    assert!(v["baselines"]["published-gtzan-crnn"]["n"] == 14);
+    // The clip-level k-fold puts John Lee Hooker and Morphine on both sides.
+    let out = eval("kfold-random:3");
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(
+        v["test_songs_with_artist_in_training"].as_u64().unwrap() >= 8,
+        "{}",
+        v["test_songs_with_artist_in_training"]
+    );
+    let _ = std::fs::remove_dir_all(work);
+}
