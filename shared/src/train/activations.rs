@@ -3,8 +3,9 @@
 //! frozen part's activations once per clip").
 //!
 //! Per 29.12 s frame we keep: the CRNN's conv sequence `[15, 128]` (input of `gru1`), the
-//! penultimate features (CRNN `gru2` 32-d, FCN 256-d), the network's output scores, and the
-//! MFCC descriptor of the same frame for the baseline.
+//! penultimate features (CRNN `gru2` 32-d, FCN 256-d), the global average of every conv
+//! block's output (Choi et al. 2017's "convnet feature"), the network's logits and output
+//! scores, and the MFCC descriptor of the same frame for the baseline.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,11 @@ pub struct FrameActs {
     pub seq: Vec<f32>,
     /// Penultimate features (CRNN 32, FCN 256).
     pub features: Vec<f32>,
+    /// Mean over (mel, time) of each conv block's output channels, blocks concatenated
+    /// (CRNN 64 + 3 × 128 = 448, FCN 32 + 128 + 128 + 192 + 256 = 736).
+    pub pooled: Vec<f32>,
+    /// The output layer's pre-activation values.
+    pub logits: Vec<f32>,
     /// Output scores of the network as loaded.
     pub probs: Vec<f32>,
     /// [`crate::mfcc::descriptor`] of the frame's log-mel.
@@ -157,12 +163,28 @@ impl Extractor {
         let crnn = model.architecture() == Architecture::Crnn;
         let mut seq: Option<CandleTensor> = None;
         let mut feat: Option<CandleTensor> = None;
-        let probs = model.forward_traced(&x, &mut |name, t| match name {
-            "block4" if crnn => seq = Some(t.clone()),
-            "gru2" if crnn => feat = Some(t.clone()),
-            "features" if !crnn => feat = Some(t.clone()),
-            _ => {}
+        let mut logits: Option<CandleTensor> = None;
+        let mut pooled: Vec<CandleTensor> = Vec::new();
+        let mut failed: Option<candle_core::Error> = None;
+        let probs = model.forward_traced(&x, &mut |name, t| {
+            if name.starts_with("block") {
+                // [n, c, h, w] → [n, c]
+                match t.mean(3).and_then(|m| m.mean(2)) {
+                    Ok(m) => pooled.push(m),
+                    Err(e) => failed = Some(e),
+                }
+            }
+            match name {
+                "block4" if crnn => seq = Some(t.clone()),
+                "gru2" if crnn => feat = Some(t.clone()),
+                "features" if !crnn => feat = Some(t.clone()),
+                "logits" => logits = Some(t.clone()),
+                _ => {}
+            }
         })?;
+        if let Some(e) = failed {
+            return Err(crate::Error::from(e).into());
+        }
         let rows = |t: &CandleTensor| -> Result<Vec<Vec<f32>>, crate::Error> {
             Ok(t.flatten_from(1)?
                 .to_device(&candle_core::Device::Cpu)?
@@ -177,12 +199,23 @@ impl Extractor {
             Some(t) => rows(&t)?,
             None => vec![Vec::new(); n],
         };
+        let logit_rows = match logits {
+            Some(t) => rows(&t)?,
+            None => vec![Vec::new(); n],
+        };
+        let pooled_rows = if pooled.is_empty() {
+            vec![Vec::new(); n]
+        } else {
+            rows(&CandleTensor::cat(&pooled, 1)?)?
+        };
         let prob_rows = rows(&probs)?;
         let per = N_MELS * N_FRAMES;
         Ok((0..n)
             .map(|i| FrameActs {
                 seq: seq_rows[i].clone(),
                 features: feat_rows[i].clone(),
+                pooled: pooled_rows[i].clone(),
+                logits: logit_rows[i].clone(),
                 probs: prob_rows[i].clone(),
                 mfcc: crate::mfcc::descriptor(&logmels[i * per..(i + 1) * per]),
             })
@@ -196,13 +229,13 @@ pub struct ActivationCache {
     dir: Option<PathBuf>,
 }
 
-const MAGIC: &[u8; 8] = b"MGRACT01";
+const MAGIC: &[u8; 8] = b"MGRACT02";
 
 /// Version of everything between a file and its cached activations (decoders, resamplers,
 /// log-mel, network kernels, what a [`FrameActs`] holds). Part of every cache key: raise it
 /// whenever a change can move a cached number, so that no run reads activations computed by
 /// older code.
-pub const PIPELINE_VERSION: u32 = 2;
+pub const PIPELINE_VERSION: u32 = 3;
 
 impl ActivationCache {
     /// `None` = no caching.
@@ -246,7 +279,7 @@ impl ActivationCache {
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(&(acts.frames.len() as u32).to_le_bytes());
         for f in &acts.frames {
-            for v in [&f.seq, &f.features, &f.probs, &f.mfcc] {
+            for v in [&f.seq, &f.features, &f.pooled, &f.logits, &f.probs, &f.mfcc] {
                 out.extend_from_slice(&(v.len() as u32).to_le_bytes());
                 for x in v.iter() {
                     out.extend_from_slice(&x.to_le_bytes());
@@ -307,6 +340,8 @@ fn decode(bytes: &[u8], key: &str) -> Option<ClipActs> {
         frames.push(FrameActs {
             seq: c.f32s()?,
             features: c.f32s()?,
+            pooled: c.f32s()?,
+            logits: c.f32s()?,
             probs: c.f32s()?,
             mfcc: c.f32s()?,
         });
@@ -327,12 +362,16 @@ mod tests {
                 FrameActs {
                     seq: vec![1.0, 2.0],
                     features: vec![3.0],
+                    pooled: vec![0.5; 4],
+                    logits: vec![-1.0, 1.0],
                     probs: vec![0.25, 0.75],
                     mfcc: vec![-1.5; 3],
                 },
                 FrameActs {
                     seq: vec![],
                     features: vec![4.0],
+                    pooled: vec![],
+                    logits: vec![0.0, 0.0],
                     probs: vec![0.5, 0.5],
                     mfcc: vec![],
                 },
@@ -375,5 +414,42 @@ mod tests {
         let signal: f32 = clean.iter().map(|v| v * v).sum();
         let snr = 10.0 * (signal / noise).log10();
         assert!((19.0..41.0).contains(&snr), "{snr}");
+    }
+
+    /// The kept activations of a real clip: the pooled block means are the means of the
+    /// network's own block outputs, the logits give the scores, the sequence is block 4.
+    #[test]
+    fn extracted_frames_hold_pooled_blocks_logits_and_scores() {
+        let pack = std::env::var_os("MGR_SHARED").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+            PathBuf::from,
+        );
+        let clip = pack.join("data/gtzan-mini/genres/blues/blues.00000.flac");
+        let model = Model::builtin("gtzan", &candle_core::Device::Cpu).unwrap();
+        let mut ex = Extractor::new(model, ResamplerKind::Fast, 1);
+        let acts = ex.extract(&clip, None).unwrap();
+        assert_eq!(acts.frames.len(), 1);
+        let f = &acts.frames[0];
+        assert_eq!(
+            (
+                f.seq.len(),
+                f.features.len(),
+                f.pooled.len(),
+                f.logits.len()
+            ),
+            (15 * 128, 32, 64 + 3 * 128, 10)
+        );
+        for (z, p) in f.logits.iter().zip(&f.probs) {
+            assert!((1.0 / (1.0 + (-z).exp()) - p).abs() < 1e-6, "{z} {p}");
+        }
+        // Block 4 is [128, 1, 15]: its channel means are the means of the sequence's columns.
+        for c in 0..128 {
+            let mean = (0..15).map(|t| f.seq[t * 128 + c]).sum::<f32>() / 15.0;
+            let got = f.pooled[64 + 2 * 128 + c];
+            assert!(
+                (mean - got).abs() <= 1e-5 * mean.abs().max(1.0),
+                "{c}: {mean} {got}"
+            );
+        }
     }
 }
