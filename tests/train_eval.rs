@@ -90,6 +90,10 @@ fn finetune_saves_a_model_that_classify_and_eval_load() {
         s(root),
         "--out",
         s(&model),
+        "--model",
+        "crnn",
+        "--strategy",
+        "finetune",
         "--epochs",
         "2",
         "--seed",
@@ -226,6 +230,10 @@ fn resume_continues_an_interrupted_run_exactly() {
             "9".into(),
             "--optimizer".into(),
             "sgd-nesterov".into(),
+            "--model".into(),
+            "crnn".into(),
+            "--strategy".into(),
+            "finetune".into(),
             "--cache".into(),
             s(cache).into(),
         ]
@@ -476,5 +484,147 @@ fn artist_grouped_kfold_over_two_folders() {
         "{}",
         v["test_songs_with_artist_in_training"]
     );
+    let _ = std::fs::remove_dir_all(work);
+}
+
+/// Plain `finetune` trains the stacked head on the published GTZAN CRNN (the default recipe):
+/// the file keeps the published tensors and adds `head.*`, its metadata says where it came
+/// from, and `classify` reads it and gives fused probabilities over the data's genres.
+#[test]
+fn default_finetune_writes_a_stacked_model_that_classify_reads() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("finetune-stack");
+    let model = work.join("stack.safetensors");
+    let out = run(&[
+        "finetune",
+        "--data",
+        s(root),
+        "--out",
+        s(&model),
+        "--seed",
+        "5",
+        "--cache",
+        s(cache),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        epoch_losses(&out.stdout).is_empty(),
+        "a convex fit has no epochs"
+    );
+    let meta = metadata(&model);
+    assert_eq!(meta["strategy"], "stack");
+    assert_eq!(meta["labels"], "[\"blues\",\"classical\"]");
+    let shape = |n: &str| meta["__tensors__"][n]["shape"].clone();
+    assert_eq!(
+        shape("head.weight"),
+        serde_json::json!([2, 64 + 3 * 128 + 32 + 10])
+    );
+    assert_eq!(shape("head.beta"), serde_json::json!([2]));
+    assert_eq!(
+        shape("output.weight"),
+        serde_json::json!([10, 32]),
+        "the published output layer stays: its scores are fused"
+    );
+    let prov: Value = serde_json::from_str(meta["provenance"].as_str().unwrap()).unwrap();
+    assert_eq!(prov["base_model"], "gtzan");
+    assert_eq!(prov["strategy"], "stack");
+    assert_eq!(prov["seed"], 5);
+    assert_eq!(prov["split"], "all");
+    assert_eq!(prov["valid_songs"], 2, "one validation song per genre");
+    assert_eq!(prov["train_songs"], 6, "8 readable songs, 2 held out");
+
+    let clip = root.join("genres_original/classical/classical.00001.flac");
+    let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scores = v[0]["scores"].as_object().unwrap();
+    assert_eq!(scores.keys().collect::<Vec<_>>(), ["blues", "classical"]);
+    let total: f64 = scores.values().map(|x| x.as_f64().unwrap()).sum();
+    assert!(
+        (total - 1.0).abs() < 2e-4,
+        "fused probabilities sum to 1: {total}"
+    );
+    assert_eq!(v[0]["label"], "classical");
+    let _ = std::fs::remove_dir_all(work);
+}
+
+/// The default recipe against the published CRNN on artists it never heard: artist-grouped
+/// 5-fold over gtzan-mini + gtzan-more (269 songs). On the eight genres with several artists
+/// it must beat the published model by ≥ 5 points and reach ≥ 80 %; on rock and reggae (one
+/// artist each, never in training when tested) it must give the published model's answer. Every
+/// song's fold and predicted genre must equal those of an independent numpy/scipy
+/// implementation of the same recipe (exact L-BFGS) on the same activations, written during the
+/// research for issue 12 (`tests/data/stack-kfold5-reference.csv`).
+#[test]
+fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
+    let work = scratch_dir("recipe-kfold5");
+    let json = work.join("recipe.json");
+    let out = run(&[
+        "eval",
+        "gtzan",
+        s(&pack("data/gtzan-mini")),
+        s(&pack("data/gtzan-more")),
+        "--split",
+        "kfold:5",
+        "--train",
+        "stack",
+        "--baseline",
+        "published",
+        "--cache",
+        s(&work.join("cache")),
+        "--json",
+        s(&json),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["grouping"], "artist");
+    assert_eq!(v["n"], 269);
+    assert_eq!(v["test_songs_with_artist_in_training"], 0);
+    assert_eq!(
+        v["headline"]["excluded"],
+        serde_json::json!(["reggae", "rock"])
+    );
+    let headline = |name: &str| {
+        let sys = v["headline"]["systems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["system"] == name)
+            .unwrap_or_else(|| panic!("no headline for {name}"));
+        assert_eq!(sys["n"], 249);
+        sys["pooled_accuracy"].as_f64().unwrap()
+    };
+    let (ours, published) = (headline("gtzan+stack"), headline("published-gtzan-crnn"));
+    eprintln!("headline: recipe {ours:.3}, published {published:.3}");
+    assert!(
+        ours >= 0.80 && ours >= published + 0.05,
+        "{ours} vs {published}"
+    );
+    for g in v["single_artist_genres"].as_array().unwrap() {
+        assert_eq!(g["test_songs_trained_on_genre"], 0, "{g}");
+        assert_eq!(
+            g["accuracy"]["gtzan+stack"], g["accuracy"]["published-gtzan-crnn"],
+            "an unseen genre is the published model's call: {g}"
+        );
+    }
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/stack-kfold5-reference.csv"),
+    )
+    .unwrap();
+    let predictions = v["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 269);
+    let mut checked = 0;
+    for line in reference.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let p = predictions
+            .iter()
+            .find(|p| p["clip"] == f[0])
+            .unwrap_or_else(|| panic!("{} not tested", f[0]));
+        assert_eq!(p["fold"].as_u64().unwrap().to_string(), f[2], "{line}");
+        assert_eq!(p["predicted"]["published-gtzan-crnn"], f[3], "{line}");
+        assert_eq!(p["predicted"]["gtzan+stack"], f[4], "{line}");
+        checked += 1;
+    }
+    assert_eq!(checked, 269);
     let _ = std::fs::remove_dir_all(work);
 }

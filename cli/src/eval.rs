@@ -50,7 +50,8 @@ struct GtzanArgs {
     /// all | fault-filtered | random | kfold:K (artist-grouped) | kfold-random:K.
     #[arg(long, default_value = "all")]
     split: String,
-    /// Train on each fold's training part first (features-softmax, features-svm, finetune).
+    /// Train on each fold's training part first (stack, features-softmax, features-svm,
+    /// finetune).
     #[arg(long, value_parser = parse::<Strategy>)]
     train: Option<Strategy>,
     /// Also report baselines on the same folds: mfcc, published (comma-separated or repeated).

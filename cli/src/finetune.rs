@@ -13,6 +13,7 @@ use mgr_core::train::extract::ExtractConfig;
 use mgr_core::train::finetune::{finetune, with_suffix, FinetuneConfig};
 use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
 use mgr_core::train::optim::{OptimConfig, OptimizerKind};
+use mgr_core::train::stack::StackConfig;
 use mgr_core::train::top::{EpochReport, Init, TopConfig, TopTrainer, TrainFrom};
 use mgr_core::train::{Strategy, TrainSpec};
 
@@ -22,6 +23,12 @@ use crate::RunOptions;
 /// How to train (shared by `finetune` and `eval gtzan --train`).
 #[derive(Args, Debug, Clone)]
 pub struct TrainOptions {
+    /// L2 penalty of the stacked head's regression (`stack`).
+    #[arg(long, default_value_t = 0.1)]
+    pub stack_l2: f64,
+    /// κ of the stacked head's fusion, β = artists / (artists + κ) per genre (`stack`).
+    #[arg(long, default_value_t = 1.0)]
+    pub stack_kappa: f64,
     /// First trained layer of the CRNN (`finetune`): gru1, gru2 or output; everything below
     /// it stays frozen (convs always: their activations are cached).
     #[arg(long, default_value = "gru1", value_parser = parse::<TrainFrom>)]
@@ -100,6 +107,10 @@ impl TrainOptions {
         });
         TrainSpec {
             strategy,
+            stack: StackConfig {
+                l2: self.stack_l2,
+                kappa: self.stack_kappa,
+            },
             top: TopConfig {
                 train_from: self.train_from,
                 init: self.init,
@@ -147,11 +158,13 @@ pub struct FinetuneArgs {
     /// Output model (safetensors, the published layout plus metadata).
     #[arg(long)]
     out: PathBuf,
-    /// Base network: crnn (MSD), fcn (MSD), gtzan, or a safetensors file.
-    #[arg(long, default_value = "crnn")]
+    /// Base network: gtzan (the published genre CRNN), crnn (MSD), fcn (MSD), or a
+    /// safetensors file.
+    #[arg(long, default_value = "gtzan")]
     model: String,
-    /// features-softmax, features-svm or finetune.
-    #[arg(long, default_value = "finetune", value_parser = parse::<Strategy>)]
+    /// stack (the default: regression on the base network's activations, fused with its
+    /// scores), features-softmax, features-svm or finetune (the CRNN's recurrent top).
+    #[arg(long, default_value = "stack", value_parser = parse::<Strategy>)]
     strategy: Strategy,
     /// all (validation carved from the data), fault-filtered or random (their train/valid lists).
     #[arg(long, default_value = "all")]

@@ -243,6 +243,19 @@ pub struct Headline {
     pub systems: Vec<LevelReport>,
 }
 
+/// One test song: where it was tested and what every system decided (song level, mean rule).
+#[derive(Debug, Clone, Serialize)]
+pub struct SongPrediction {
+    pub clip: String,
+    pub path: String,
+    pub genre: String,
+    /// Artist group (`artist:<name>`, `unidentified:<genre>` or `clip:<name>`).
+    pub group: String,
+    pub fold: usize,
+    /// System name → predicted genre.
+    pub predicted: Map<String, Value>,
+}
+
 /// A file that could not be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
@@ -291,6 +304,8 @@ pub struct EvalReport {
     pub missing_from_folder: usize,
     pub unlisted: usize,
     pub skipped: Vec<Skipped>,
+    /// Every test song, in data order.
+    pub predictions: Vec<SongPrediction>,
 }
 
 fn keyed<S: serde::Serializer>(

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::report::{
     EvalReport, FoldInfo, FoldTraining, Headline, Level, Outcome, SingleArtistGenre, Skipped,
-    SystemRun,
+    SongPrediction, SystemRun,
 };
 use super::EvalError;
 use crate::dataset::artists::ArtistSource;
@@ -22,7 +22,7 @@ use crate::progress::Progress;
 use crate::train::activations::ClipActs;
 use crate::train::export::read_safetensors;
 use crate::train::extract::{extract, Activations, AugmentPlan, ExtractConfig, ModelSource};
-use crate::train::{fit, Baseline, BaselineKind, TrainSpec, Trained};
+use crate::train::{fit, Baseline, BaselineKind, FitContext, TrainSpec, Trained};
 
 /// An `eval gtzan` request.
 #[derive(Debug, Clone)]
@@ -176,7 +176,13 @@ pub fn gtzan(cfg: &EvalConfig, progress: &dyn Progress) -> Result<EvalReport, Ev
         let mut outcomes = Vec::with_capacity(test.len());
         match &cfg.train {
             Some(spec) => {
-                let (trained, report) = train_fold(spec, &acts, fold, targets, labels, &base)?;
+                let ctx = FitContext {
+                    labels,
+                    base: &base,
+                    base_labels: &model_labels,
+                };
+                let (trained, report) =
+                    train_fold(spec, &acts, fold, targets, &prep.groups.of, &ctx)?;
                 progress.note(&format!(
                     "fold {}/{n_folds}: trained on {} examples ({} validation songs){} in {:.1} s",
                     k + 1,
@@ -204,8 +210,8 @@ pub fn gtzan(cfg: &EvalConfig, progress: &dyn Progress) -> Result<EvalReport, Ev
         main.folds.push(outcomes);
         let mut b = 0;
         if cfg.mfcc_baseline {
-            let mut pool = acts.songs(&fold.train, targets, false);
-            pool.extend(acts.songs(&fold.valid, targets, false));
+            let mut pool = acts.songs(&fold.train, targets, &prep.groups.of, false);
+            pool.extend(acts.songs(&fold.valid, targets, &prep.groups.of, false));
             for kind in [BaselineKind::Svm, BaselineKind::Knn] {
                 let fitted = Baseline::fit(kind, &pool, labels.len(), cfg.seed);
                 baselines[b].folds.push(
@@ -292,6 +298,28 @@ pub fn gtzan(cfg: &EvalConfig, progress: &dyn Progress) -> Result<EvalReport, Ev
             }
         })
         .collect();
+    let mut predictions: Vec<SongPrediction> = Vec::new();
+    for (k, outcomes) in main.folds.iter().enumerate() {
+        for o in outcomes {
+            let c = &clips[o.clip];
+            let predicted = systems
+                .iter()
+                .filter_map(|s| {
+                    let p = s.folds[k].iter().find(|x| x.clip == o.clip)?;
+                    Some((s.name.clone(), Value::from(labels[p.mean].clone())))
+                })
+                .collect();
+            predictions.push(SongPrediction {
+                clip: c.name.clone(),
+                path: c.path.display().to_string(),
+                genre: labels[o.truth].clone(),
+                group: prep.groups.keys[prep.groups.of[o.clip]].clone(),
+                fold: k,
+                predicted,
+            });
+        }
+    }
+    predictions.sort_by(|a, b| (&a.genre, &a.clip).cmp(&(&b.genre, &b.clip)));
     let main_song = main.level_report(Level::SongMean, labels, &split, &all);
     let frames = main.pooled(Level::Frame, labels, &all).total();
     Ok(EvalReport {
@@ -325,6 +353,7 @@ pub fn gtzan(cfg: &EvalConfig, progress: &dyn Progress) -> Result<EvalReport, Ev
         extract_seconds,
         missing_from_folder: prep.plan.missing,
         unlisted: prep.plan.unlisted,
+        predictions,
         skipped: acts
             .skipped
             .iter()
@@ -343,24 +372,16 @@ fn train_fold(
     acts: &Activations,
     fold: &Fold,
     targets: &[usize],
-    labels: &[String],
-    base: &HashMap<String, Tensor>,
+    groups: &[usize],
+    ctx: &FitContext,
 ) -> Result<(Trained, FoldTraining), EvalError> {
-    let mut train = acts.songs(&fold.train, targets, true);
-    let mut valid = acts.songs(&fold.valid, targets, false);
+    let mut train = acts.songs(&fold.train, targets, groups, true);
+    let mut valid = acts.songs(&fold.valid, targets, groups, false);
     if !spec.uses_validation() {
         train.append(&mut valid);
     }
     let t = Instant::now();
-    let trained = fit(
-        spec,
-        &train,
-        &valid,
-        labels.len(),
-        base,
-        None,
-        &mut |_, _| Ok(()),
-    )?;
+    let trained = fit(spec, &train, &valid, ctx, None, &mut |_, _| Ok(()))?;
     let (epochs, best_epoch) = match &trained {
         Trained::Top(t) => (Some(t.history().len()), Some(t.best_epoch())),
         _ => (None, None),

@@ -6,6 +6,7 @@ pub mod crnn;
 pub mod fcn;
 mod gemm;
 pub mod gru;
+pub mod head;
 pub mod layers;
 pub mod meta;
 pub mod winograd;
@@ -95,6 +96,60 @@ pub mod builtin {
     }
 }
 
+/// What a stacked head reads from the network's taps: the channel means of every conv block,
+/// the penultimate features and the logits.
+struct HeadTaps {
+    pooled: candle_core::Result<Vec<Tensor>>,
+    features: Option<Tensor>,
+    logits: Option<Tensor>,
+}
+
+impl Default for HeadTaps {
+    fn default() -> Self {
+        Self {
+            pooled: Ok(Vec::new()),
+            features: None,
+            logits: None,
+        }
+    }
+}
+
+impl HeadTaps {
+    fn observe(&mut self, name: &str, t: &Tensor) {
+        if name.starts_with("block") {
+            // [n, c, h, w] → [n, c]
+            let mean = t.mean(3).and_then(|m| m.mean(2));
+            if let Ok(v) = self.pooled.as_mut() {
+                match mean {
+                    Ok(m) => v.push(m),
+                    Err(e) => self.pooled = Err(e),
+                }
+            }
+        }
+        match name {
+            "gru2" | "features" => self.features = Some(t.clone()),
+            "logits" => self.logits = Some(t.clone()),
+            _ => {}
+        }
+    }
+}
+
+/// Features a stacked head reads from a network with `n_out` outputs: the conv blocks'
+/// channels, the penultimate features and the logits.
+fn expected_head_dims(is_crnn: bool, n_out: usize) -> usize {
+    let blocks: usize = if is_crnn {
+        crnn::CHANNELS.iter().sum()
+    } else {
+        fcn::CHANNELS.iter().sum()
+    };
+    let features = if is_crnn {
+        crnn::GRU_UNITS
+    } else {
+        fcn::CHANNELS[fcn::CHANNELS.len() - 1]
+    };
+    blocks + features + n_out
+}
+
 /// Names of the built-in models, as accepted by [`Model::builtin`].
 pub const BUILTIN_NAMES: [&str; 3] = ["gtzan", "crnn", "fcn"];
 
@@ -106,6 +161,8 @@ enum Net {
 /// A loaded network with its labels and metadata.
 pub struct Model {
     net: Net,
+    /// A stacked head (`finetune --strategy stack`) on top of the network, if any.
+    head: Option<head::StackHead>,
     name: String,
     labels: Vec<String>,
     metadata: HashMap<String, String>,
@@ -170,16 +227,28 @@ impl Model {
             .ok_or_else(|| invalid("no tensor output.bias".into()))?
             .dims1()
             .map_err(|e| invalid(e.to_string()))?;
+        let head = head::StackHead::from_tensors(|n| tensors.get(n).cloned(), n_out)
+            .map_err(|e| invalid(e.to_string()))?;
+        let n_labels = head.as_ref().map_or(n_out, head::StackHead::labels);
         let labels: Vec<String> = match metadata.get(meta::keys::LABELS) {
             Some(json) => serde_json::from_str(json)
                 .map_err(|e| invalid(format!("metadata labels is not a JSON list: {e}")))?,
-            None => (0..n_out).map(|i| format!("class{i}")).collect(),
+            None => (0..n_labels).map(|i| format!("class{i}")).collect(),
         };
-        if labels.len() != n_out {
+        if labels.len() != n_labels {
             return Err(invalid(format!(
-                "{} labels for {n_out} outputs",
+                "{} labels for {n_labels} outputs",
                 labels.len()
             )));
+        }
+        if let Some(h) = &head {
+            let dims = expected_head_dims(tensors.contains_key("gru1.w_ih"), n_out);
+            if h.dims != dims {
+                return Err(invalid(format!(
+                    "the stacked head reads {} features, the network gives {dims}",
+                    h.dims
+                )));
+            }
         }
         let eps: f64 = match metadata.get(meta::keys::BN_EPS) {
             Some(v) => v
@@ -205,6 +274,7 @@ impl Model {
             .unwrap_or_else(|| name.to_string());
         Ok(Self {
             net,
+            head,
             name: model_name,
             labels,
             metadata,
@@ -274,17 +344,61 @@ impl Model {
 
     /// Probabilities `[batch, n_labels]` for an input tensor `[batch, 1, 96, 1366]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(match &self.net {
-            Net::Fcn(n) => n.forward(x)?,
-            Net::Crnn(n) => n.forward(x)?,
-        })
+        match &self.head {
+            None => self.forward_base(x, None),
+            Some(_) => self.forward_traced(x, &mut |_, _| {}),
+        }
     }
 
-    /// Like [`Model::forward`], reporting every intermediate activation to `tap`.
+    /// Like [`Model::forward`], reporting every intermediate activation of the network to
+    /// `tap` (a stacked head's output is the return value).
     pub fn forward_traced(&self, x: &Tensor, tap: &mut dyn FnMut(&str, &Tensor)) -> Result<Tensor> {
-        Ok(match &self.net {
-            Net::Fcn(n) => n.forward_traced(x, tap)?,
-            Net::Crnn(n) => n.forward_traced(x, tap)?,
+        let Some(head) = &self.head else {
+            return self.forward_base(x, Some(tap));
+        };
+        let mut taps = HeadTaps::default();
+        let base = self.forward_base(
+            x,
+            Some(&mut |name: &str, t: &Tensor| {
+                taps.observe(name, t);
+                tap(name, t);
+            }),
+        )?;
+        let rows = |t: Option<Tensor>| -> Result<Vec<Vec<f32>>> {
+            let t = t.ok_or_else(|| Error::InvalidModel {
+                name: self.name.clone(),
+                reason: "the network did not report what the stacked head reads".into(),
+            })?;
+            Ok(t.flatten_from(1)?
+                .to_device(&Device::Cpu)?
+                .to_vec2::<f32>()?)
+        };
+        let pooled = rows(Some(Tensor::cat(&taps.pooled?, 1)?))?;
+        let features = rows(taps.features)?;
+        let logits = rows(taps.logits)?;
+        let probs = rows(Some(base))?;
+        let mut out = Vec::with_capacity(probs.len() * head.labels());
+        for i in 0..probs.len() {
+            let z = head::stack_features(&pooled[i], &features[i], &logits[i]);
+            out.extend(head.scores(&z, &probs[i]));
+        }
+        Ok(Tensor::from_vec(
+            out,
+            (probs.len(), head.labels()),
+            &self.device,
+        )?)
+    }
+
+    fn forward_base(
+        &self,
+        x: &Tensor,
+        tap: Option<&mut dyn FnMut(&str, &Tensor)>,
+    ) -> Result<Tensor> {
+        Ok(match (&self.net, tap) {
+            (Net::Fcn(n), None) => n.forward(x)?,
+            (Net::Crnn(n), None) => n.forward(x)?,
+            (Net::Fcn(n), Some(t)) => n.forward_traced(x, t)?,
+            (Net::Crnn(n), Some(t)) => n.forward_traced(x, t)?,
         })
     }
 

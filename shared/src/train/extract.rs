@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use super::activations::{ActivationCache, Augment, ClipActs, Extractor};
-use super::TrainError;
+use super::{Song, TrainError};
 use crate::dataset::Clip;
 use crate::hash::fnv1a;
 use crate::model::{builtin, Model, BUILTIN_NAMES};
@@ -84,20 +84,26 @@ pub struct Activations {
 }
 
 impl Activations {
-    /// The readable clips among `idx` with their targets, plus (if `with_aug`) each clip's
-    /// augmented copies under the same target.
+    /// The readable clips among `idx` with their targets and artist groups, plus (if
+    /// `with_aug`) each clip's augmented copies under the same target and group.
     pub fn songs<'a>(
         &'a self,
         idx: &[usize],
         targets: &[usize],
+        groups: &[usize],
         with_aug: bool,
-    ) -> Vec<(&'a ClipActs, usize)> {
+    ) -> Vec<Song<'a>> {
         let mut v = Vec::new();
         for &i in idx {
             if let Some(c) = &self.clips[i] {
-                v.push((c, targets[i]));
+                let song = |acts| Song {
+                    acts,
+                    target: targets[i],
+                    group: groups[i],
+                };
+                v.push(song(c));
                 if with_aug {
-                    v.extend(self.augmented[i].iter().map(|x| (x, targets[i])));
+                    v.extend(self.augmented[i].iter().map(song));
                 }
             }
         }

@@ -10,7 +10,7 @@ use candle_core::Tensor;
 use super::export::{model_tensors, read_safetensors, write_safetensors};
 use super::extract::{extract, AugmentPlan, ExtractConfig, ModelSource};
 use super::top::{EpochReport, TopTrainer};
-use super::{fit, top_trainer, Strategy, TrainError, TrainSpec, Trained};
+use super::{fit, top_trainer, FitContext, Strategy, TrainError, TrainSpec, Trained};
 use crate::aggregate::SongScores;
 use crate::dataset::artists::ArtistSource;
 use crate::dataset::prepare;
@@ -104,6 +104,7 @@ pub fn finetune(
     let dev = device(cfg.device)?;
     let source = ModelSource::new(&cfg.model)?;
     let model = Model::from_bytes(&source.bytes, &cfg.model, &dev)?;
+    let base_labels = model.labels().to_vec();
     if cfg.spec.strategy == Strategy::Finetune && model.architecture() != Architecture::Crnn {
         return Err(TrainError::Config(
             "--strategy finetune trains the CRNN's recurrent top; for the FCN use features-softmax or features-svm".into(),
@@ -124,8 +125,9 @@ pub fn finetune(
         progress,
     );
     let targets = &prep.targets;
-    let train = acts.songs(&fold.train, targets, true);
-    let valid = acts.songs(&fold.valid, targets, false);
+    let groups = &prep.groups.of;
+    let train = acts.songs(&fold.train, targets, groups, true);
+    let valid = acts.songs(&fold.valid, targets, groups, false);
     let train_songs = fold
         .train
         .iter()
@@ -165,24 +167,21 @@ pub fn finetune(
         }
         resumed = Some(tr);
     }
-    let mut trained = fit(
-        &cfg.spec,
-        &train,
-        &valid,
-        prep.labels.len(),
-        &base,
-        resumed,
-        &mut |r, tr| {
-            tr.save_checkpoint(&ckpt)?;
-            on_epoch(r, tr);
-            Ok(())
-        },
-    )?;
+    let ctx = FitContext {
+        labels: &prep.labels,
+        base: &base,
+        base_labels: &base_labels,
+    };
+    let mut trained = fit(&cfg.spec, &train, &valid, &ctx, resumed, &mut |r, tr| {
+        tr.save_checkpoint(&ckpt)?;
+        on_epoch(r, tr);
+        Ok(())
+    })?;
     // Validation accuracy of the selected model, song level (mean of frame scores).
     let mut correct = 0;
-    for (c, t) in &valid {
-        if let Some(s) = SongScores::from_frames(trained.predict(c)?) {
-            correct += usize::from(s.by_mean() == *t);
+    for song in &valid {
+        if let Some(s) = SongScores::from_frames(trained.predict(song.acts)?) {
+            correct += usize::from(s.by_mean() == song.target);
         }
     }
     let validation_accuracy = (!valid.is_empty()).then(|| correct as f64 / valid.len() as f64);
@@ -226,6 +225,7 @@ pub fn finetune(
         "train_songs": fold.train.len(),
         "valid_songs": valid.len(),
         "augment": cfg.augment,
+        "stack": cfg.spec.stack,
         "top": cfg.spec.top,
         "resampler": format!("{:?}", cfg.extract.resampler),
     });
@@ -241,7 +241,11 @@ pub fn finetune(
         meta.insert(keys::HISTORY.to_string(), to_json(t.history())?);
     }
     meta.insert(keys::VALIDATION.to_string(), validation.to_string());
-    meta.insert(keys::OUTPUT_ACTIVATION.to_string(), "sigmoid".to_string());
+    let activation = match cfg.spec.strategy {
+        Strategy::Stack => "fused-probability",
+        _ => "sigmoid",
+    };
+    meta.insert(keys::OUTPUT_ACTIVATION.to_string(), activation.to_string());
     meta.insert(keys::PROVENANCE.to_string(), to_json(&provenance)?);
     let (tensors, meta) = model_tensors(&source.bytes, &trained.tensors()?, &meta)?;
     write_safetensors(&cfg.out, &tensors, meta)?;

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod finetune;
 pub mod linear;
 pub mod optim;
+pub mod stack;
 pub mod top;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
 
+use crate::model::head::{stack_features, StackHead};
 use activations::ClipActs;
 use linear::{Knn, LinearModel, SoftmaxConfig, SvmConfig};
 use top::{EpochReport, TopConfig, TopData, TopTrainer};
@@ -60,6 +62,9 @@ impl From<candle_core::Error> for TrainError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
+    /// Logistic regression on the base network's pooled conv blocks, penultimate features
+    /// and logits, fused per genre with its own scores ([`crate::model::head`]). The default.
+    Stack,
     FeaturesSoftmax,
     FeaturesSvm,
     Finetune,
@@ -69,11 +74,12 @@ impl std::str::FromStr for Strategy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "stack" => Ok(Self::Stack),
             "features-softmax" => Ok(Self::FeaturesSoftmax),
             "features-svm" => Ok(Self::FeaturesSvm),
             "finetune" => Ok(Self::Finetune),
             o => Err(format!(
-                "unknown strategy {o:?} (features-softmax|features-svm|finetune)"
+                "unknown strategy {o:?} (stack|features-softmax|features-svm|finetune)"
             )),
         }
     }
@@ -82,6 +88,7 @@ impl std::str::FromStr for Strategy {
 impl std::fmt::Display for Strategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Self::Stack => "stack",
             Self::FeaturesSoftmax => "features-softmax",
             Self::FeaturesSvm => "features-svm",
             Self::Finetune => "finetune",
@@ -93,6 +100,7 @@ impl std::fmt::Display for Strategy {
 #[derive(Debug, Clone)]
 pub struct TrainSpec {
     pub strategy: Strategy,
+    pub stack: stack::StackConfig,
     pub top: TopConfig,
     pub softmax: SoftmaxConfig,
     pub svm: SvmConfig,
@@ -108,6 +116,9 @@ impl TrainSpec {
 
 /// A trained classifier.
 pub enum Trained {
+    /// Logistic regression on the base network's activations fused with its scores: becomes
+    /// the model's stacked head.
+    Stack(StackHead),
     /// Softmax or SVM on the penultimate features: becomes the `output` layer.
     Linear(LinearModel),
     /// The CRNN's trained top.
@@ -119,22 +130,31 @@ impl std::fmt::Debug for Trained {
         match self {
             Self::Linear(_) => f.write_str("Trained::Linear"),
             Self::Top(_) => f.write_str("Trained::Top"),
+            Self::Stack(_) => f.write_str("Trained::Stack"),
         }
     }
 }
 
-/// Training and validation songs: `(activations, genre index)`; augmented copies of a
-/// training song are separate entries.
-pub type Songs<'a> = [(&'a ClipActs, usize)];
+/// One training or validation song: its activations, genre (index into the labels) and
+/// artist group (augmented copies of a song are separate songs of the same group).
+#[derive(Debug, Clone, Copy)]
+pub struct Song<'a> {
+    pub acts: &'a ClipActs,
+    pub target: usize,
+    pub group: usize,
+}
+
+/// Training and validation songs.
+pub type Songs<'a> = [Song<'a>];
 
 fn frames_of<'a>(songs: &Songs<'a>) -> (Vec<&'a activations::FrameActs>, Vec<usize>, Vec<usize>) {
     let mut frames = Vec::new();
     let mut targets = Vec::new();
     let mut ids = Vec::new();
-    for (i, (acts, t)) in songs.iter().enumerate() {
-        for f in &acts.frames {
+    for (i, song) in songs.iter().enumerate() {
+        for f in &song.acts.frames {
             frames.push(f);
-            targets.push(*t);
+            targets.push(song.target);
             ids.push(i);
         }
     }
@@ -157,6 +177,15 @@ pub fn top_trainer(
     TopTrainer::new(spec.top.clone(), base, n_classes)
 }
 
+/// What training starts from besides the songs: the labels to learn, and the base model's
+/// tensors and labels.
+#[derive(Debug, Clone, Copy)]
+pub struct FitContext<'a> {
+    pub labels: &'a [String],
+    pub base: &'a HashMap<String, Tensor>,
+    pub base_labels: &'a [String],
+}
+
 /// Train as `spec` says. `on_epoch` sees every epoch of a fine-tune (to print, plot and
 /// checkpoint) and may stop the run with an error; `trainer` lets the caller pass one that was
 /// resumed from a checkpoint.
@@ -164,15 +193,21 @@ pub fn fit(
     spec: &TrainSpec,
     train: &Songs,
     valid: &Songs,
-    n_classes: usize,
-    base: &HashMap<String, Tensor>,
+    ctx: &FitContext,
     trainer: Option<TopTrainer>,
     on_epoch: &mut dyn FnMut(&EpochReport, &TopTrainer) -> Result<(), TrainError>,
 ) -> Result<Trained, TrainError> {
     if train.is_empty() {
         return Err(TrainError::Config("no training songs".into()));
     }
+    let (n_classes, base) = (ctx.labels.len(), ctx.base);
     match spec.strategy {
+        Strategy::Stack => Ok(Trained::Stack(stack::fit(
+            &spec.stack,
+            train,
+            ctx.labels,
+            ctx.base_labels,
+        )?)),
         Strategy::FeaturesSoftmax | Strategy::FeaturesSvm => {
             let (frames, targets, _) = frames_of(train);
             let x: Vec<&[f32]> = frames.iter().map(|f| f.features.as_slice()).collect();
@@ -204,15 +239,25 @@ pub fn fit(
 }
 
 impl Trained {
-    /// Scores of every frame of a clip (sigmoid for the top, raw `W x + b` for linear models;
-    /// both decide by argmax).
+    /// Scores of every frame of a clip (sigmoid for the top, raw `W x + b` for linear models,
+    /// fused probabilities for the stack; all decide by argmax).
     pub fn predict(&mut self, clip: &ClipActs) -> Result<Vec<Vec<f32>>, TrainError> {
         match self {
             Self::Linear(m) => Ok(clip.frames.iter().map(|f| m.scores(&f.features)).collect()),
             Self::Top(t) => {
-                let data = top_data(&[(clip, 0)])?;
+                let song = Song {
+                    acts: clip,
+                    target: 0,
+                    group: 0,
+                };
+                let data = top_data(&[song])?;
                 t.predict(&data.seq, true)
             }
+            Self::Stack(h) => Ok(clip
+                .frames
+                .iter()
+                .map(|f| h.scores(&stack_features(&f.pooled, &f.features, &f.logits), &f.probs))
+                .collect()),
         }
     }
 
@@ -234,6 +279,7 @@ impl Trained {
                 ])
             }
             Self::Top(t) => t.best_tensors(),
+            Self::Stack(h) => Ok(h.tensors()?),
         }
     }
 }
