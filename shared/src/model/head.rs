@@ -178,6 +178,57 @@ impl StackHead {
     }
 }
 
+/// What a stacked head reads from the network's taps: the channel means of every conv block,
+/// the penultimate features and the logits.
+pub struct Taps {
+    pooled: candle_core::Result<Vec<Tensor>>,
+    /// The penultimate features (CRNN `gru2`, FCN `features`).
+    pub features: Option<Tensor>,
+    /// The output layer's pre-activation values.
+    pub logits: Option<Tensor>,
+}
+
+impl Default for Taps {
+    fn default() -> Self {
+        Self {
+            pooled: Ok(Vec::new()),
+            features: None,
+            logits: None,
+        }
+    }
+}
+
+impl Taps {
+    /// Look at one tap of `forward_traced`.
+    pub fn observe(&mut self, name: &str, t: &Tensor) {
+        if name.starts_with("block") {
+            // [n, c, h, w] → [n, c]
+            let mean = t.mean(3).and_then(|m| m.mean(2));
+            if let Ok(v) = self.pooled.as_mut() {
+                match mean {
+                    Ok(m) => v.push(m),
+                    Err(e) => self.pooled = Err(e),
+                }
+            }
+        }
+        match name {
+            "gru2" | "features" => self.features = Some(t.clone()),
+            "logits" => self.logits = Some(t.clone()),
+            _ => {}
+        }
+    }
+
+    /// The channel means of every block seen, concatenated: `[n, Σ channels]` (`None` if no
+    /// block was seen).
+    pub fn pooled(self) -> candle_core::Result<Option<Tensor>> {
+        let blocks = self.pooled?;
+        if blocks.is_empty() {
+            return Ok(None);
+        }
+        Tensor::cat(&blocks, 1).map(Some)
+    }
+}
+
 /// The head's input for one frame: pooled block means, penultimate features, logits.
 pub fn stack_features(pooled: &[f32], features: &[f32], logits: &[f32]) -> Vec<f32> {
     let mut x = Vec::with_capacity(pooled.len() + features.len() + logits.len());

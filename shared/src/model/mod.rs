@@ -96,44 +96,6 @@ pub mod builtin {
     }
 }
 
-/// What a stacked head reads from the network's taps: the channel means of every conv block,
-/// the penultimate features and the logits.
-struct HeadTaps {
-    pooled: candle_core::Result<Vec<Tensor>>,
-    features: Option<Tensor>,
-    logits: Option<Tensor>,
-}
-
-impl Default for HeadTaps {
-    fn default() -> Self {
-        Self {
-            pooled: Ok(Vec::new()),
-            features: None,
-            logits: None,
-        }
-    }
-}
-
-impl HeadTaps {
-    fn observe(&mut self, name: &str, t: &Tensor) {
-        if name.starts_with("block") {
-            // [n, c, h, w] → [n, c]
-            let mean = t.mean(3).and_then(|m| m.mean(2));
-            if let Ok(v) = self.pooled.as_mut() {
-                match mean {
-                    Ok(m) => v.push(m),
-                    Err(e) => self.pooled = Err(e),
-                }
-            }
-        }
-        match name {
-            "gru2" | "features" => self.features = Some(t.clone()),
-            "logits" => self.logits = Some(t.clone()),
-            _ => {}
-        }
-    }
-}
-
 /// Features a stacked head reads from a network with `n_out` outputs: the conv blocks'
 /// channels, the penultimate features and the logits.
 fn expected_head_dims(is_crnn: bool, n_out: usize) -> usize {
@@ -356,7 +318,7 @@ impl Model {
         let Some(head) = &self.head else {
             return self.forward_base(x, Some(tap));
         };
-        let mut taps = HeadTaps::default();
+        let mut taps = head::Taps::default();
         let base = self.forward_base(
             x,
             Some(&mut |name: &str, t: &Tensor| {
@@ -373,9 +335,9 @@ impl Model {
                 .to_device(&Device::Cpu)?
                 .to_vec2::<f32>()?)
         };
-        let pooled = rows(Some(Tensor::cat(&taps.pooled?, 1)?))?;
-        let features = rows(taps.features)?;
-        let logits = rows(taps.logits)?;
+        let features = rows(taps.features.take())?;
+        let logits = rows(taps.logits.take())?;
+        let pooled = rows(taps.pooled()?)?;
         let probs = rows(Some(base))?;
         let mut out = Vec::with_capacity(probs.len() * head.labels());
         for i in 0..probs.len() {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::TrainError;
 use crate::audio::decode_file;
 use crate::config::{N_FRAMES, N_MELS};
+use crate::model::head::Taps;
 use crate::model::{Architecture, CandleTensor, Model};
 use crate::pipeline::Analyzer;
 use crate::resample::{Resampler, ResamplerKind};
@@ -162,29 +163,15 @@ impl Extractor {
         let n = x.dim(0).map_err(crate::Error::from)?;
         let crnn = model.architecture() == Architecture::Crnn;
         let mut seq: Option<CandleTensor> = None;
-        let mut feat: Option<CandleTensor> = None;
-        let mut logits: Option<CandleTensor> = None;
-        let mut pooled: Vec<CandleTensor> = Vec::new();
-        let mut failed: Option<candle_core::Error> = None;
+        let mut taps = Taps::default();
         let probs = model.forward_traced(&x, &mut |name, t| {
-            if name.starts_with("block") {
-                // [n, c, h, w] → [n, c]
-                match t.mean(3).and_then(|m| m.mean(2)) {
-                    Ok(m) => pooled.push(m),
-                    Err(e) => failed = Some(e),
-                }
-            }
-            match name {
-                "block4" if crnn => seq = Some(t.clone()),
-                "gru2" if crnn => feat = Some(t.clone()),
-                "features" if !crnn => feat = Some(t.clone()),
-                "logits" => logits = Some(t.clone()),
-                _ => {}
+            taps.observe(name, t);
+            if name == "block4" && crnn {
+                seq = Some(t.clone());
             }
         })?;
-        if let Some(e) = failed {
-            return Err(crate::Error::from(e).into());
-        }
+        let (feat, logits) = (taps.features.take(), taps.logits.take());
+        let pooled = taps.pooled()?;
         let rows = |t: &CandleTensor| -> Result<Vec<Vec<f32>>, crate::Error> {
             Ok(t.flatten_from(1)?
                 .to_device(&candle_core::Device::Cpu)?
@@ -203,10 +190,9 @@ impl Extractor {
             Some(t) => rows(&t)?,
             None => vec![Vec::new(); n],
         };
-        let pooled_rows = if pooled.is_empty() {
-            vec![Vec::new(); n]
-        } else {
-            rows(&CandleTensor::cat(&pooled, 1)?)?
+        let pooled_rows = match pooled {
+            Some(t) => rows(&t)?,
+            None => vec![Vec::new(); n],
         };
         let prob_rows = rows(&probs)?;
         let per = N_MELS * N_FRAMES;
