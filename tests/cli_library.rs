@@ -42,13 +42,14 @@ fn tree(dir: &Path, n: usize) -> Vec<PathBuf> {
         let k = i / GENRES.len();
         std::fs::create_dir_all(dir.join(g)).unwrap();
         let dst = dir.join(g).join(format!("{g}.{k:05}.flac"));
-        writable_copy(
-            &pack(&format!(
-                "data/gtzan-mini/genres/{g}/{g}.{:05}.flac",
-                k % 10
-            )),
-            &dst,
-        );
+        // The pack's clips of that genre (not every number is there), cycled.
+        let mut clips: Vec<PathBuf> =
+            std::fs::read_dir(pack(&format!("data/gtzan-mini/genres/{g}")))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+        clips.sort();
+        writable_copy(&clips[k % clips.len()], &dst);
         files.push(dst);
     }
     files.sort();
@@ -426,7 +427,7 @@ fn tag_tree(dir: &Path, copies: usize) -> Vec<PathBuf> {
         for (src, ext) in [
             ("data/gtzan-mini/formats/rock.00001.mp3", "mp3"),
             ("data/gtzan-mini/formats/rock.00001.ogg", "ogg"),
-            ("data/gtzan-mini/genres/jazz/jazz.00003.flac", "flac"),
+            ("data/gtzan-mini/genres/jazz/jazz.00004.flac", "flac"),
             ("data/gtzan-mini/formats/rock.00001.wav", "wav"),
         ] {
             let dst = dir.join(format!("song{k:02}.{ext}"));
