@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mgr_tests::{pack, scratch_dir};
+use mgr_tests::{pack, scratch_dir, writable_copy};
 use serde_json::Value;
 
 fn mgr() -> Command {
@@ -21,15 +21,6 @@ fn run(args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// `fs::copy` keeps the mode, and the pack's files are read-only.
-fn writable_copy(src: &Path, dst: &Path) {
-    std::fs::copy(src, dst).unwrap();
-    let mut perms = std::fs::metadata(dst).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(dst, perms).unwrap();
 }
 
 const GENRES: [&str; 5] = ["blues", "classical", "jazz", "metal", "pop"];

@@ -13,7 +13,7 @@ use lofty::prelude::{Accessor, ItemKey, TagExt};
 use lofty::tag::{Tag, TagType};
 use mgr_core::audio::decode_file;
 use mgr_core::library::tags::{plan, write_genre, TagAction, TagError, TagOptions, SCORES_FIELD};
-use mgr_tests::{pack, scratch_dir};
+use mgr_tests::{pack, scratch_dir, writable_copy};
 
 const APPLY: TagOptions = TagOptions {
     apply: true,
@@ -63,15 +63,6 @@ fn tagged_copy(dir: &Path, src: &Path, ext: &str, n: usize) -> PathBuf {
         info.save_to_path(&dst, WriteOptions::default()).unwrap();
     }
     dst
-}
-
-/// `fs::copy` keeps the mode, and the pack's files are read-only.
-fn writable_copy(src: &Path, dst: &Path) {
-    std::fs::copy(src, dst).unwrap();
-    let mut perms = std::fs::metadata(dst).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(dst, perms).unwrap();
 }
 
 fn samples(path: &Path) -> Vec<u32> {

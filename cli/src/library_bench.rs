@@ -215,71 +215,41 @@ fn measure(a: &crate::bench::BenchArgs, clips: &[PathBuf], files: &[PathBuf]) ->
         }
     };
     let cores = rayon::current_num_threads();
-    let mut rows = Vec::new();
-
-    // 1 thread: front-end inline, network on a one-thread pool.
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .context("building a one-thread pool")?;
-    let b = batch(&cpu);
-    let row = one.install(|| -> Result<Row> {
-        let stages = stage_times(&sample, &model, &resampler, b)?;
+    // One configuration: the stage reference, then the library run, on the current pool.
+    let row = |name: String, model: &Model, workers: usize| -> Result<Row> {
+        let dev = model.device();
+        let b = batch(dev);
+        let stages = stage_times(&sample, model, &resampler, b)?;
         let config = StreamConfig {
             resampler: a.run.resampler,
             batch: b,
-            workers: 0,
-            ..StreamConfig::for_device(&cpu)
+            workers,
+            ..StreamConfig::for_device(dev)
         };
         let reset = reset_peak_rss();
-        let songs_per_s = library_run(files, &model, config)?;
+        let songs_per_s = library_run(files, model, config)?;
         Ok(Row {
-            name: "1 thread".into(),
+            name,
             batch: b,
             stages,
             songs_per_s,
             peak_rss_mib: peak_rss_mib().filter(|_| reset),
         })
-    })?;
-    rows.push(row);
-
-    // All cores.
-    let stages = stage_times(&sample, &model, &resampler, b)?;
-    let config = StreamConfig {
-        resampler: a.run.resampler,
-        batch: b,
-        workers: cores,
-        ..StreamConfig::for_device(&cpu)
     };
-    let reset = reset_peak_rss();
-    let songs_per_s = library_run(files, &model, config)?;
-    rows.push(Row {
-        name: format!("{cores} threads (all cores)"),
-        batch: b,
-        stages,
-        songs_per_s,
-        peak_rss_mib: peak_rss_mib().filter(|_| reset),
-    });
-
+    // 1 thread: front-end inline, network on a one-thread pool.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .context("building a one-thread pool")?;
+    let mut rows = vec![one.install(|| row("1 thread".into(), &model, 0))?];
+    rows.push(row(format!("{cores} threads (all cores)"), &model, cores)?);
     if let Some(gpu) = cuda_device() {
         let model = Model::builtin("gtzan", &gpu)?;
-        let b = batch(&gpu);
-        let stages = stage_times(&sample, &model, &resampler, b)?;
-        let config = StreamConfig {
-            resampler: a.run.resampler,
-            batch: b,
-            workers: cores,
-            ..StreamConfig::for_device(&gpu)
-        };
-        let reset = reset_peak_rss();
-        let songs_per_s = library_run(files, &model, config)?;
-        rows.push(Row {
-            name: format!("cuda + {cores} front-end threads"),
-            batch: b,
-            stages,
-            songs_per_s,
-            peak_rss_mib: peak_rss_mib().filter(|_| reset),
-        });
+        rows.push(row(
+            format!("cuda + {cores} front-end threads"),
+            &model,
+            cores,
+        )?);
     }
     Ok(rows)
 }
