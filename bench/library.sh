@@ -30,12 +30,13 @@ echo "$N files, $(du -sh "$WORK/music" | cut -f1)"
 timed() { /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$@"; }
 
 echo "== classify --jsonl, killed after $KILL_AFTER s"
-timed "$MGR" classify "$WORK/music" --jsonl "$WORK/genres.jsonl" &
-PID=$!
+/usr/bin/time -f "wall %e s, peak RSS %M KiB" \
+    "$MGR" classify "$WORK/music" --jsonl "$WORK/genres.jsonl" &
+TIME_PID=$!
 sleep "$KILL_AFTER"
-# The time wrapper's child is mgr-cli: kill that one.
-pkill -KILL -P "$PID" || true
-wait "$PID" || true
+# SIGKILL to mgr-cli, the child of this time process (by parent id).
+pkill -KILL -P "$TIME_PID" || true
+wait "$TIME_PID" || true
 LINES=$(wc -l < "$WORK/genres.jsonl")
 echo "killed: $LINES complete lines, last byte: $(tail -c1 "$WORK/genres.jsonl" | od -An -c)"
 

@@ -71,7 +71,7 @@ fn library_paths() -> Vec<std::path::PathBuf> {
         pack("audio/bensound/bensound-cute.mp3"),
         pack("data/gtzan-mini/genres/metal/metal.00001.flac"),
     ];
-    // A 2-minute song (4 frames after trimming 20 s at each end... 2 frames of 29.12 s).
+    // A 2-minute song: 2 frames of 29.12 s after dropping 20 s at each end.
     let long = dir.join("long.wav");
     let mut samples = Vec::new();
     for clip in [

@@ -318,6 +318,8 @@ fn progress(n: usize) -> ProgressBar {
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        // Redrawn twice a second, so that the elapsed time moves while a long song runs.
+        pb.enable_steady_tick(std::time::Duration::from_millis(500));
         pb
     } else {
         ProgressBar::hidden()
