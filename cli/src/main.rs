@@ -167,9 +167,12 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     // `--batch` left at its default means "the device's default" for the library commands.
-    let batch_given = matches.subcommand().is_some_and(|(_, m)| {
-        m.value_source("batch") == Some(clap::parser::ValueSource::CommandLine)
-    });
+    let batch_given = match matches.subcommand() {
+        Some(("tag" | "classify", m)) => {
+            m.value_source("batch") == Some(clap::parser::ValueSource::CommandLine)
+        }
+        _ => false,
+    };
     let result = match cli.command {
         Command::Tag(a) => tag(a, batch_given),
         Command::Classify(a) => classify(a, batch_given),
