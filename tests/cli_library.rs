@@ -166,7 +166,8 @@ fn jsonl_appends_per_song_and_resume_skips_unchanged_files() {
 fn ctrl_c_and_kill_lose_only_songs_in_flight_and_resume_completes_the_set() {
     let dir = scratch_dir("lib-kill");
     let root = dir.join("music");
-    let n = 20;
+    // Enough songs that a Ctrl-C after the second one lands mid-run.
+    let n = 30;
     tree(&root, n);
     let want = reference(&root);
     let out_file = dir.join("out.jsonl");
