@@ -145,6 +145,17 @@ pub fn wav_bytes(samples: &[f32], channels: u16, rate: u32) -> Vec<u8> {
     v
 }
 
+/// Copy `src` to `dst` and make the copy writable (`fs::copy` keeps the mode, and the data
+/// pack's files are read-only).
+pub fn writable_copy(src: &Path, dst: &Path) {
+    std::fs::copy(src, dst)
+        .unwrap_or_else(|e| panic!("{} -> {}: {e}", src.display(), dst.display()));
+    let mut perms = std::fs::metadata(dst).expect("copied file").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(dst, perms).expect("make the copy writable");
+}
+
 /// A fresh, empty scratch folder under the system temp dir for one test.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mgr-test-{}-{name}", std::process::id()));

@@ -25,12 +25,16 @@ pub enum Stage {
     Network,
     /// File to genre with the GTZAN CRNN (both resamplers).
     Endtoend,
+    /// A library of `--files` copies of the clips under FILE (a folder) through the
+    /// streaming pipeline, next to the stages' single-file throughput.
+    Library,
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Audio file to time (a 30 s GTZAN clip is the reference workload).
-    file: PathBuf,
+    /// Audio file to time (a 30 s GTZAN clip is the reference workload); with
+    /// `--stage library`, a folder of clips.
+    pub(crate) file: PathBuf,
     /// Timed repetitions per stage (after one warm-up run); the median is reported.
     #[arg(long, default_value_t = 5)]
     reps: usize,
@@ -40,11 +44,14 @@ pub struct BenchArgs {
     /// Larger batch for the network rows (besides batch 1).
     #[arg(long, default_value_t = 8)]
     net_batch: usize,
+    /// Files in the library of `--stage library` (copies of the clips, cycled).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) files: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    run: crate::RunOptions,
+    pub(crate) run: crate::RunOptions,
 }
 
 /// One timed stage: a stable id for scripts, a readable name, seconds, audio seconds covered
@@ -112,6 +119,9 @@ pub fn network_flops(arch: Architecture, n_out: usize) -> f64 {
 
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     crate::apply_threads(&a.run);
+    if a.stage.contains(&Stage::Library) {
+        return crate::library_bench::run(&a);
+    }
     let dev = device(a.run.device)?;
     let stages = if a.stage.is_empty() {
         vec![Stage::Frontend, Stage::Network, Stage::Endtoend]

@@ -6,6 +6,7 @@
 mod bench;
 mod eval;
 mod finetune;
+mod library_bench;
 mod output;
 mod plot;
 mod ui;
@@ -13,14 +14,20 @@ mod ui;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use mgr_core::audio::has_audio_extension;
+use mgr_core::library::record::Format as RecordFormat;
+use mgr_core::library::tags::TagOptions;
+use mgr_core::library::walk::{Shard, WalkOptions};
+use mgr_core::library::{self, LibraryJob, Observer, ResultsFile, RunPlan, RunReport, SongOutcome};
 use mgr_core::model::{device, DeviceKind, Model};
-use mgr_core::pipeline::Analyzer;
+use mgr_core::pipeline::{Progress, StreamConfig};
 use mgr_core::resample::ResamplerKind;
+use output::Row;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -57,7 +64,8 @@ pub struct RunOptions {
     /// (a shorter polyphase filter) moves scores by up to 0.012 (see README).
     #[arg(long, default_value = "reference", value_parser = parse_resampler)]
     resampler: ResamplerKind,
-    /// Frames per forward pass.
+    /// Frames per forward pass (`classify` and `tag`: 8 on the CPU, 64 on a GPU unless given;
+    /// the scores do not depend on it).
     #[arg(long, default_value_t = mgr_core::pipeline::DEFAULT_BATCH)]
     batch: usize,
     /// Worker threads for the networks (default: all cores).
@@ -91,13 +99,6 @@ struct TagArgs {
     run: RunOptions,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Text,
-    Json,
-    Csv,
-}
-
 #[derive(Args, Debug)]
 struct ClassifyArgs {
     /// Audio files or folders (searched recursively).
@@ -115,15 +116,67 @@ struct ClassifyArgs {
     /// Print CSV (one row per file).
     #[arg(long)]
     csv: bool,
+    /// Append one JSON line per song to FILE as it finishes (flushed each time); nothing is
+    /// printed on stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "csv_file")]
+    jsonl: Option<PathBuf>,
+    /// Append CSV rows per song to FILE as it finishes (flushed each time).
+    #[arg(long, value_name = "FILE")]
+    csv_file: Option<PathBuf>,
+    /// Continue the --jsonl / --csv-file FILE: skip songs it holds with the same path, size
+    /// and modification time.
+    #[arg(long)]
+    resume: bool,
+    /// Take every N-th song of the sorted list, starting at song I (0 <= I < N): for job
+    /// arrays; the shards' result files concatenate into the whole result.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Also walk hidden files and folders (names starting with `.`).
+    #[arg(long)]
+    hidden: bool,
+    /// Do not follow symbolic links to folders.
+    #[arg(long)]
+    no_follow: bool,
+    /// Write the top genre into each file's genre tag. Alone it only prints what would
+    /// change; with --apply it writes.
+    #[arg(long)]
+    write_tags: bool,
+    /// Write the tags (with --write-tags).
+    #[arg(long, requires = "write_tags")]
+    apply: bool,
+    /// Also write an MGR_GENRE_SCORES field with the ten scores and the model name.
+    #[arg(long, requires = "write_tags")]
+    tag_scores: bool,
+    /// Replace a genre the user already set.
+    #[arg(long, requires = "write_tags")]
+    overwrite_existing: bool,
+    /// Let a tagged file's modification time change (it is kept by default).
+    #[arg(long, requires = "write_tags")]
+    update_mtime: bool,
     #[command(flatten)]
     run: RunOptions,
 }
 
+fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
+    s.parse()
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // `--batch` left at its default means "the device's default" for the library commands.
+    let batch_given = match matches.subcommand() {
+        Some(("tag" | "classify", m)) => {
+            m.value_source("batch") == Some(clap::parser::ValueSource::CommandLine)
+        }
+        _ => false,
+    };
     let result = match cli.command {
-        Command::Tag(a) => tag(a),
-        Command::Classify(a) => classify(a),
+        Command::Tag(a) => tag(a, batch_given),
+        Command::Classify(a) => classify(a, batch_given),
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Finetune(a) => finetune::run(a),
@@ -154,103 +207,241 @@ pub fn load_model(spec: &str, run: &RunOptions) -> Result<Model> {
     Model::load(path, &dev).with_context(|| format!("loading model {spec}"))
 }
 
-/// Expand folders recursively (sorted) into audio files; plain files are kept as given.
-fn collect_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            out.push(dir.to_path_buf()); // reported as an error later
-            return;
-        };
-        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else if has_audio_extension(&p) {
-                out.push(p);
+/// The stream settings of a run: `--batch` (or the device's default), `--resampler`, one
+/// front-end worker per thread (`--threads`, default all cores).
+fn stream_config(run: &RunOptions, model: &Model, batch_given: bool) -> StreamConfig {
+    let mut config = StreamConfig::for_device(model.device());
+    config.resampler = run.resampler;
+    if batch_given {
+        config.batch = run.batch.max(1);
+    }
+    config
+}
+
+/// Stopped by Ctrl-C: the first press stops the run cleanly, a second one quits at once.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+fn install_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nstopping: songs in flight are dropped (Ctrl-C again quits at once); \
+             run again with --resume to finish"
+        );
+    });
+}
+
+/// Collects the songs for stdout and draws the progress bar.
+struct Collect {
+    rows: Vec<(usize, Row)>,
+    keep: bool,
+    bar: ProgressBar,
+    started: Instant,
+}
+
+impl Collect {
+    fn new(keep: bool) -> Self {
+        Self {
+            rows: Vec::new(),
+            keep,
+            bar: ProgressBar::hidden(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The rows in walk order.
+    fn sorted(mut self) -> Vec<Row> {
+        self.rows.sort_by_key(|(i, _)| *i);
+        self.rows.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+impl Observer for Collect {
+    fn start(&mut self, plan: &RunPlan) {
+        for note in &plan.walk.notes {
+            eprintln!("warning: {note}");
+        }
+        if plan.walk.hidden > 0 {
+            eprintln!(
+                "note: skipped {} hidden file(s) or folder(s) (--hidden includes them)",
+                plan.walk.hidden
+            );
+        }
+        if plan.already_done > 0 {
+            eprintln!(
+                "resuming: {} of {} songs already done, {} to go",
+                plan.already_done, plan.listed, plan.todo
+            );
+        }
+        self.bar = progress(plan.todo);
+        self.started = Instant::now();
+    }
+
+    fn song(&mut self, song: &SongOutcome<'_>, progress: &Progress) {
+        let (files, _, songs) = progress.snapshot();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_position(songs as u64);
+        self.bar.set_message(format!(
+            "{:.1} files/s, {:.1} songs/s",
+            files as f64 / secs,
+            songs as f64 / secs
+        ));
+        if self.keep {
+            let row = Row {
+                path: song.path.to_path_buf(),
+                result: match song.result {
+                    Ok(s) => Ok(s.clone()),
+                    Err(e) => Err(e.to_string()),
+                },
+                tags: song.tags.map(|t| match t {
+                    Ok(s) => s.clone(),
+                    Err(e) => format!("error: {e}"),
+                }),
+            };
+            self.rows.push((song.index, row));
+        } else {
+            // The result file has the details; stderr says what needs attention.
+            if let Err(e) = song.result {
+                self.bar.suspend(|| eprintln!("error: {e}"));
+            }
+            if let Some(Err(e)) = song.tags {
+                self.bar.suspend(|| eprintln!("error: {e}"));
             }
         }
     }
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    out
 }
 
 fn progress(n: usize) -> ProgressBar {
     if n > 1 && std::io::stderr().is_terminal() {
         let pb = ProgressBar::new(n as u64);
         pb.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} songs  {msg}  {elapsed_precise} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        // Redrawn twice a second, so that the elapsed time moves while a long song runs.
+        pb.enable_steady_tick(std::time::Duration::from_millis(500));
         pb
     } else {
         ProgressBar::hidden()
     }
 }
 
-/// Per-file results (or error messages), in input order.
-type FileResults = Vec<(
-    PathBuf,
-    std::result::Result<mgr_core::aggregate::SongScores, String>,
-)>;
-
-/// Load the model, expand the inputs and analyse every file; returns the results, the model's
-/// labels and whether any file failed.
-fn analyze_inputs(
+/// Load the model and run the library workflow; returns the observer, the labels and the
+/// exit code.
+fn library_run(
     model: &str,
-    paths: &[PathBuf],
     run: &RunOptions,
-) -> Result<(FileResults, Vec<String>, bool)> {
+    batch_given: bool,
+    job: impl FnOnce(StreamConfig) -> LibraryJob,
+    keep: bool,
+) -> Result<(Collect, Model, RunReport)> {
     apply_threads(run);
     let model = load_model(model, run)?;
-    let files = collect_inputs(paths);
-    let mut analyzer = Analyzer::new(model, run.resampler).with_batch(run.batch);
-    let pb = progress(files.len());
-    let mut results = Vec::with_capacity(files.len());
-    analyzer.analyze_files(&files, |i, r| {
-        results.push((files[i].clone(), r.map_err(|e| e.to_string())));
-        pb.inc(1);
-    });
-    pb.finish_and_clear();
-    let failed = results.iter().any(|(_, r)| r.is_err());
-    Ok((results, analyzer.model().labels().to_vec(), failed))
+    let job = job(stream_config(run, &model, batch_given));
+    install_ctrl_c();
+    let mut collect = Collect::new(keep);
+    let report = library::run(&job, &model, &CANCEL, &mut collect)?;
+    collect.bar.finish_and_clear();
+    Ok((collect, model, report))
 }
 
-fn exit_code(failed: bool) -> ExitCode {
-    if failed {
+fn exit_code(report: &RunReport) -> ExitCode {
+    if report.cancelled {
+        ExitCode::from(130)
+    } else if report.failed > 0 || report.tag_failures > 0 || report.plan.walk.incomplete() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn tag(a: TagArgs) -> Result<ExitCode> {
-    let (results, labels, failed) = analyze_inputs(&a.model, &a.paths, &a.run)?;
-    print!("{}", output::tags(&results, &labels, a.top, a.json)?);
-    Ok(exit_code(failed))
+fn tag(a: TagArgs, batch_given: bool) -> Result<ExitCode> {
+    let job = |stream| LibraryJob {
+        roots: a.paths.clone(),
+        walk: WalkOptions::default(),
+        shard: None,
+        results: None,
+        per_frame: false,
+        tags: None,
+        stream,
+    };
+    let (collect, model, report) = library_run(&a.model, &a.run, batch_given, job, true)?;
+    let labels = model.labels().to_vec();
+    print!(
+        "{}",
+        output::tags(&collect.sorted(), &labels, a.top, a.json)?
+    );
+    Ok(exit_code(&report))
 }
 
-fn classify(a: ClassifyArgs) -> Result<ExitCode> {
-    let (results, labels, failed) = analyze_inputs(&a.model, &a.paths, &a.run)?;
-    let format = if a.json {
-        Format::Json
-    } else if a.csv {
-        Format::Csv
+fn classify(a: ClassifyArgs, batch_given: bool) -> Result<ExitCode> {
+    let results = match (&a.jsonl, &a.csv_file) {
+        (Some(path), _) => Some((path.clone(), RecordFormat::Jsonl)),
+        (None, Some(path)) => Some((path.clone(), RecordFormat::Csv)),
+        (None, None) => None,
+    };
+    if a.resume && results.is_none() {
+        anyhow::bail!(
+            "--resume needs the result file to continue: --jsonl FILE or --csv-file FILE"
+        );
+    }
+    let results = results.map(|(path, format)| ResultsFile {
+        path,
+        format,
+        resume: a.resume,
+    });
+    let to_stdout = results.is_none();
+    let job = |stream| LibraryJob {
+        roots: a.paths.clone(),
+        walk: WalkOptions {
+            hidden: a.hidden,
+            follow_links: !a.no_follow,
+        },
+        shard: a.shard,
+        results: results.clone(),
+        per_frame: a.per_frame,
+        tags: a.write_tags.then_some(TagOptions {
+            apply: a.apply,
+            scores: a.tag_scores,
+            overwrite_existing: a.overwrite_existing,
+            update_mtime: a.update_mtime,
+        }),
+        stream,
+    };
+    let started = Instant::now();
+    let (collect, model, report) = library_run(&a.model, &a.run, batch_given, job, to_stdout)?;
+    let labels = model.labels().to_vec();
+    if let Some(r) = &results {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{} songs in {:.1} s ({:.1} songs/s), {} failed; {} of {} already in {}{}",
+            report.finished,
+            secs,
+            report.finished as f64 / secs.max(1e-3),
+            report.failed,
+            report.plan.already_done,
+            report.plan.listed,
+            r.path.display(),
+            if report.cancelled {
+                "; interrupted: run again with --resume to finish"
+            } else {
+                ""
+            }
+        );
     } else {
-        Format::Text
-    };
-    let out = match format {
-        Format::Json => output::classify_json(&results, &labels, a.per_frame)?,
-        Format::Csv => output::classify_csv(&results, &labels, a.per_frame),
-        Format::Text => output::classify_text(&results, &labels, a.per_frame),
-    };
-    print!("{out}");
-    Ok(exit_code(failed))
+        let rows = collect.sorted();
+        let out = if a.json {
+            output::classify_json(&rows, &labels, a.per_frame)?
+        } else if a.csv {
+            output::classify_csv(&rows, &labels, a.per_frame)
+        } else {
+            output::classify_text(&rows, &labels, a.per_frame)
+        };
+        print!("{out}");
+    }
+    Ok(exit_code(&report))
 }

@@ -1,17 +1,33 @@
-//! Rendering results as text, JSON and CSV. The JSON and CSV shapes are a stable interface.
+//! Rendering results as text, JSON and CSV. The JSON and CSV shapes are a stable interface;
+//! their objects and rows come from `mgr_core::library::record`, the same code that writes
+//! the `--jsonl` / `--csv-file` result files.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use mgr_core::aggregate::SongScores;
-use serde_json::{json, Map, Value};
+use mgr_core::library::record::{csv_header, Record};
+use serde_json::{json, Value};
 
-type Results = [(PathBuf, std::result::Result<SongScores, String>)];
+/// One song as printed: its path, its scores or error, and what happened to its tags.
+#[derive(Debug)]
+pub struct Row {
+    pub path: PathBuf,
+    pub result: std::result::Result<SongScores, String>,
+    pub tags: Option<String>,
+}
 
-/// Round to 4 decimals for output (scores are f32; more digits are noise).
-fn r4(v: f32) -> f64 {
-    (f64::from(v) * 1e4).round() / 1e4
+impl Row {
+    fn record<'a>(&'a self, labels: &'a [String], per_frame: bool) -> Record<'a> {
+        Record {
+            path: &self.path,
+            result: self.result.as_ref().map_err(String::as_str),
+            labels,
+            per_frame,
+            tags: self.tags.as_deref(),
+        }
+    }
 }
 
 fn ranked(scores: &[f32]) -> Vec<usize> {
@@ -20,124 +36,71 @@ fn ranked(scores: &[f32]) -> Vec<usize> {
     order
 }
 
-pub fn tags(results: &Results, labels: &[String], top: usize, json: bool) -> Result<String> {
+pub fn tags(rows: &[Row], labels: &[String], top: usize, json: bool) -> Result<String> {
     let mut s = String::new();
     if json {
-        let arr: Vec<Value> = results
+        let arr: Vec<Value> = rows
             .iter()
-            .map(|(p, r)| match r {
-                Ok(song) => {
-                    let tags: Vec<Value> = ranked(&song.mean)
-                        .into_iter()
-                        .take(top)
-                        .map(|i| json!([labels[i], r4(song.mean[i])]))
-                        .collect();
-                    json!({"path": p.display().to_string(), "tags": tags})
+            .map(|r| {
+                let path = r.path.display().to_string();
+                match &r.result {
+                    Ok(song) => {
+                        let tags: Vec<Value> = ranked(&song.mean)
+                            .into_iter()
+                            .take(top)
+                            .map(|i| {
+                                json!([labels[i], mgr_core::library::record::round4(song.mean[i])])
+                            })
+                            .collect();
+                        json!({"path": path, "tags": tags})
+                    }
+                    Err(e) => json!({"path": path, "error": e}),
                 }
-                Err(e) => json!({"path": p.display().to_string(), "error": e}),
             })
             .collect();
         writeln!(s, "{}", serde_json::to_string_pretty(&arr)?)?;
         return Ok(s);
     }
-    for (p, r) in results {
-        match r {
+    for r in rows {
+        match &r.result {
             Ok(song) => {
-                writeln!(s, "{}", p.display())?;
+                writeln!(s, "{}", r.path.display())?;
                 for i in ranked(&song.mean).into_iter().take(top) {
                     writeln!(s, "  {:<20} {:.4}", labels[i], song.mean[i])?;
                 }
             }
-            Err(e) => writeln!(s, "{}\n  error: {e}", p.display())?,
+            Err(e) => writeln!(s, "{}\n  error: {e}", r.path.display())?,
         }
     }
     Ok(s)
 }
 
-fn scores_map(labels: &[String], scores: &[f32]) -> Value {
-    let mut m = Map::new();
-    for (l, v) in labels.iter().zip(scores) {
-        m.insert(l.clone(), json!(r4(*v)));
-    }
-    Value::Object(m)
-}
-
-pub fn classify_json(results: &Results, labels: &[String], per_frame: bool) -> Result<String> {
-    let arr: Vec<Value> = results
+pub fn classify_json(rows: &[Row], labels: &[String], per_frame: bool) -> Result<String> {
+    let arr: Vec<Value> = rows
         .iter()
-        .map(|(p, r)| match r {
-            Ok(song) => {
-                let mut v = json!({
-                    "path": p.display().to_string(),
-                    "label": labels[song.by_mean()],
-                    "scores": scores_map(labels, &song.mean),
-                    "frames": song.frames.len(),
-                });
-                if per_frame {
-                    v["vote"] = json!(labels[song.by_vote()]);
-                    v["frame_scores"] =
-                        Value::Array(song.frames.iter().map(|f| scores_map(labels, f)).collect());
-                }
-                v
-            }
-            Err(e) => json!({"path": p.display().to_string(), "error": e}),
-        })
+        .map(|r| r.record(labels, per_frame).json())
         .collect();
     Ok(format!("{}\n", serde_json::to_string_pretty(&arr)?))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-pub fn classify_csv(results: &Results, labels: &[String], per_frame: bool) -> String {
-    let mut s = String::from("path,frame,label,vote");
-    for l in labels {
-        s.push(',');
-        s.push_str(&csv_field(l));
-    }
-    s.push_str(",error\n");
-    let empty = ",".repeat(labels.len());
-    for (p, r) in results {
-        let path = csv_field(&p.display().to_string());
-        match r {
-            Ok(song) => {
-                let mut row = |frame: &str, label: &str, vote: &str, scores: &[f32]| {
-                    s.push_str(&format!("{path},{frame},{label},{vote}"));
-                    for v in scores {
-                        s.push_str(&format!(",{:.4}", v));
-                    }
-                    s.push_str(",\n");
-                };
-                let vote = &labels[song.by_vote()];
-                row("song", &labels[song.by_mean()], vote, &song.mean);
-                if per_frame {
-                    for (i, f) in song.frames.iter().enumerate() {
-                        let top = mgr_core::model::argmax(f).unwrap_or(0);
-                        row(&i.to_string(), &labels[top], "", f);
-                    }
-                }
-            }
-            Err(e) => s.push_str(&format!("{path},,,{empty},{}\n", csv_field(e))),
-        }
+pub fn classify_csv(rows: &[Row], labels: &[String], per_frame: bool) -> String {
+    let mut s = csv_header(labels, &[]);
+    for r in rows {
+        s.push_str(&r.record(labels, per_frame).csv_rows(""));
     }
     s
 }
 
-pub fn classify_text(results: &Results, labels: &[String], per_frame: bool) -> String {
+pub fn classify_text(rows: &[Row], labels: &[String], per_frame: bool) -> String {
     let mut s = String::new();
-    let width = results
+    let width = rows
         .iter()
-        .map(|(p, _)| p.display().to_string().chars().count())
+        .map(|r| r.path.display().to_string().chars().count())
         .max()
         .unwrap_or(0);
-    for (p, r) in results {
-        let path = p.display().to_string();
-        match r {
+    for r in rows {
+        let path = r.path.display().to_string();
+        match &r.result {
             Ok(song) => {
                 let order = ranked(&song.mean);
                 let top = order[0];
@@ -173,6 +136,9 @@ pub fn classify_text(results: &Results, labels: &[String], per_frame: bool) -> S
             Err(e) => {
                 let _ = writeln!(s, "{path:<width$}  error: {e}");
             }
+        }
+        if let Some(t) = &r.tags {
+            let _ = writeln!(s, "  tags: {t}");
         }
     }
     s

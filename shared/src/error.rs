@@ -33,6 +33,12 @@ pub enum Error {
     /// The requested compute device is not available in this build or on this machine.
     #[error("device {device} is not available: {reason}")]
     DeviceUnavailable { device: String, reason: String },
+    /// The network gave no scores for a song (no frames, or a model with no outputs).
+    #[error("model {model} gave no scores ({frames} frames)")]
+    NoScores { model: String, frames: usize },
+    /// A forward pass over a batch that held frames of this song failed.
+    #[error("forward pass failed: {0}")]
+    Forward(String),
     /// An error inside candle that is not attributable to the user's input.
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),

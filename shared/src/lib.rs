@@ -5,7 +5,9 @@
 //!
 //! [`audio`] (decode + mixdown) → [`resample`] (to 12 kHz) → [`aggregate`] (cut 29.12 s
 //! frames) → [`mel`] (log-mel `[96, 1366]`) → [`model`] (candle FCN/CRNN) → scores →
-//! [`aggregate`] (song decision). [`pipeline`] strings the stages together.
+//! [`aggregate`] (song decision). [`pipeline`] strings the stages together (one song, or many
+//! files streamed through all cores); [`library`] is the whole workflow over a music library
+//! (walk, shards, resumable result files, genre tags).
 //! [`train`] (transfer learning, fine-tuning) and [`eval`] (GTZAN layouts, splits, metrics)
 //! build on them; [`mfcc`] is the baseline's descriptor.
 
@@ -17,6 +19,7 @@ pub mod error;
 pub mod eval;
 mod flac;
 pub mod hash;
+pub mod library;
 pub mod mel;
 pub mod mfcc;
 pub mod model;

@@ -1,0 +1,314 @@
+//! A music library, not a folder: the whole `classify` workflow over a tree of any size.
+//!
+//! ```text
+//! roots ─► walk (sorted, hidden skipped, loops reported) ─► shard I/N ─► resume filter
+//!       ─► pipeline::Stream (all cores, batched) ─► finisher thread: tags → result file → observer
+//! ```
+//!
+//! * [`walk`]: folders → the sorted file list; [`walk::Shard`]: every N-th of it.
+//! * [`record`]: one song as JSON / CSV, the append-only result files and the resume index.
+//! * [`tags`]: the genre in the file's own tag, written safely.
+//! * [`run`]: all of it, calling an [`Observer`] for each song (for output and progress).
+//!
+//! Results are appended as songs finish (completion order, each with its index in the walk),
+//! so a killed run loses only the songs in flight, and `resume` completes the set. The
+//! shards' result files, concatenated, are the whole library's.
+
+pub mod record;
+pub mod tags;
+pub mod walk;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+
+use crate::aggregate::SongScores;
+use crate::error::Error;
+use crate::model::Model;
+use crate::pipeline::{Progress, Stream, StreamConfig};
+use record::{FileId, Format, Record, RecordWriter, ResumeIndex};
+use tags::{TagError, TagOptions};
+use walk::{Shard, Walk, WalkOptions};
+
+/// What went wrong with a library run as a whole (a song's own failure is in its result).
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} already holds results: add --resume to continue it, or name a new file")]
+    ResultsExist { path: PathBuf },
+    #[error("{path} changed while it was being read; is another run writing to it?")]
+    ChangedWhileReading { path: PathBuf },
+    #[error("{path} line {line} is not a result of mgr-cli classify ({reason})")]
+    NotAResultFile {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path} line {line} holds results of model {found}, not of {model}: resume with that model or name a new file")]
+    OtherModel {
+        path: PathBuf,
+        found: String,
+        model: String,
+        line: usize,
+    },
+}
+
+/// The append-only result file of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultsFile {
+    pub path: PathBuf,
+    pub format: Format,
+    /// Continue the file: skip songs it holds (same path, size and mtime).
+    pub resume: bool,
+}
+
+/// Everything a library run does.
+#[derive(Debug, Clone)]
+pub struct LibraryJob {
+    /// Files and folders, in the order given.
+    pub roots: Vec<PathBuf>,
+    pub walk: WalkOptions,
+    pub shard: Option<Shard>,
+    pub results: Option<ResultsFile>,
+    /// Per-frame scores in the results.
+    pub per_frame: bool,
+    /// Write the top genre into the files' tags.
+    pub tags: Option<TagOptions>,
+    pub stream: StreamConfig,
+}
+
+/// What the run is about to do, once the tree is walked.
+#[derive(Debug, Clone, Default)]
+pub struct RunPlan {
+    pub walk: Walk,
+    /// Files in this shard (all files without `--shard`).
+    pub listed: usize,
+    /// Files skipped because the result file has them.
+    pub already_done: usize,
+    /// Files to analyse now.
+    pub todo: usize,
+}
+
+/// One finished song, as the [`Observer`] sees it.
+#[derive(Debug)]
+pub struct SongOutcome<'a> {
+    /// Position in the (sharded) walk order: sort by it to print in order.
+    pub index: usize,
+    pub path: &'a Path,
+    pub result: &'a Result<SongScores, Error>,
+    /// What happened to the file's tags (with `--write-tags`).
+    pub tags: Option<&'a Result<String, TagError>>,
+}
+
+/// Receives the run's events; called on the run's finisher thread.
+pub trait Observer: Send {
+    /// The tree is walked and the work is known.
+    fn start(&mut self, _plan: &RunPlan) {}
+    /// A song is done (result file written first).
+    fn song(&mut self, _song: &SongOutcome<'_>, _progress: &Progress) {}
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub plan: RunPlan,
+    /// Songs finished in this run (results and errors).
+    pub finished: usize,
+    /// Songs that failed.
+    pub failed: usize,
+    /// Files whose tags could not be written.
+    pub tag_failures: usize,
+    /// Stopped by the cancel flag before the end.
+    pub cancelled: bool,
+}
+
+/// Walk, shard, skip what the result file has, analyse the rest with all cores, write tags
+/// and results as each song finishes. `cancel` stops it cleanly (songs in flight are lost,
+/// the result file stays whole).
+pub fn run(
+    job: &LibraryJob,
+    model: &Model,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> Result<RunReport, LibraryError> {
+    let walked = walk::walk(&job.roots, job.walk);
+    let mut files = walked.files.clone();
+    if let Some(shard) = job.shard {
+        files = shard.select(files);
+    }
+    let listed = files.len();
+    let labels = model.labels();
+    // Identity of every file (only needed for a result file).
+    let mut todo: Vec<(usize, PathBuf, Option<FileId>)> = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let id = job.results.as_ref().and_then(|_| FileId::of(&p));
+            (i, p, id)
+        })
+        .collect();
+    let mut writer = None;
+    if let Some(r) = &job.results {
+        let index = if r.resume {
+            Some(ResumeIndex::load(&r.path, r.format, model.name(), labels)?)
+        } else {
+            None
+        };
+        if let Some(index) = &index {
+            todo.retain(|(_, p, id)| !index.is_done(p, *id));
+        }
+        writer = Some(RecordWriter::open(
+            &r.path,
+            r.format,
+            index.as_ref(),
+            model.name(),
+            labels,
+        )?);
+    }
+    let plan = RunPlan {
+        walk: Walk {
+            files: Vec::new(),
+            ..walked
+        },
+        listed,
+        already_done: listed - todo.len(),
+        todo: todo.len(),
+    };
+    observer.start(&plan);
+    let progress = Progress::default();
+    let paths: Vec<&Path> = todo.iter().map(|(_, p, _)| p.as_path()).collect();
+    let mut report = RunReport {
+        plan,
+        ..RunReport::default()
+    };
+    let mut fatal = None;
+    let (tx, rx) = channel::<(usize, Result<SongScores, Error>)>();
+    let stream = Stream::new(model, job.stream.clone());
+    let summary = std::thread::scope(|s| {
+        let finisher = s.spawn(|| {
+            let mut finisher = Finisher {
+                job,
+                model,
+                writer: writer.as_mut(),
+                observer,
+                progress: &progress,
+                finished: 0,
+                failed: 0,
+                tag_failures: 0,
+            };
+            for (k, result) in rx {
+                if cancel.load(Ordering::Relaxed) {
+                    break; // in-flight songs are dropped; resume redoes them
+                }
+                let (index, path, id) = &todo[k];
+                if let Err(e) = finisher.song(*index, path, *id, result) {
+                    cancel.store(true, Ordering::Relaxed);
+                    return (finisher.counts(), Some(e));
+                }
+            }
+            (finisher.counts(), None)
+        });
+        let summary = stream.run_with_progress(&paths, cancel, &progress, |k, r| {
+            let _ = tx.send((k, r));
+        });
+        drop(tx);
+        let (counts, error) = match finisher.join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (report.finished, report.failed, report.tag_failures) = counts;
+        fatal = error;
+        summary
+    });
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    report.cancelled = summary.cancelled || cancel.load(Ordering::Relaxed);
+    Ok(report)
+}
+
+/// Tags, result file and observer for each finished song.
+struct Finisher<'a> {
+    job: &'a LibraryJob,
+    model: &'a Model,
+    writer: Option<&'a mut RecordWriter>,
+    observer: &'a mut dyn Observer,
+    progress: &'a Progress,
+    finished: usize,
+    failed: usize,
+    tag_failures: usize,
+}
+
+impl Finisher<'_> {
+    fn counts(&self) -> (usize, usize, usize) {
+        (self.finished, self.failed, self.tag_failures)
+    }
+
+    fn song(
+        &mut self,
+        index: usize,
+        path: &Path,
+        mut id: Option<FileId>,
+        result: Result<SongScores, Error>,
+    ) -> Result<(), LibraryError> {
+        let labels = self.model.labels();
+        let tags = match (&result, self.job.tags) {
+            (Ok(song), Some(options)) => {
+                let scores = tags::scores_value(self.model.name(), labels, song);
+                let label = &labels[song.by_mean()];
+                let outcome = tags::write_genre(path, label, Some(&scores), options);
+                if outcome
+                    .as_ref()
+                    .is_ok_and(|p| options.apply && p.action == tags::TagAction::Change)
+                    && id.is_some()
+                {
+                    // The result describes the file as it is now, so that resume matches it.
+                    id = FileId::of(path);
+                }
+                Some(outcome.map(|p| p.describe(options.apply)))
+            }
+            _ => None,
+        };
+        if let Some(Err(_)) = &tags {
+            self.tag_failures += 1;
+        }
+        let error_text = result.as_ref().err().map(|e| e.to_string());
+        let tag_text = tags.as_ref().map(|t| match t {
+            Ok(s) => s.clone(),
+            Err(e) => format!("error: {e}"),
+        });
+        if let Some(w) = self.writer.as_deref_mut() {
+            let record = Record {
+                path,
+                result: match (&result, &error_text) {
+                    (Ok(s), _) => Ok(s),
+                    (Err(_), Some(e)) => Err(e.as_str()),
+                    (Err(_), None) => Err(""),
+                },
+                labels,
+                per_frame: self.job.per_frame,
+                tags: tag_text.as_deref(),
+            };
+            w.write(&record, id)?;
+        }
+        self.finished += 1;
+        if result.is_err() {
+            self.failed += 1;
+        }
+        self.observer.song(
+            &SongOutcome {
+                index,
+                path,
+                result: &result,
+                tags: tags.as_ref(),
+            },
+            self.progress,
+        );
+        Ok(())
+    }
+}

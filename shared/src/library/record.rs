@@ -1,0 +1,484 @@
+//! One song's result as a JSON object or CSV rows, the append-only result files
+//! (`--jsonl FILE`, `--csv-file FILE`) and the resume index read back from them.
+//!
+//! * JSON Lines: one object per song, `{"path", "label", "scores", "frames"}` as in
+//!   `classify --json` (plus `"vote"` and `"frame_scores"` with per-frame output, `"tags"`
+//!   when tags were written) and `"model"`, `"size"`, `"mtime_ns"`: the model that scored it
+//!   and the file's size in bytes and modification time (nanoseconds since 1970) when it was
+//!   read. A failed song is `{"path", "error", "model", "size", "mtime_ns"}`.
+//! * CSV: the columns of `classify --csv` followed by `size,mtime_ns,model`; one header line.
+//! * Each song is appended as one `write` of whole lines, so a killed run leaves at most a
+//!   partial last line; resuming cuts it off.
+//! * Resuming skips a path whose latest successful record has the file's current size and
+//!   mtime (a changed file is classified again); failed songs are tried again (a later line
+//!   for the same path supersedes an earlier one).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use serde_json::{json, Map, Value};
+
+use super::LibraryError;
+use crate::aggregate::SongScores;
+use crate::model::argmax;
+
+/// Size and modification time: what a result is matched on when resuming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub size: u64,
+    /// Nanoseconds since 1970-01-01 (negative before).
+    pub mtime_ns: i64,
+}
+
+impl FileId {
+    /// The identity of `path` now (following links), if it can be read.
+    pub fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        let mtime = meta.modified().ok()?;
+        let mtime_ns = match mtime.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_nanos()).ok()?,
+            Err(e) => -i64::try_from(e.duration().as_nanos()).ok()?,
+        };
+        Some(Self {
+            size: meta.len(),
+            mtime_ns,
+        })
+    }
+}
+
+/// Format of a result file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Csv,
+}
+
+/// One song's outcome as written to a result file and printed by `classify`.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub path: &'a Path,
+    pub result: Result<&'a SongScores, &'a str>,
+    /// Output labels of the model, in output order.
+    pub labels: &'a [String],
+    pub per_frame: bool,
+    /// What happened to the file's tags (`--write-tags`), if anything was asked.
+    pub tags: Option<&'a str>,
+}
+
+/// Round to 4 decimals for output (scores are f32; more digits are noise).
+pub fn round4(v: f32) -> f64 {
+    (f64::from(v) * 1e4).round() / 1e4
+}
+
+fn scores_map(labels: &[String], scores: &[f32]) -> Value {
+    let mut m = Map::new();
+    for (l, v) in labels.iter().zip(scores) {
+        m.insert(l.clone(), json!(round4(*v)));
+    }
+    Value::Object(m)
+}
+
+/// A path as text (lossy for paths that are not UTF-8).
+pub fn path_text(p: &Path) -> String {
+    p.display().to_string()
+}
+
+impl Record<'_> {
+    /// The object of `classify --json`: `{"path", "label", "scores", "frames"}` (+ `"vote"`,
+    /// `"frame_scores"` per frame, `"tags"`), or `{"path", "error"}`.
+    pub fn json(&self) -> Value {
+        let path = path_text(self.path);
+        let mut v = match self.result {
+            Ok(song) => {
+                let labels = self.labels;
+                let mut v = json!({
+                    "path": path,
+                    "label": labels[song.by_mean()],
+                    "scores": scores_map(labels, &song.mean),
+                    "frames": song.frames.len(),
+                });
+                if self.per_frame {
+                    v["vote"] = json!(labels[song.by_vote()]);
+                    v["frame_scores"] =
+                        Value::Array(song.frames.iter().map(|f| scores_map(labels, f)).collect());
+                }
+                v
+            }
+            Err(e) => json!({"path": path, "error": e}),
+        };
+        if let Some(t) = self.tags {
+            v["tags"] = json!(t);
+        }
+        v
+    }
+
+    /// One JSON Lines line (with its newline): [`Record::json`] plus model and file identity.
+    pub fn jsonl(&self, model: &str, id: Option<FileId>) -> String {
+        let mut v = self.json();
+        v["model"] = json!(model);
+        if let Some(id) = id {
+            v["size"] = json!(id.size);
+            v["mtime_ns"] = json!(id.mtime_ns);
+        }
+        let mut line = v.to_string();
+        line.push('\n');
+        line
+    }
+
+    /// The CSV rows of `classify --csv` (one `song` row, plus one per frame with per-frame
+    /// output; an error row for a failed song), each followed by `extra` columns.
+    pub fn csv_rows(&self, extra: &str) -> String {
+        let mut s = String::new();
+        let path = csv_field(&path_text(self.path));
+        let labels = self.labels;
+        match self.result {
+            Ok(song) => {
+                let mut row = |frame: &str, label: &str, vote: &str, scores: &[f32]| {
+                    s.push_str(&format!("{path},{frame},{label},{vote}"));
+                    for v in scores {
+                        s.push_str(&format!(",{v:.4}"));
+                    }
+                    // The empty error column, then the extra columns.
+                    s.push(',');
+                    if !extra.is_empty() {
+                        s.push(',');
+                        s.push_str(extra);
+                    }
+                    s.push('\n');
+                };
+                row(
+                    "song",
+                    &labels[song.by_mean()],
+                    &labels[song.by_vote()],
+                    &song.mean,
+                );
+                if self.per_frame {
+                    for (i, f) in song.frames.iter().enumerate() {
+                        let top = argmax(f).unwrap_or(0);
+                        row(&i.to_string(), &labels[top], "", f);
+                    }
+                }
+            }
+            Err(e) => {
+                let empty = ",".repeat(labels.len());
+                s.push_str(&format!("{path},,,{empty},{}", csv_field(e)));
+                if !extra.is_empty() {
+                    s.push(',');
+                    s.push_str(extra);
+                }
+                s.push('\n');
+            }
+        }
+        s
+    }
+}
+
+/// The CSV header of `classify --csv` (`extra` column names appended).
+pub fn csv_header(labels: &[String], extra: &[&str]) -> String {
+    let mut s = String::from("path,frame,label,vote");
+    for l in labels {
+        s.push(',');
+        s.push_str(&csv_field(l));
+    }
+    s.push_str(",error");
+    for e in extra {
+        s.push(',');
+        s.push_str(e);
+    }
+    s.push('\n');
+    s
+}
+
+/// Quote a CSV field when it holds a comma, a quote or a line break (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Extra columns of a CSV result file.
+const CSV_EXTRA: [&str; 3] = ["size", "mtime_ns", "model"];
+
+/// Parse CSV text into records of fields; also returns the byte offset where the last
+/// complete record ends (a record is complete when its line break is there and its quotes
+/// are closed).
+fn parse_csv(text: &str) -> (Vec<Vec<String>>, usize) {
+    let mut records = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut complete_end = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek().map(|(_, c)| *c) == Some('"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            ',' => fields.push(std::mem::take(&mut field)),
+            '\r' => {}
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut fields));
+                complete_end = i + 1;
+            }
+            c => field.push(c),
+        }
+    }
+    (records, complete_end)
+}
+
+/// What a result file already holds.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeIndex {
+    /// Path → identity of its latest successful record.
+    done: HashMap<String, Option<FileId>>,
+    /// Bytes of complete records; anything after is a partial line of a killed run.
+    complete_len: u64,
+    /// Length of the file.
+    len: u64,
+}
+
+impl ResumeIndex {
+    /// Read a result file written by an earlier run with the same model and labels.
+    pub fn load(
+        path: &Path,
+        format: Format,
+        model: &str,
+        labels: &[String],
+    ) -> Result<Self, LibraryError> {
+        let mut text = String::new();
+        let io = |source| LibraryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        match File::open(path) {
+            Ok(mut f) => {
+                f.read_to_string(&mut text).map_err(io)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(io(e)),
+        }
+        let bad = |line: usize, reason: String| LibraryError::NotAResultFile {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let mut index = Self {
+            len: text.len() as u64,
+            ..Self::default()
+        };
+        let mut note = |p: String, id: Option<FileId>, ok: bool, m: Option<&str>, line| {
+            if let Some(m) = m {
+                if m != model {
+                    return Err(LibraryError::OtherModel {
+                        path: path.to_path_buf(),
+                        found: m.to_string(),
+                        model: model.to_string(),
+                        line,
+                    });
+                }
+            }
+            if ok {
+                index.done.insert(p, id);
+            } else {
+                index.done.remove(&p);
+            }
+            Ok(())
+        };
+        match format {
+            Format::Jsonl => {
+                let complete = text.rfind('\n').map_or(0, |i| i + 1);
+                for (n, line) in text[..complete].lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let v: Value =
+                        serde_json::from_str(line).map_err(|e| bad(n + 1, e.to_string()))?;
+                    let p = v["path"]
+                        .as_str()
+                        .ok_or_else(|| bad(n + 1, "no \"path\"".into()))?;
+                    let id = match (v["size"].as_u64(), v["mtime_ns"].as_i64()) {
+                        (Some(size), Some(mtime_ns)) => Some(FileId { size, mtime_ns }),
+                        _ => None,
+                    };
+                    let ok = v.get("label").is_some();
+                    note(p.to_string(), id, ok, v["model"].as_str(), n + 1)?;
+                }
+                index.complete_len = complete as u64;
+            }
+            Format::Csv => {
+                let (records, complete) = parse_csv(&text);
+                index.complete_len = complete as u64;
+                let mut records = records.into_iter();
+                if let Some(header) = records.next() {
+                    let want = csv_header(labels, &CSV_EXTRA);
+                    let (want, _) = parse_csv(&want);
+                    if want.first() != Some(&header) {
+                        return Err(bad(
+                            1,
+                            "the header does not match this model's labels".into(),
+                        ));
+                    }
+                }
+                let n_cols = 5 + labels.len() + CSV_EXTRA.len();
+                for (n, r) in records.enumerate() {
+                    if r.len() != n_cols {
+                        return Err(bad(n + 2, format!("{} fields, not {n_cols}", r.len())));
+                    }
+                    let frame = r[1].as_str();
+                    if frame != "song" && !frame.is_empty() {
+                        continue; // per-frame rows
+                    }
+                    let tail = &r[n_cols - 3..];
+                    let id = match (tail[0].parse(), tail[1].parse()) {
+                        (Ok(size), Ok(mtime_ns)) => Some(FileId { size, mtime_ns }),
+                        _ => None,
+                    };
+                    note(r[0].clone(), id, frame == "song", Some(&tail[2]), n + 2)?;
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// True if `path` has a successful record made when the file had identity `id`.
+    pub fn is_done(&self, path: &Path, id: Option<FileId>) -> bool {
+        match (self.done.get(&path_text(path)), id) {
+            (Some(Some(recorded)), Some(now)) => *recorded == now,
+            _ => false,
+        }
+    }
+
+    /// Number of paths with a successful record.
+    pub fn len(&self) -> usize {
+        self.done.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty()
+    }
+
+    /// Bytes of a partial last record (cut off when the file is reopened for appending).
+    pub fn partial_tail(&self) -> u64 {
+        self.len - self.complete_len
+    }
+}
+
+/// Appends records to a result file, one `write` per song.
+#[derive(Debug)]
+pub struct RecordWriter {
+    file: File,
+    path: PathBuf,
+    format: Format,
+    model: String,
+}
+
+impl RecordWriter {
+    /// Open `path` for appending. Without `resume` the file must not hold results yet (so
+    /// two runs are never mixed by accident); with `resume` a partial last record (a killed
+    /// run) is cut off first. A new or empty CSV file gets the header.
+    pub fn open(
+        path: &Path,
+        format: Format,
+        resume: Option<&ResumeIndex>,
+        model: &str,
+        labels: &[String],
+    ) -> Result<Self, LibraryError> {
+        let io = |source| LibraryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        match resume {
+            None if len > 0 => {
+                return Err(LibraryError::ResultsExist {
+                    path: path.to_path_buf(),
+                })
+            }
+            Some(index) if index.partial_tail() > 0 && index.len == len => {
+                file.set_len(index.complete_len).map_err(io)?;
+            }
+            Some(index) if index.len != len => {
+                return Err(LibraryError::ChangedWhileReading {
+                    path: path.to_path_buf(),
+                })
+            }
+            _ => {}
+        }
+        let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+        let mut w = Self {
+            file,
+            path: path.to_path_buf(),
+            format,
+            model: model.to_string(),
+        };
+        if format == Format::Csv && len == 0 {
+            w.append(&csv_header(labels, &CSV_EXTRA))?;
+        }
+        Ok(w)
+    }
+
+    fn append(&mut self, text: &str) -> Result<(), LibraryError> {
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|source| LibraryError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Append one song (whole lines, one `write`).
+    pub fn write(&mut self, record: &Record<'_>, id: Option<FileId>) -> Result<(), LibraryError> {
+        let text = match self.format {
+            Format::Jsonl => record.jsonl(&self.model, id),
+            Format::Csv => {
+                let (size, mtime) = id.map_or((String::new(), String::new()), |id| {
+                    (id.size.to_string(), id.mtime_ns.to_string())
+                });
+                record.csv_rows(&format!("{size},{mtime},{}", csv_field(&self.model)))
+            }
+        };
+        self.append(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_parser_handles_quotes_and_partial_records() {
+        let text = "a,\"b,c\",\"say \"\"hi\"\"\"\n\"two\nlines\",x,y\nbroken,\"open";
+        let (records, end) = parse_csv(text);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0], ["a", "b,c", "say \"hi\""]);
+        assert_eq!(records[1], ["two\nlines", "x", "y"]);
+        assert_eq!(&text[end..], "broken,\"open");
+        let quoted = csv_field("a \"b\", c");
+        assert_eq!(parse_csv(&format!("{quoted}\n")).0[0], ["a \"b\", c"]);
+    }
+}

@@ -1,0 +1,194 @@
+//! The streaming library pipeline (`mgr_core::pipeline::stream`): a frame's scores do not
+//! depend on which frames share its batch, so batching across files gives bit-identical
+//! results to one song at a time; results come back per song, errors in their own slot;
+//! cancelling stops cleanly.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mgr_core::pipeline::{Analyzer, FrontEnd, Stream, StreamConfig, FRAME_VALUES};
+use mgr_core::resample::ResamplerKind;
+use mgr_tests::{model, pack, scratch_dir};
+
+/// Log-mels of some GTZAN frames of different genres (plus one of a long song).
+fn frames(n: usize) -> Vec<f32> {
+    let mut front = FrontEnd::new(ResamplerKind::Fast, Default::default());
+    let mut out = Vec::new();
+    for genre in [
+        "blues",
+        "classical",
+        "disco",
+        "metal",
+        "pop",
+        "reggae",
+        "jazz",
+    ] {
+        let f = front
+            .file(&pack(&format!(
+                "data/gtzan-mini/genres/{genre}/{genre}.00002.flac"
+            )))
+            .unwrap();
+        out.extend(f.logmels);
+    }
+    while out.len() < n * FRAME_VALUES {
+        // Shifted copies: distinct frames without more decoding.
+        let k = out.len() / FRAME_VALUES;
+        let mut f = out[(k % 7) * FRAME_VALUES..(k % 7 + 1) * FRAME_VALUES].to_vec();
+        f.rotate_left(1366 * (k + 1));
+        out.extend(f);
+    }
+    out.truncate(n * FRAME_VALUES);
+    out
+}
+
+#[test]
+fn a_frames_scores_do_not_depend_on_its_batch() {
+    let n = 11;
+    let x = frames(n);
+    for name in ["gtzan", "fcn"] {
+        let m = model(name);
+        let alone: Vec<Vec<f32>> = x
+            .chunks(FRAME_VALUES)
+            .map(|f| m.predict(f, 1).unwrap().remove(0))
+            .collect();
+        for batch in [2, 3, 8, 11] {
+            let together = m.predict(&x, batch).unwrap();
+            for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
+                let same = a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());
+                assert!(same, "{name} frame {i} at batch {batch}: {a:?} vs {b:?}");
+            }
+        }
+        println!("{name}: {n} frames at batch 1, 2, 3, 8, 11: bit-identical");
+    }
+}
+
+fn library_paths() -> Vec<std::path::PathBuf> {
+    let dir = scratch_dir("stream-lib");
+    let broken = dir.join("broken.wav");
+    std::fs::write(&broken, b"RIFF not really a wave file").unwrap();
+    let mut paths = vec![
+        pack("data/gtzan-mini/genres/jazz/jazz.00001.flac"),
+        broken,
+        pack("audio/bensound/bensound-cute.mp3"),
+        pack("data/gtzan-mini/genres/metal/metal.00001.flac"),
+    ];
+    // A 2-minute song: 2 frames of 29.12 s after dropping 20 s at each end.
+    let long = dir.join("long.wav");
+    let mut samples = Vec::new();
+    for clip in [
+        "classical/classical.00000",
+        "rock/rock.00003",
+        "pop/pop.00004",
+    ] {
+        let a = mgr_core::audio::decode_file(&pack(&format!("data/gtzan-mini/genres/{clip}.flac")))
+            .unwrap();
+        samples.extend_from_slice(&a.samples[..22_050 * 30]);
+    }
+    samples.extend_from_slice(&samples.clone()[..22_050 * 30]);
+    std::fs::write(&long, mgr_tests::wav_bytes(&samples, 1, 22_050)).unwrap();
+    paths.push(long);
+    paths.push(pack("data/gtzan-mini/genres/pop/pop.00001.flac"));
+    paths
+}
+
+#[test]
+fn stream_equals_one_song_at_a_time_for_any_batch_and_workers() {
+    let paths = library_paths();
+    let m = model("gtzan");
+    let mut single = Analyzer::new(
+        mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+        ResamplerKind::Reference,
+    );
+    let want: Vec<_> = paths.iter().map(|p| single.analyze_file(p)).collect();
+    assert_eq!(
+        want[4].as_ref().unwrap().frames.len(),
+        2,
+        "the long song has 2 frames"
+    );
+    let never = AtomicBool::new(false);
+    for (batch, workers) in [(1, 0), (3, 0), (8, 1), (3, 2), (8, 3), (64, 2)] {
+        let cfg = StreamConfig {
+            batch,
+            workers,
+            ..StreamConfig::for_device(m.device())
+        };
+        let mut got: Vec<Option<_>> = (0..paths.len()).map(|_| None).collect();
+        let summary = Stream::new(m, cfg).run(&paths, &never, |i, r| {
+            assert!(got[i].is_none(), "song {i} delivered twice");
+            got[i] = Some(r);
+        });
+        assert_eq!(summary.delivered, paths.len());
+        assert!(!summary.cancelled);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let g = g.as_ref().expect("every song delivered");
+            match (g, w) {
+                (Ok(g), Ok(w)) => {
+                    assert_eq!(g.frames.len(), w.frames.len(), "song {i}");
+                    for (a, b) in g.frames.iter().flatten().zip(w.frames.iter().flatten()) {
+                        assert_eq!(
+                            a.to_bits(),
+                            b.to_bits(),
+                            "song {i}, batch {batch}, {workers} workers"
+                        );
+                    }
+                    assert_eq!(g.mean, w.mean);
+                }
+                (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string()),
+                _ => panic!("song {i}: {g:?} vs {w:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn analyze_files_keeps_input_order() {
+    let paths = library_paths();
+    let m = model("gtzan");
+    let mut a = Analyzer::new(
+        mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+        ResamplerKind::Fast,
+    )
+    .with_batch(4);
+    let mut order = Vec::new();
+    a.analyze_files(&paths, |i, r| order.push((i, r.is_ok())));
+    assert_eq!(
+        order,
+        [
+            (0, true),
+            (1, false),
+            (2, true),
+            (3, true),
+            (4, true),
+            (5, true)
+        ]
+    );
+}
+
+#[test]
+fn cancel_stops_before_the_next_file_and_delivers_nothing_half_done() {
+    let paths: Vec<_> = (0..40)
+        .map(|i| {
+            pack(&format!(
+                "data/gtzan-mini/genres/blues/blues.{:05}.flac",
+                i % 10
+            ))
+        })
+        .collect();
+    let m = model("gtzan");
+    let cancel = AtomicBool::new(false);
+    let cfg = StreamConfig {
+        batch: 2,
+        workers: 2,
+        ..StreamConfig::for_device(m.device())
+    };
+    let mut got = Vec::new();
+    let summary = Stream::new(m, cfg).run(&paths, &cancel, |i, r| {
+        got.push(i);
+        assert!(r.is_ok());
+        if got.len() == 3 {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    });
+    assert!(summary.cancelled);
+    assert!(got.len() >= 3 && got.len() < 40, "{got:?}");
+    assert_eq!(summary.delivered, got.len());
+}
