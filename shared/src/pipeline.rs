@@ -80,7 +80,7 @@ impl FrontEnd {
     /// [`FrontEnd::file`] for audio already decoded.
     pub fn audio(&mut self, audio: &Audio) -> Result<SongFeatures> {
         self.resampler
-            .to_12k_into(&audio.samples, audio.sample_rate, &mut self.y)?;
+            .to_12k_into(audio.samples(), audio.sample_rate(), &mut self.y)?;
         Ok(features_of(&mut self.logmel, &self.framing, &self.y))
     }
 

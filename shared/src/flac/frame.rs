@@ -7,11 +7,14 @@ use super::error::{Res, Unsupported, EOF};
 use super::metadata::StreamInfo;
 use super::subframe::subframe;
 
-/// Decode the frame at `start` into `block` (one buffer per channel); returns the block size
-/// and the offset of the next frame.
+/// Decode the frame at `start` into `block` (one buffer per channel, grown to the block size
+/// when shorter); returns the block size and the offset of the next frame. `seq` is the
+/// frame's expected coded number: its index in a fixed-block-size stream, the number of
+/// samples before it in a variable one.
 pub(super) fn frame(
     bytes: &[u8],
     start: usize,
+    seq: u64,
     info: &StreamInfo,
     crc16: &Crc16,
     block: &mut [Vec<i32>],
@@ -21,18 +24,36 @@ pub(super) fn frame(
     if h[0] != 0xff || h[1] & 0xfe != 0xf8 {
         return Err(Unsupported("lost frame sync"));
     }
+    // The strategy must be the one STREAMINFO implies, as symphonia requires (it drops such
+    // frames), so that every stream accepted here decodes the same there.
+    let variable = h[1] & 1 != 0;
+    if variable == info.fixed_block_size() {
+        return Err(Unsupported("blocking strategy differs from STREAMINFO"));
+    }
     let (bs_code, sr_code) = (h[2] >> 4, h[2] & 0xf);
     let (ch_code, ss_code) = (h[3] >> 4, (h[3] >> 1) & 0x7);
     if h[3] & 1 != 0 {
         return Err(Unsupported("reserved header bit"));
     }
-    // Coded frame or sample number: UTF-8-like, 1 to 7 bytes; only its length matters here.
+    // Coded frame or sample number (RFC 9639 9.1.5): UTF-8-like, 1 to 7 bytes. Frames must
+    // come in order, none missing or repeated.
     let first = *bytes.get(start + 4).ok_or(EOF)?;
     let extra = match first.leading_ones() {
         0 => 0,
         n @ 2..=7 => n as usize - 1,
         _ => return Err(Unsupported("bad coded number")),
     };
+    let tail = bytes.get(start + 5..start + 5 + extra).ok_or(EOF)?;
+    let mut number = u64::from(first & (0x7f >> extra));
+    for &b in tail {
+        if b & 0xc0 != 0x80 {
+            return Err(Unsupported("bad coded number"));
+        }
+        number = number << 6 | u64::from(b & 0x3f);
+    }
+    if number != seq {
+        return Err(Unsupported("frame out of sequence"));
+    }
     let mut p = start + 5 + extra;
     let mut take = |k: usize| -> Res<u32> {
         let v = bytes
@@ -91,10 +112,13 @@ pub(super) fn frame(
         8..=10 => 2,
         _ => return Err(Unsupported("reserved channel assignment")),
     };
-    if channels != block.len() || n > block[0].len() {
+    if channels != block.len() || n > info.max_block {
         return Err(Unsupported(
             "channel count or block size differs from STREAMINFO",
         ));
+    }
+    for buf in block.iter_mut().filter(|b| b.len() < n) {
+        buf.resize(n, 0);
     }
 
     let mut r = Bits::new(bytes, header_end + 1);

@@ -29,6 +29,7 @@ mod predict;
 mod subframe;
 
 pub(crate) use error::Unsupported;
+pub(crate) use metadata::streaminfo_only;
 
 use error::Res;
 use frame::frame;
@@ -46,7 +47,7 @@ struct Decoded {
 #[cfg(test)]
 fn decode(bytes: &[u8]) -> Res<Decoded> {
     let mut samples = Vec::new();
-    let (sample_rate, channels) = decode_into(bytes, &mut samples)?;
+    let (sample_rate, channels) = decode_into(bytes, &mut samples, usize::MAX)?;
     Ok(Decoded {
         samples,
         sample_rate,
@@ -54,26 +55,51 @@ fn decode(bytes: &[u8]) -> Res<Decoded> {
     })
 }
 
+/// Mono samples per byte of file reserved up front: a 16-bit stream compressed to a quarter
+/// of its PCM size gives 2, 8-bit mono at an eighth gives 8. Past that (long silences) the
+/// buffer grows with what is decoded; STREAMINFO's total alone never sizes an allocation.
+const RESERVE_PER_BYTE: usize = 8;
+
 /// Decode a whole FLAC file held in memory (it must start with `fLaC`) to mono samples in
-/// `samples` (cleared first; its capacity is reused). Returns the sample rate and the
-/// channel count.
-pub(crate) fn decode_into(bytes: &[u8], samples: &mut Vec<f32>) -> Res<(u32, usize)> {
+/// `samples` (cleared first; its capacity is reused), declining past `max_samples`. Returns
+/// the sample rate and the channel count.
+pub(crate) fn decode_into(
+    bytes: &[u8],
+    samples: &mut Vec<f32>,
+    max_samples: usize,
+) -> Res<(u32, usize)> {
     let (info, mut pos) = metadata::read(bytes)?;
     if !(4..=24).contains(&info.bits) || info.channels == 0 || info.sample_rate == 0 {
         return Err(Unsupported("sample format"));
     }
     let crc16 = crc::Crc16::new();
     let ch = info.channels;
-    let mut block: Vec<Vec<i32>> = vec![vec![0; info.max_block.max(16)]; ch];
+    // Grown by `frame` to each block's size as it comes (at most STREAMINFO's maximum).
+    let mut block: Vec<Vec<i32>> = vec![Vec::new(); ch];
     samples.clear();
-    samples.reserve(usize::try_from(info.total_samples).unwrap_or(0));
+    let claimed = usize::try_from(info.total_samples).unwrap_or(usize::MAX);
+    let expected = claimed
+        .min(bytes.len().saturating_mul(RESERVE_PER_BYTE))
+        .min(max_samples);
+    grow(samples, expected)?;
     let scale = 1.0 / (1u32 << (info.bits - 1)) as f32;
     let mix = 1.0 / ch as f32;
+    let mut frames = 0u64;
     while pos < bytes.len() {
         if info.total_samples > 0 && samples.len() as u64 >= info.total_samples {
             break; // trailing bytes (tags, padding) after the last frame
         }
-        let (n, end) = frame(bytes, pos, &info, &crc16, &mut block)?;
+        let seq = if info.fixed_block_size() {
+            frames
+        } else {
+            samples.len() as u64
+        };
+        let (n, end) = frame(bytes, pos, seq, &info, &crc16, &mut block)?;
+        frames += 1;
+        if n > max_samples - samples.len() {
+            return Err(Unsupported("more samples than the limit"));
+        }
+        grow(samples, n)?;
         if ch == 1 {
             samples.extend(block[0][..n].iter().map(|&v| v as f32 * scale));
         } else {
@@ -91,6 +117,13 @@ pub(crate) fn decode_into(bytes: &[u8], samples: &mut Vec<f32>) -> Res<(u32, usi
         return Err(Unsupported("sample count differs from STREAMINFO"));
     }
     Ok((info.sample_rate, ch))
+}
+
+/// Room for `more` samples, or a decline when the system will not give the memory.
+fn grow(samples: &mut Vec<f32>, more: usize) -> Res<()> {
+    samples
+        .try_reserve(more)
+        .map_err(|_| Unsupported("out of memory"))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! garbage that must be refused.
 
 use super::crc::{crc8, Crc16};
-use super::decode;
+use super::{decode, decode_into};
 
 /// Minimal FLAC writer for the stereo and 24-bit paths (the data pack has only mono
 /// 16-bit files): verbatim, fixed order 2 (Rice-coded) and LPC order 2 subframes, one with
@@ -145,14 +145,17 @@ fn stereo_modes_and_24_bit_equal_symphonia() {
         for mode in [1u8, 8, 9, 10] {
             let bytes = stereo_stream(bits, mode, 1152, 3);
             let own = decode(&bytes).unwrap_or_else(|e| panic!("{bits} bit mode {mode}: {e:?}"));
-            let sym =
-                crate::audio::decode_symphonia(bytes, Some("flac"), std::path::Path::new("t.flac"))
-                    .unwrap();
+            let sym = crate::audio::decode_bytes_symphonia(
+                bytes,
+                Some("flac"),
+                std::path::Path::new("t.flac"),
+            )
+            .unwrap();
             assert_eq!(own.channels, 2);
-            assert_eq!(own.sample_rate, sym.sample_rate);
+            assert_eq!(own.sample_rate, sym.sample_rate());
             assert_eq!(own.samples.len(), 3 * 1152);
             assert!(
-                own.samples == sym.samples,
+                own.samples == sym.samples(),
                 "{bits} bit, channel mode {mode}: differs from symphonia"
             );
             assert!(own.samples.iter().any(|&v| v.abs() > 0.2));
@@ -169,4 +172,36 @@ fn garbage_is_refused_without_panic() {
     x.extend([0xffu8; 34]);
     x.extend([0xff, 0xf8, 0x69, 0x08, 0x00, 0x00]);
     assert!(decode(&x).is_err());
+}
+
+/// STREAMINFO's total is a claim, not a size: 2^36 − 1 samples in a 3-frame stream reserves
+/// by the file's length (and the stream is then declined for the mismatch).
+#[test]
+fn a_huge_sample_count_claim_is_not_reserved() {
+    let mut bytes = stereo_stream(16, 1, 1152, 3);
+    // The 36-bit total ends STREAMINFO's 18th byte (offset 8 + 17 after marker and header).
+    bytes[21] |= 0x0f;
+    bytes[22..26].fill(0xff);
+    let mut samples = Vec::new();
+    assert_eq!(
+        decode_into(&bytes, &mut samples, usize::MAX),
+        Err(super::Unsupported("sample count differs from STREAMINFO"))
+    );
+    assert!(
+        samples.capacity() <= 8 * bytes.len(),
+        "{} samples reserved for {} bytes",
+        samples.capacity(),
+        bytes.len()
+    );
+}
+
+#[test]
+fn the_sample_limit_declines() {
+    let bytes = stereo_stream(16, 1, 1152, 3);
+    let mut samples = Vec::new();
+    assert!(decode_into(&bytes, &mut samples, 3 * 1152).is_ok());
+    assert_eq!(
+        decode_into(&bytes, &mut samples, 3 * 1152 - 1),
+        Err(super::Unsupported("more samples than the limit"))
+    );
 }
