@@ -4,6 +4,7 @@
 //! panic, and whatever our FLAC decoder accepts symphonia decodes to the same bits.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use mgr_core::audio::{
     decode_bytes, decode_bytes_symphonia, decode_flac_own, Audio, MAX_INPUT_RATE,
@@ -47,6 +48,14 @@ fn check(what: &str, r: &mgr_core::Result<Audio>) {
 
 #[test]
 fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
+    // A panic the library catches (its guard around symphonia) is still a finding: count
+    // every one, as libFuzzer's hook does.
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Relaxed);
+        default_hook(info);
+    }));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let regressions = files(&root.join("regressions"));
     let seeds = files(&root.join("corpus"));
@@ -64,6 +73,7 @@ fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
             assert_eq!(own.sample_rate(), sym.sample_rate(), "{name}");
             assert!(own.samples() == sym.samples(), "{name}: samples differ");
         }
+        assert_eq!(PANICS.load(Relaxed), 0, "{name}: a panic was caught inside");
     }
     // The seeds are valid files: each decodes, FLAC ones through our own decoder (or the
     // differential target would compare nothing).

@@ -3,7 +3,9 @@
 //! a RIFF `LIST` chunk: up to 4 GiB each), and a few header values make it panic (a WAV rate
 //! of 0, a `WAVE_FORMAT_EXTENSIBLE` channel mask it cannot square with the channel count).
 //! So the bytes are screened first, against what the file actually holds:
-//! - leading ID3v2 tags are dropped (for every decoder), and must lie inside the file;
+//! - symphonia's probe scans for the first marker of a format it knows, anywhere in the
+//!   file: screening starts where it would, and the bytes before are dropped;
+//! - ID3v2 tags are dropped (leading ones for every decoder), and must lie inside the file;
 //! - FLAC keeps STREAMINFO as its only metadata block ([`crate::flac::streaminfo_only`]);
 //! - RIFF/WAVE is rebuilt from its `fmt ` and `data` chunks alone, with sizes that fit the
 //!   file, a rate mgr accepts, and a channel mask of exactly its channel count;
@@ -46,19 +48,72 @@ pub(super) fn id3v2_len(bytes: &[u8], path: &Path) -> Result<usize> {
     Ok(at)
 }
 
-/// The bytes symphonia decodes from (ID3v2 tags already dropped): rebuilt for FLAC and WAV,
-/// checked for Ogg, unchanged otherwise.
+/// Where symphonia's probe would start reading, and as what: it scans for the first of its
+/// formats' markers anywhere in the stream (junk before an MP3 is common), so the screening
+/// must look where it will look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Id3,
+    Flac,
+    Riff,
+    Ogg,
+    /// An MPEG audio frame sync (layers 1–3, MPEG 1, 2, 2.5: symphonia's marker set).
+    Mpeg,
+}
+
+fn first_marker(bytes: &[u8]) -> Option<(usize, Marker)> {
+    (0..bytes.len()).find_map(|p| {
+        let b = &bytes[p..];
+        let m = if b.starts_with(b"ID3") {
+            Marker::Id3
+        } else if b.starts_with(b"fLaC") {
+            Marker::Flac
+        } else if b.starts_with(b"RIFF") {
+            Marker::Riff
+        } else if b.starts_with(b"OggS") {
+            Marker::Ogg
+        } else if b[0] == 0xff && matches!(b.get(1), Some(0xe2..=0xe7 | 0xf2..=0xf7 | 0xfa..=0xff))
+        {
+            Marker::Mpeg
+        } else {
+            return None;
+        };
+        Some((p, m))
+    })
+}
+
+/// The bytes symphonia decodes from: from the first marker its probe would find (ID3v2 tags
+/// on the way dropped), rebuilt for FLAC and WAV, checked for Ogg.
 pub(super) fn for_symphonia(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
-    if bytes.starts_with(b"fLaC") {
-        return crate::flac::streaminfo_only(&bytes).map_err(|e| corrupt(path, e.0));
+    let mut at = 0;
+    loop {
+        let Some((p, marker)) = first_marker(&bytes[at..]) else {
+            return Err(Error::UnsupportedFormat {
+                path: path.to_path_buf(),
+                reason: "no audio format recognised".into(),
+            });
+        };
+        at += p;
+        let rest = &bytes[at..];
+        return match marker {
+            Marker::Id3 => {
+                at += id3v2_len(rest, path)?;
+                continue;
+            }
+            Marker::Flac => crate::flac::streaminfo_only(rest).map_err(|e| corrupt(path, e.0)),
+            Marker::Riff if rest.get(8..12) == Some(b"WAVE") => riff(rest, path),
+            Marker::Riff => Err(Error::UnsupportedFormat {
+                path: path.to_path_buf(),
+                reason: "a RIFF file that is not WAVE".into(),
+            }),
+            Marker::Ogg => {
+                ogg(rest, path)?;
+                Ok(rest.to_vec())
+            }
+            Marker::Mpeg if at == 0 => Ok(bytes),
+            Marker::Mpeg => Ok(rest.to_vec()),
+        };
     }
-    if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WAVE") {
-        return riff(&bytes, path);
-    }
-    if bytes.starts_with(b"OggS") {
-        ogg(&bytes, path)?;
-    }
-    Ok(bytes)
 }
 
 fn le16(b: &[u8], at: usize) -> u16 {
