@@ -40,6 +40,12 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// The largest request refused (0: none).
 static REFUSED: AtomicUsize = AtomicUsize::new(0);
+/// Variants finished, and the one each worker is on (+1; 0: none), for the watchdog.
+static DONE: AtomicUsize = AtomicUsize::new(0);
+static WORKING: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+/// A decode that makes no progress for this long is a hang: the watchdog ends the test
+/// process, naming the variants in flight, instead of leaving CI to time out.
+const HANG_SECONDS: u64 = 120;
 
 /// The system allocator, refusing requests over [`MAX_REQUEST`] and counting live bytes.
 struct Limited;
@@ -647,7 +653,28 @@ fn crafted_and_corrupt_audio_never_breaks_the_decoders() {
     let dir = scratch_dir("mutate");
     let started = Instant::now();
     let slowest = std::sync::Mutex::new((Duration::ZERO, String::new()));
+    let finished = std::sync::atomic::AtomicBool::new(false);
     let failures: Vec<Failure> = std::thread::scope(|s| {
+        let finished = &finished;
+        s.spawn(move || {
+            let (mut last, mut since) = (usize::MAX, Instant::now());
+            while !finished.load(Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let done = DONE.load(Relaxed);
+                if done != last {
+                    (last, since) = (done, Instant::now());
+                } else if since.elapsed() > Duration::from_secs(HANG_SECONDS) {
+                    let working: Vec<usize> = WORKING
+                        .iter()
+                        .filter_map(|w| w.load(Relaxed).checked_sub(1))
+                        .collect();
+                    eprintln!(
+                        "mutate: no progress for {HANG_SECONDS} s; variants {working:?} hang"
+                    );
+                    std::process::exit(101);
+                }
+            }
+        });
         let workers: Vec<_> = (0..2)
             .map(|w| {
                 let (jobs, seeds, dir, slowest) = (&jobs, &seeds, &dir, &slowest);
@@ -665,6 +692,7 @@ fn crafted_and_corrupt_audio_never_breaks_the_decoders() {
                             eprintln!("{name}");
                         }
                         CURRENT.with(|c| c.set(i));
+                        WORKING[w].store(i + 1, Relaxed);
                         let t = Instant::now();
                         let result = catch_unwind(AssertUnwindSafe(|| {
                             let mut problem = check(seed, bytes, *seconds);
@@ -703,6 +731,7 @@ fn crafted_and_corrupt_audio_never_breaks_the_decoders() {
                             (took.as_secs_f64() > MAX_SECONDS)
                                 .then(|| format!("took {:.1} s", took.as_secs_f64()))
                         });
+                        DONE.fetch_add(1, Relaxed);
                         if let Some(what) = what {
                             failures.push(Failure {
                                 variant: name,
@@ -714,10 +743,12 @@ fn crafted_and_corrupt_audio_never_breaks_the_decoders() {
                 })
             })
             .collect();
-        workers
+        let failures = workers
             .into_iter()
             .flat_map(|h| h.join().expect("worker thread"))
-            .collect()
+            .collect();
+        finished.store(true, Relaxed);
+        failures
     });
     let _ = std::fs::remove_dir_all(&dir);
     let (worst, worst_name) = slowest.into_inner().unwrap_or_else(|e| e.into_inner());

@@ -31,7 +31,10 @@ fn corrupt(path: &Path, reason: &str) -> Error {
 /// "syncsafe" size, and a 10-byte footer when its flag is set); 0 when there are none.
 pub(super) fn id3v2_len(bytes: &[u8], path: &Path) -> Result<usize> {
     let mut at = 0;
-    while let Some(h) = bytes.get(at..at + 10).filter(|h| h.starts_with(b"ID3")) {
+    while bytes[at..].starts_with(b"ID3") {
+        let Some(h) = bytes.get(at..at + 10) else {
+            return Err(corrupt(path, "truncated ID3v2 tag header"));
+        };
         let syncsafe = h[6..10].iter().all(|&b| b < 0x80);
         if !(2..=4).contains(&h[3]) || !syncsafe {
             return Err(corrupt(path, "malformed ID3v2 tag header"));
@@ -389,6 +392,9 @@ mod tests {
     #[test]
     fn id3v2_tags_are_measured_and_must_fit() {
         let path = Path::new("t.mp3");
+        // A cut header is an error, not a zero-length tag (the screening would loop on it).
+        assert!(id3v2_len(b"ID3\x04", path).is_err());
+        assert!(for_symphonia(b"ID3\x04".to_vec(), path).is_err());
         let mut b = b"ID3\x04\x00\x00\x00\x00\x01\x00".to_vec();
         b.extend([0; 128]);
         b.extend(b"\xff\xfb");
