@@ -95,7 +95,7 @@ fn truncated_mp3_decodes_what_is_there() {
     let cut = bytes[..bytes.len() * 2 / 5 + 7].to_vec();
     let audio = decode_bytes(cut, Some("mp3"), Path::new("cut.mp3")).unwrap();
     let full = 1_378_944.0;
-    let frac = audio.samples.len() as f64 / full;
+    let frac = audio.samples().len() as f64 / full;
     assert!(
         (0.35..0.45).contains(&frac),
         "decoded {frac:.3} of the song"
@@ -131,8 +131,8 @@ fn damaged_flac_falls_back_to_symphonia() {
         );
         match decode_bytes(b, Some("flac"), Path::new("bad.flac")) {
             Ok(a) => {
-                assert!(a.samples.iter().all(|v| v.is_finite()), "{what}");
-                assert!(a.samples.len() <= full.samples.len() + 8192, "{what}");
+                assert!(a.samples().iter().all(|v| v.is_finite()), "{what}");
+                assert!(a.samples().len() <= full.samples().len() + 8192, "{what}");
             }
             Err(e) => assert_one_line(&e),
         }
@@ -152,11 +152,7 @@ fn one_second_gives_one_padded_frame() {
 
 #[test]
 fn silence_gives_finite_scores() {
-    let audio = Audio {
-        samples: vec![0.0; 22_050 * 30],
-        sample_rate: 22_050,
-        source_channels: 1,
-    };
+    let audio = Audio::new(vec![0.0; 22_050 * 30], 22_050, 1).unwrap();
     assert_sane(&mut analyzer(), &audio);
 }
 
@@ -166,14 +162,17 @@ fn unusual_rates_and_channel_counts() {
     for (rate, channels) in [(8_000u32, 1usize), (96_000, 2), (48_000, 6)] {
         let bytes = wav_bytes(&tone(rate, channels, 5.0), channels as u16, rate);
         let audio = decode_bytes(bytes, Some("wav"), Path::new("x.wav")).unwrap();
-        assert_eq!((audio.sample_rate, audio.source_channels), (rate, channels));
-        assert_eq!(audio.samples.len(), rate as usize * 5);
+        assert_eq!(
+            (audio.sample_rate(), audio.source_channels()),
+            (rate, channels)
+        );
+        assert_eq!(audio.samples().len(), rate as usize * 5);
         // Mixdown is the channel average.
         let first: f32 = tone(rate, channels, 0.001)[channels..2 * channels]
             .iter()
             .sum::<f32>()
             / channels as f32;
-        assert!((audio.samples[1] - first).abs() < 1e-4);
+        assert!((audio.samples()[1] - first).abs() < 1e-4);
         assert_sane(&mut a, &audio);
     }
 }

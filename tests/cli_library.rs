@@ -397,7 +397,7 @@ fn bad_trees_hidden_files_loops_and_unreadable_folders_are_reported_once_and_ski
 fn decoded_bits(path: &Path) -> Vec<u32> {
     mgr_core::audio::decode_file(path)
         .unwrap()
-        .samples
+        .samples()
         .iter()
         .map(|s| s.to_bits())
         .collect()

@@ -10,8 +10,8 @@ fn flac(genre: &str, id: &str) -> Vec<f32> {
         "data/gtzan-mini/genres/{genre}/{genre}.{id}.flac"
     )))
     .unwrap();
-    assert_eq!((a.sample_rate, a.source_channels), (22_050, 1));
-    a.samples
+    assert_eq!((a.sample_rate(), a.source_channels()), (22_050, 1));
+    a.into_samples()
 }
 
 /// Every FLAC in the data pack: our own decoder (the fast path of `decode_file`) gives
@@ -38,17 +38,22 @@ fn own_flac_decoder_equals_symphonia_on_every_pack_flac() {
         let own = decode_flac_own(&bytes)
             .unwrap_or_else(|| panic!("{}: own decoder declined", f.display()));
         let sym = decode_file_symphonia(f).unwrap();
-        assert_eq!(own.sample_rate, sym.sample_rate, "{}", f.display());
-        assert_eq!(own.source_channels, sym.source_channels, "{}", f.display());
-        assert_eq!(own.samples.len(), sym.samples.len(), "{}", f.display());
+        assert_eq!(own.sample_rate(), sym.sample_rate(), "{}", f.display());
+        assert_eq!(
+            own.source_channels(),
+            sym.source_channels(),
+            "{}",
+            f.display()
+        );
+        assert_eq!(own.samples().len(), sym.samples().len(), "{}", f.display());
         let same = own
-            .samples
+            .samples()
             .iter()
-            .zip(&sym.samples)
+            .zip(sym.samples())
             .all(|(a, b)| a.to_bits() == b.to_bits());
         assert!(same, "{}: samples differ from symphonia", f.display());
         assert!(decode_file(f).unwrap() == own, "{}", f.display());
-        samples += own.samples.len();
+        samples += own.samples().len();
     }
     println!(
         "own FLAC decoder: {} files, {samples} samples, bit-exact with symphonia",
@@ -60,12 +65,12 @@ fn own_flac_decoder_equals_symphonia_on_every_pack_flac() {
 fn sun_au_equals_flac_exactly() {
     for (genre, id) in [("blues", "00000"), ("jazz", "00004"), ("metal", "00007")] {
         let au = decode_file(&pack(&format!("data/gtzan-mini/au-sample/{genre}.{id}.au"))).unwrap();
-        assert_eq!(au.sample_rate, 22_050);
-        assert_eq!(au.source_channels, 1);
+        assert_eq!(au.sample_rate(), 22_050);
+        assert_eq!(au.source_channels(), 1);
         let want = flac(genre, id);
-        assert_eq!(au.samples.len(), want.len(), "{genre}.{id}");
+        assert_eq!(au.samples().len(), want.len(), "{genre}.{id}");
         assert!(
-            au.samples == want,
+            au.samples() == want,
             "{genre}.{id}: .au PCM differs from FLAC"
         );
     }
@@ -74,23 +79,23 @@ fn sun_au_equals_flac_exactly() {
 #[test]
 fn wav_equals_flac_exactly() {
     let wav = decode_file(&pack("data/gtzan-mini/formats/rock.00001.wav")).unwrap();
-    assert_eq!(wav.sample_rate, 22_050);
-    assert!(wav.samples == flac("rock", "00001"));
+    assert_eq!(wav.sample_rate(), 22_050);
+    assert!(wav.samples() == flac("rock", "00001"));
 }
 
 /// Lossy codecs: aligned by cross-correlation, then the waveform must agree closely.
 fn check_lossy(file: &str, min_corr: f64, expected_lag: isize) {
     let dec = decode_file(&pack(&format!("data/gtzan-mini/formats/{file}"))).unwrap();
-    assert_eq!(dec.sample_rate, 22_050, "{file}");
+    assert_eq!(dec.sample_rate(), 22_050, "{file}");
     let want = flac("rock", "00001");
-    let len_diff = (dec.samples.len() as isize - want.len() as isize).abs();
+    let len_diff = (dec.samples().len() as isize - want.len() as isize).abs();
     assert!(
         len_diff < 4096,
         "{file}: {} vs {} samples",
-        dec.samples.len(),
+        dec.samples().len(),
         want.len()
     );
-    let (lag, corr) = best_lag(&want, &dec.samples, 100_000, 44_100, 3000);
+    let (lag, corr) = best_lag(&want, dec.samples(), 100_000, 44_100, 3000);
     println!("{file}: lag {lag} samples, correlation {corr:.5}");
     assert_eq!(lag, expected_lag, "{file}: misaligned");
     assert!(corr >= min_corr, "{file}: correlation {corr}");
@@ -119,10 +124,10 @@ fn stereo_44k_24bit_wav_matches_flac_at_12k() {
         "data/gtzan-mini/formats/rock.00001.10s-stereo44k-s24.wav",
     ))
     .unwrap();
-    assert_eq!((wav.sample_rate, wav.source_channels), (44_100, 2));
+    assert_eq!((wav.sample_rate(), wav.source_channels()), (44_100, 2));
     assert!((wav.seconds() - 10.0).abs() < 0.01, "{} s", wav.seconds());
     let r = Resampler::new(ResamplerKind::Reference);
-    let a = r.to_12k(&wav.samples, 44_100).unwrap();
+    let a = r.to_12k(wav.samples(), 44_100).unwrap();
     let b = r.to_12k(&flac("rock", "00001"), 22_050).unwrap();
     let (lag, corr) = best_lag(&b, &a, 12_000, 96_000, 50);
     println!("stereo 44.1k wav vs flac at 12 kHz: lag {lag}, correlation {corr:.6}");

@@ -111,21 +111,21 @@ fn cute_logmel_from_golden_clip() {
 #[test]
 fn cute_frontend_from_mp3() {
     let audio = decode_file(&pack("audio/bensound/bensound-cute.mp3")).unwrap();
-    assert_eq!(audio.sample_rate, 44_100);
+    assert_eq!(audio.sample_rate(), 44_100);
     let pcm = golden("cute/pcm_native_s16.npy");
-    assert_eq!(audio.samples.len(), pcm.data.len());
+    assert_eq!(audio.samples().len(), pcm.data.len());
     // After our one delay removal, sample i is ffmpeg's sample i + 529 (within s16 rounding).
     let want: Vec<f64> = pcm.data[529..].iter().map(|v| v / 32768.0).collect();
     let n = want.len();
     assert_close(
         "cute mp3 pcm vs ffmpeg[529:]",
-        &audio.samples[..n],
+        &audio.samples()[..n],
         &want,
         1.0 / 32768.0,
     );
     let clip = clip_12k(
         &Resampler::new(ResamplerKind::Reference),
-        &audio.samples,
+        audio.samples(),
         44_100,
     );
     let lm = LogMel::new().compute(&clip);
@@ -228,15 +228,15 @@ fn gtzan_blues_00000_22050hz_path() {
     )
     .unwrap();
     let audio = decode_file(&pack("data/gtzan-mini/genres/blues/blues.00000.flac")).unwrap();
-    assert_eq!(audio.sample_rate, 22_050);
+    assert_eq!(audio.sample_rate(), 22_050);
     assert_eq!(
-        audio.samples.len() as u64,
+        audio.samples().len() as u64,
         g["native_samples"].as_u64().unwrap()
     );
     let resampler = Resampler::new(ResamplerKind::Reference);
-    let y = resampler.to_12k(&audio.samples, 22_050).unwrap();
+    let y = resampler.to_12k(audio.samples(), 22_050).unwrap();
     assert_eq!(y.len() as u64, g["resampled_samples"].as_u64().unwrap());
-    let clip = clip_12k(&resampler, &audio.samples, 22_050);
+    let clip = clip_12k(&resampler, audio.samples(), 22_050);
     let want_clip = read_npy(&pack(&format!("{dir}/clip_12k.npy")));
     assert_close("blues.00000 clip_12k", &clip, &want_clip.data, 1e-5);
     let lm = LogMel::new().compute(&clip);
@@ -267,7 +267,7 @@ fn all_clips_all_models_end_to_end() {
     let mut logmel = LogMel::new();
     for clip in CLIPS {
         let audio = decode_file(&pack(&format!("audio/bensound/bensound-{clip}.mp3"))).unwrap();
-        let c = clip_12k(&resampler, &audio.samples, audio.sample_rate);
+        let c = clip_12k(&resampler, audio.samples(), audio.sample_rate());
         let lm = logmel.compute(&c);
         for (name, key) in [
             ("fcn", "choi_fcn_msd"),
@@ -351,7 +351,7 @@ fn msd_crnn_top10_equals_published() {
     let mut logmel = LogMel::new();
     for (clip, list) in published {
         let audio = decode_file(&pack(&format!("audio/bensound/bensound-{clip}.mp3"))).unwrap();
-        let lm = logmel.compute(&clip_12k(&resampler, &audio.samples, audio.sample_rate));
+        let lm = logmel.compute(&clip_12k(&resampler, audio.samples(), audio.sample_rate()));
         let probs = &m.predict(&lm, 1).unwrap()[0];
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
@@ -381,8 +381,8 @@ fn fast_resampler_drift() {
     let mut worst_score: f64 = 0.0;
     for clip in CLIPS {
         let audio = decode_file(&pack(&format!("audio/bensound/bensound-{clip}.mp3"))).unwrap();
-        let lm_ref = logmel.compute(&clip_12k(&reference, &audio.samples, 44_100));
-        let lm_fast = logmel.compute(&clip_12k(&fast, &audio.samples, 44_100));
+        let lm_ref = logmel.compute(&clip_12k(&reference, audio.samples(), 44_100));
+        let lm_fast = logmel.compute(&clip_12k(&fast, audio.samples(), 44_100));
         let lm_ref64: Vec<f64> = lm_ref.iter().map(|&v| f64::from(v)).collect();
         let (w_db, _) = worst(&lm_fast, &lm_ref64);
         let mean_db = lm_fast

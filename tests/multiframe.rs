@@ -20,16 +20,12 @@ fn two_minute_song_gives_two_frames_averaged() {
         "reggae/reggae.00000",
     ] {
         let a = decode_file(&pack(&format!("data/gtzan-mini/genres/{clip}.flac"))).unwrap();
-        let mut z = r.to_12k(&a.samples, a.sample_rate).unwrap();
+        let mut z = r.to_12k(a.samples(), a.sample_rate()).unwrap();
         z.truncate(30 * SAMPLE_RATE as usize);
         y.extend(z);
     }
     assert_eq!(y.len(), 120 * 12_000);
-    let song = Audio {
-        samples: y.clone(),
-        sample_rate: SAMPLE_RATE,
-        source_channels: 1,
-    };
+    let song = Audio::new(y.clone(), SAMPLE_RATE, 1).unwrap();
     let m = model("gtzan");
     let mut analyzer = Analyzer::new(
         mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),

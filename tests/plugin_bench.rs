@@ -92,10 +92,10 @@ fn main() {
     let mut first_genre: Option<Duration> = None;
     let mut at = 0usize;
     for k in 0..n_blocks {
-        if at + BLOCK > audio.samples.len() {
+        if at + BLOCK > audio.samples().len() {
             at = 0;
         }
-        let x = &audio.samples[at..at + BLOCK];
+        let x = &audio.samples()[at..at + BLOCK];
         at += BLOCK;
         // Peer: what a host spends just copying the same stereo block.
         let t = Instant::now();
@@ -129,7 +129,11 @@ fn main() {
     // A second instance: what one more adds once its model is loaded and analysing.
     let (_entry2, mut second) = load();
     let mut s2 = Session::start(&mut second, rate, BLOCK);
-    for c in audio.samples.chunks(BLOCK).take((35.0 / block_s) as usize) {
+    for c in audio
+        .samples()
+        .chunks(BLOCK)
+        .take((35.0 / block_s) as usize)
+    {
         if c.len() == BLOCK {
             s2.block(c, c);
         }

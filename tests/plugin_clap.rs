@@ -207,7 +207,7 @@ fn render_after(before: Option<&Audio>, audio: &Audio, block: usize) -> (Value, 
             .set(&handle, RenderMode::Offline)
             .expect("offline render mode");
     }
-    let rate = f64::from(audio.sample_rate);
+    let rate = f64::from(audio.sample_rate());
     let mut s = Session::start(&mut instance, rate, block);
     // Update every 30 s: fewer forward passes in a debug test; the song average does not depend
     // on it.
@@ -222,12 +222,12 @@ fn render_after(before: Option<&Audio>, audio: &Audio, block: usize) -> (Value, 
     let t = Instant::now();
     if let Some(first) = before {
         s.transport = Some(playing_at(0.0));
-        for (k, chunk) in first.samples.chunks(block).enumerate() {
+        for (k, chunk) in first.samples().chunks(block).enumerate() {
             s.transport = Some(playing_at((k * block) as f64 / rate));
             s.block(chunk, chunk);
         }
     }
-    for (k, chunk) in audio.samples.chunks(block).enumerate() {
+    for (k, chunk) in audio.samples().chunks(block).enumerate() {
         if before.is_some() {
             s.transport = Some(playing_at((k * block) as f64 / rate));
         }
@@ -235,7 +235,7 @@ fn render_after(before: Option<&Audio>, audio: &Audio, block: usize) -> (Value, 
         assert_eq!(ol, chunk);
     }
     // Wait until the worker has analysed every sample (the resampler's tail included).
-    let want = mgr_core::resample::output_len(audio.samples.len(), audio.sample_rate) as u64;
+    let want = mgr_core::resample::output_len(audio.samples().len(), audio.sample_rate()) as u64;
     let deadline = Instant::now() + Duration::from_secs(300);
     let result = loop {
         std::thread::sleep(Duration::from_millis(200));
@@ -319,14 +319,10 @@ fn song_genre_matches_the_cli_for_a_long_song() {
             "data/gtzan-mini/genres/jazz/jazz.0000{k}.flac"
         )))
         .unwrap();
-        rate = a.sample_rate;
-        samples.extend_from_slice(&a.samples);
+        rate = a.sample_rate();
+        samples.extend_from_slice(a.samples());
     }
-    let audio = Audio {
-        samples,
-        sample_rate: rate,
-        source_channels: 1,
-    };
+    let audio = Audio::new(samples, rate, 1).unwrap();
     compare("3 × GTZAN jazz (90 s, 22.05 kHz)", &audio);
 }
 
@@ -335,11 +331,12 @@ fn transport_restart_starts_a_new_song() {
     // 40 s of metal with the transport running, then the transport jumps back to 0 and a
     // classical clip plays: the song result must be the classical clip's alone.
     let clip = |p: &str| decode_file(&pack(p)).unwrap();
-    let mut first = clip("data/gtzan-mini/genres/metal/metal.00001.flac");
+    let metal = clip("data/gtzan-mini/genres/metal/metal.00001.flac");
     let more = clip("data/gtzan-mini/genres/metal/metal.00002.flac");
-    first
-        .samples
-        .extend_from_slice(&more.samples[..10 * 22_050]);
+    let rate = metal.sample_rate();
+    let mut samples = metal.into_samples();
+    samples.extend_from_slice(&more.samples()[..10 * 22_050]);
+    let first = Audio::new(samples, rate, 1).unwrap();
     let second = clip("data/gtzan-mini/genres/classical/classical.00002.flac");
     compare_after(
         "metal, then restart at 0 with classical.00002",
@@ -364,11 +361,11 @@ fn a_bad_model_file_keeps_the_built_in_model() {
         r.set(&h, RenderMode::Offline).unwrap();
     }
     let audio = decode_file(&pack("audio/bensound/bensound-thejazzpiano.mp3")).unwrap();
-    let mut s = Session::start(&mut instance, f64::from(audio.sample_rate), 1024);
-    for c in audio.samples.chunks(1024) {
+    let mut s = Session::start(&mut instance, f64::from(audio.sample_rate()), 1024);
+    for c in audio.samples().chunks(1024) {
         s.block(c, c);
     }
-    let want = mgr_core::resample::output_len(audio.samples.len(), audio.sample_rate) as u64;
+    let want = mgr_core::resample::output_len(audio.samples().len(), audio.sample_rate()) as u64;
     let deadline = Instant::now() + Duration::from_secs(300);
     let a = loop {
         std::thread::sleep(Duration::from_millis(200));

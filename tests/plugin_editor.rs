@@ -53,8 +53,8 @@ fn editor_opens_and_shows_the_analysis() {
         "data/gtzan-mini/genres/metal/metal.00004.flac",
     ] {
         let a = decode_file(&pack(clip)).unwrap();
-        rate = a.sample_rate;
-        song.extend_from_slice(&a.samples);
+        rate = a.sample_rate();
+        song.extend_from_slice(a.samples());
     }
     let mut s = Session::start(&mut instance, f64::from(rate), 1024);
     let hop = {

@@ -81,7 +81,7 @@ fn library_paths() -> Vec<std::path::PathBuf> {
     ] {
         let a = mgr_core::audio::decode_file(&pack(&format!("data/gtzan-mini/genres/{clip}.flac")))
             .unwrap();
-        samples.extend_from_slice(&a.samples[..22_050 * 30]);
+        samples.extend_from_slice(&a.samples()[..22_050 * 30]);
     }
     samples.extend_from_slice(&samples.clone()[..22_050 * 30]);
     std::fs::write(&long, mgr_tests::wav_bytes(&samples, 1, 22_050)).unwrap();

@@ -67,7 +67,7 @@ fn tagged_copy(dir: &Path, src: &Path, ext: &str, n: usize) -> PathBuf {
 
 fn samples(path: &Path) -> Vec<u32> {
     let a = decode_file(path).unwrap();
-    a.samples.iter().map(|s| s.to_bits()).collect()
+    a.samples().iter().map(|s| s.to_bits()).collect()
 }
 
 fn genre_of(path: &Path) -> Vec<String> {

@@ -142,8 +142,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
 
     let reference = Resampler::new(ResamplerKind::Reference);
     let fast = Resampler::new(ResamplerKind::Fast);
-    let rate = audio.sample_rate;
-    let y = fast.to_12k(&audio.samples, rate)?;
+    let rate = audio.sample_rate();
+    let y = fast.to_12k(audio.samples(), rate)?;
     let range = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0].clone();
     let clip_seconds = CLIP_SAMPLES as f64 / 12_000.0;
     let mut logmel = LogMel::new();
@@ -154,11 +154,11 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         // Every row reuses its buffers from run to run, as `classify` does from file to file
         // (`mgr_core::pipeline::FrontEnd`).
         let mut decoder = Decoder::new();
-        let t = time(reps, || Ok(decoder.decode(&a.file)?.samples.len()))?;
+        let t = time(reps, || Ok(decoder.decode(&a.file)?.samples().len()))?;
         rows.push(row("decode", "decode".into(), t, secs));
         let mut y = Vec::new();
         let t = time(reps, || {
-            Ok(reference.to_12k_into(&audio.samples, rate, &mut y)?)
+            Ok(reference.to_12k_into(audio.samples(), rate, &mut y)?)
         })?;
         rows.push(row(
             "resample_reference",
@@ -167,7 +167,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             secs,
         ));
         let t = time(reps, || {
-            Ok(fast.to_12k_into(&audio.samples, rate, &mut y)?)
+            Ok(fast.to_12k_into(audio.samples(), rate, &mut y)?)
         })?;
         rows.push(row("resample_fast", "resample (fast)".into(), t, secs));
         let clip = &y[range];
@@ -188,7 +188,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             // Everything a file needs before the network: decode, resample, crop, log-mel.
             let t = time(reps, || {
                 let audio = decoder.decode(&a.file)?;
-                resampler.to_12k_into(&audio.samples, audio.sample_rate, &mut y)?;
+                resampler.to_12k_into(audio.samples(), audio.sample_rate(), &mut y)?;
                 let r = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0]
                     .clone();
                 logmel.compute_into(&y[r], &mut out);
@@ -274,7 +274,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         println!(
             "{} ({secs:.2} s, {} Hz), median of {reps}, {threads} thread(s)",
             a.file.display(),
-            audio.sample_rate
+            audio.sample_rate()
         );
         println!(
             "{:<46} {:>10} {:>12} {:>10}",

@@ -83,7 +83,7 @@ fn stage_times(
                 .with_context(|| format!("decoding {}", clip.display()))?;
             t.decode += secs(start);
             let start = Instant::now();
-            resampler.to_12k_into(&audio.samples, audio.sample_rate, &mut y)?;
+            resampler.to_12k_into(audio.samples(), audio.sample_rate(), &mut y)?;
             t.resample += secs(start);
             let ranges = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default());
             for r in ranges {

@@ -24,6 +24,14 @@ pub enum Error {
     /// The front-end band-limits to 6 kHz; below 8 kHz the top mel bands would be empty.
     #[error("sample rate {0} Hz is too low (mgr needs at least 8000 Hz)")]
     SampleRateTooLow(u32),
+    /// Above the highest rate mgr accepts (`audio::MAX_INPUT_RATE`): no real recording has
+    /// it, and the resampler's filter would grow with it.
+    #[error("sample rate {0} Hz is too high (mgr accepts at most 768000 Hz)")]
+    SampleRateTooHigh(u32),
+    /// The file is larger, or decodes to more samples, than mgr reads from one file
+    /// (`audio::MAX_FILE_BYTES`, `audio::MAX_SAMPLES`), or the memory for it was refused.
+    #[error("{path}: too long to decode ({reason})")]
+    TooLong { path: PathBuf, reason: String },
     /// Samples that are not finite numbers (NaN or infinity) cannot be analysed.
     #[error("audio contains non-finite samples (NaN or infinity)")]
     NonFiniteSamples,

@@ -120,7 +120,7 @@ impl FrontEnd {
     /// [`FrontEnd::open`] for audio already decoded.
     pub fn open_audio(&mut self, audio: &Audio) -> Result<usize> {
         self.resampler
-            .to_12k_into(&audio.samples, audio.sample_rate, &mut self.y)?;
+            .to_12k_into(audio.samples(), audio.sample_rate(), &mut self.y)?;
         self.ranges = frame_ranges(self.y.len(), &self.framing);
         Ok(self.ranges.len())
     }

@@ -137,7 +137,9 @@ impl Extractor {
         augment: Option<(u64, &Augment)>,
     ) -> Result<ClipActs, TrainError> {
         let audio = decode_file(path)?;
-        let mut y = self.resampler.to_12k(&audio.samples, audio.sample_rate)?;
+        let mut y = self
+            .resampler
+            .to_12k(audio.samples(), audio.sample_rate())?;
         let mut rng = augment.map(|(seed, _)| Rng::new(seed));
         if let (Some((_, aug)), Some(rng)) = (augment, rng.as_mut()) {
             aug.noise(&mut y, rng);
