@@ -23,7 +23,7 @@ use candle_nn::VarBuilder;
 use crate::config::{N_FRAMES, N_MELS};
 use crate::error::{Error, Result};
 
-pub use layers::argmax;
+pub use layers::{argmax, ConvKernels};
 
 /// Which network family a weights file holds (decided by its tensor names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +197,17 @@ impl Model {
             metadata,
             device: device.clone(),
         })
+    }
+
+    /// Run the conv blocks with `kernels`. [`ConvKernels::Generic`] on the CPU runs the code
+    /// path of CUDA and Metal (candle's conv2d, ELU and max-pool instead of the fused CPU
+    /// kernels, contiguity checked at every matrix product), so the CPU can test it.
+    pub fn with_conv_kernels(mut self, kernels: ConvKernels) -> Self {
+        match &mut self.net {
+            Net::Fcn(n) => n.set_conv_kernels(kernels),
+            Net::Crnn(n) => n.set_conv_kernels(kernels),
+        }
+        self
     }
 
     /// Short model name from the metadata (e.g. `jimenez_crnn_gtzan`).
