@@ -7,6 +7,7 @@ mod bench;
 mod eval;
 mod finetune;
 mod output;
+mod parity;
 mod plot;
 
 use std::io::IsTerminal;
@@ -44,6 +45,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Transfer learning to new genres: features + softmax/SVM, or fine-tune the CRNN top.
     Finetune(finetune::FinetuneArgs),
+    /// Check that a device (`--device cuda`) gives the CPU's scores at every batch size.
+    Parity(parity::ParityArgs),
 }
 
 /// Options shared by every command that runs a network.
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Finetune(a) => finetune::run(a),
+        Command::Parity(a) => parity::run(a),
     };
     match result {
         Ok(code) => code,
