@@ -8,6 +8,7 @@ mod eval;
 mod finetune;
 mod library_bench;
 mod output;
+mod parity;
 mod plot;
 mod ui;
 
@@ -52,6 +53,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Transfer learning to new genres: features + softmax/SVM, or fine-tune the CRNN top.
     Finetune(finetune::FinetuneArgs),
+    /// Check that a device (`--device cuda`) gives the CPU's scores at every batch size.
+    Parity(parity::ParityArgs),
 }
 
 /// Options shared by every command that runs a network.
@@ -180,6 +183,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Finetune(a) => finetune::run(a),
+        Command::Parity(a) => parity::run(a),
     };
     match result {
         Ok(code) => code,

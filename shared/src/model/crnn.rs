@@ -5,7 +5,7 @@ use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::gru::KerasGru;
-use super::layers::{run_blocks, sigmoid, ConvBlock, Dense, Tap, TimeBatchNorm};
+use super::layers::{run_blocks, sigmoid, ConvBlock, ConvKernels, Dense, Tap, TimeBatchNorm};
 use crate::config::N_FRAMES;
 
 /// Zero frames added before and after the 1366 input frames (→ 1440).
@@ -22,6 +22,7 @@ pub const GRU_UNITS: usize = 32;
 pub struct Crnn {
     bn0: TimeBatchNorm,
     blocks: Vec<ConvBlock>,
+    kernels: ConvKernels,
     gru1: KerasGru,
     gru2: KerasGru,
     output: Dense,
@@ -42,10 +43,16 @@ impl Crnn {
         Ok(Self {
             bn0,
             blocks,
+            kernels: ConvKernels::Auto,
             gru1,
             gru2,
             output,
         })
+    }
+
+    /// Choose the implementation of the conv blocks (default: [`ConvKernels::Auto`]).
+    pub fn set_conv_kernels(&mut self, kernels: ConvKernels) {
+        self.kernels = kernels;
     }
 
     /// The conv stack up to the sequence: `[batch, 1, 96, 1366]` → `[batch, 15, 128]`.
@@ -55,7 +62,7 @@ impl Crnn {
         if let Some(tap) = tap.as_mut() {
             tap("bn0", &x);
         }
-        let x = run_blocks(&self.blocks, &x, tap)?;
+        let x = run_blocks(&self.blocks, &x, self.kernels, tap)?;
         // [batch, 128, 1, 15] → [batch, 15, 128]: step t = frame column t.
         x.squeeze(2)?.transpose(1, 2)?.contiguous()
     }

@@ -4,7 +4,9 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::layers::{flatten_batch, run_blocks, sigmoid, ConvBlock, Dense, Tap, TimeBatchNorm};
+use super::layers::{
+    flatten_batch, run_blocks, sigmoid, ConvBlock, ConvKernels, Dense, Tap, TimeBatchNorm,
+};
 use crate::config::N_FRAMES;
 
 /// Channels per conv block.
@@ -17,6 +19,7 @@ pub const POOLS: [(usize, usize); 5] = [(2, 4), (2, 4), (2, 4), (3, 5), (4, 4)];
 pub struct Fcn {
     bn0: TimeBatchNorm,
     blocks: Vec<ConvBlock>,
+    kernels: ConvKernels,
     output: Dense,
 }
 
@@ -33,8 +36,14 @@ impl Fcn {
         Ok(Self {
             bn0,
             blocks,
+            kernels: ConvKernels::Auto,
             output,
         })
+    }
+
+    /// Choose the implementation of the conv blocks (default: [`ConvKernels::Auto`]).
+    pub fn set_conv_kernels(&mut self, kernels: ConvKernels) {
+        self.kernels = kernels;
     }
 
     /// Forward `[batch, 1, 96, 1366]` → probabilities `[batch, n_out]`, reporting every
@@ -53,7 +62,7 @@ impl Fcn {
         if let Some(tap) = tap.as_mut() {
             tap("bn0", &x);
         }
-        let x = run_blocks(&self.blocks, &x, tap.as_deref_mut())?;
+        let x = run_blocks(&self.blocks, &x, self.kernels, tap.as_deref_mut())?;
         let features = flatten_batch(&x)?;
         let logits = self.output.forward(&features)?;
         if let Some(tap) = tap.as_mut() {
@@ -66,6 +75,6 @@ impl Fcn {
     /// The 256-d penultimate features (input to the output layer).
     pub fn features(&self, x: &Tensor) -> Result<Tensor> {
         let x = self.bn0.forward(x)?;
-        flatten_batch(&run_blocks(&self.blocks, &x, None)?)
+        flatten_batch(&run_blocks(&self.blocks, &x, self.kernels, None)?)
     }
 }

@@ -7,7 +7,7 @@
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
-use super::layers::hard_sigmoid;
+use super::layers::{hard_sigmoid, matmul};
 
 /// One Keras-1 GRU layer with `units` hidden units.
 #[derive(Debug, Clone)]
@@ -39,33 +39,42 @@ impl KerasGru {
 
     /// Run over a sequence `x: [batch, steps, in]`; returns all hidden states `[batch, steps, units]`.
     pub fn forward_sequence(&self, x: &Tensor) -> Result<Tensor> {
-        let (batch, steps, _) = x.dims3()?;
+        let mut states = Vec::with_capacity(x.dim(1)?);
+        self.run(x, |h| states.push(h.clone()))?;
+        Tensor::stack(&states, 1)
+    }
+
+    /// The recurrence over `x: [batch, steps, in]`, handing each hidden state `[batch, units]`
+    /// to `step`; returns the last one.
+    ///
+    /// Every matrix product takes contiguous operands ([`matmul`]): the input projection runs
+    /// as one `[batch·steps, in] × [in, 3·units]` product, and the state is never a `narrow`ed
+    /// view (a strided row block, which candle's CUDA matmul refuses at batch > 1).
+    fn run(&self, x: &Tensor, mut step: impl FnMut(&Tensor)) -> Result<Tensor> {
+        let (batch, steps, n_in) = x.dims3()?;
         let u = self.units;
         // Input projections of every step at once: [batch, steps, 3u].
-        let xp = x
-            .broadcast_matmul(&self.w_ih_t)?
-            .broadcast_add(&self.b_ih)?;
+        let xp = matmul(&x.reshape((batch * steps, n_in))?, &self.w_ih_t)?
+            .broadcast_add(&self.b_ih)?
+            .reshape((batch, steps, 3 * u))?;
         let mut h = Tensor::zeros((batch, u), x.dtype(), x.device())?;
-        let mut states = Vec::with_capacity(steps);
         for t in 0..steps {
             let xt = xp.narrow(1, t, 1)?.squeeze(1)?;
-            let hu = h.matmul(&self.u_zr_t)?;
+            let hu = matmul(&h, &self.u_zr_t)?;
             let z = hard_sigmoid(&(xt.narrow(D::Minus1, 0, u)? + hu.narrow(D::Minus1, 0, u)?)?)?;
             let r = hard_sigmoid(&(xt.narrow(D::Minus1, u, u)? + hu.narrow(D::Minus1, u, u)?)?)?;
-            let c = (xt.narrow(D::Minus1, 2 * u, u)? + (r * &h)?.matmul(&self.u_h_t)?)?.tanh()?;
+            let c = (xt.narrow(D::Minus1, 2 * u, u)? + matmul(&(r * &h)?, &self.u_h_t)?)?.tanh()?;
             // h_t = z·h_{t−1} + (1 − z)·c_t  =  c + z·(h − c)
             h = (&c + z.mul(&(&h - &c)?)?)?;
-            states.push(h.clone());
+            step(&h);
         }
-        Tensor::stack(&states, 1)
+        Ok(h)
     }
 }
 
 impl Module for KerasGru {
-    /// Last hidden state only: `[batch, units]`.
+    /// Last hidden state only: `[batch, units]` (contiguous).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let all = self.forward_sequence(x)?;
-        let steps = all.dim(1)?;
-        all.narrow(1, steps - 1, 1)?.squeeze(1)
+        self.run(x, |_| {})
     }
 }

@@ -4,7 +4,7 @@
 //! `y = gamma·(x − mean)/sqrt(var + eps) + beta`. For the conv blocks it is folded into the
 //! convolution's weights and bias at load time (one pass over the activations fewer).
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
 use super::conv::{to_channels_first, to_channels_last, FusedConv};
@@ -97,6 +97,11 @@ impl ConvBlock {
         })
     }
 
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        self.fused.channels()
+    }
+
     /// The block with candle's generic ops (conv2d, ELU, max-pool): used off the CPU, and as
     /// the parity reference for the fused kernel.
     pub fn forward_candle(&self, x: &Tensor) -> Result<Tensor> {
@@ -109,31 +114,86 @@ impl ConvBlock {
 
 impl Module for ConvBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        run_blocks(std::slice::from_ref(self), x, None)
+        run_blocks(std::slice::from_ref(self), x, ConvKernels::Auto, None)
     }
 }
 
 /// Receives intermediate activations by name (see `forward_traced` of the networks).
 pub type Tap<'a> = dyn FnMut(&str, &Tensor) + 'a;
 
-/// Run conv blocks in sequence: `[batch, c, h, w]` in and out. On the CPU the activations stay
-/// channels-last between the fused kernels and are converted only at the ends (and for `tap`,
-/// which receives each block's output as `block1`, `block2`, … when given).
+/// Which implementation runs the conv blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvKernels {
+    /// The fused kernels of [`super::conv`] on the CPU, candle's generic ops on every other
+    /// device.
+    #[default]
+    Auto,
+    /// candle's conv2d → ELU → max-pool on every device, the CPU included: the code path that
+    /// CUDA and Metal take, runnable where neither is (parity tests, debugging).
+    Generic,
+}
+
+/// Elements one generic conv op may produce per call: the im2col buffer (`c_in·9` values per
+/// output pixel) or the conv output (`c_out` per pixel), whichever is larger.
+///
+/// candle's CUDA kernels launch with `el as u32` element counts and 32-bit thread indices, so
+/// a tensor of more than 2³² elements comes out silently wrong; the CRNN's second block needs
+/// 19.9 M im2col values per frame and crosses that at 216 frames. 2²⁸ (1 GiB of f32) keeps
+/// every op far from the limit and bounds the buffer's memory, while a chunk is still large
+/// enough to fill a GPU (the CRNN's worst block gets 13 frames, a 449 k × 576 × 128 matmul).
+pub const GENERIC_CHUNK_ELEMENTS: usize = 1 << 28;
+
+/// Run conv blocks in sequence: `[batch, c, h, w]` in and out. On the CPU (with
+/// [`ConvKernels::Auto`]) the activations stay channels-last between the fused kernels and are
+/// converted only at the ends (and for `tap`, which receives each block's output as `block1`,
+/// `block2`, … when given).
 pub fn run_blocks(
+    blocks: &[ConvBlock],
+    x: &Tensor,
+    kernels: ConvKernels,
+    tap: Option<&mut Tap<'_>>,
+) -> Result<Tensor> {
+    if !x.device().is_cpu() || kernels == ConvKernels::Generic {
+        return run_blocks_generic(blocks, x, GENERIC_CHUNK_ELEMENTS, tap);
+    }
+    run_blocks_fused(blocks, x, tap)
+}
+
+/// The blocks with candle's ops, each block over as many frames at a time as keep its largest
+/// tensor within `max_elements` (see [`GENERIC_CHUNK_ELEMENTS`]).
+fn run_blocks_generic(
+    blocks: &[ConvBlock],
+    x: &Tensor,
+    max_elements: usize,
+    mut tap: Option<&mut Tap<'_>>,
+) -> Result<Tensor> {
+    let mut x = x.clone();
+    for (i, block) in blocks.iter().enumerate() {
+        let (batch, c_in, h, w) = x.dims4()?;
+        let per_frame = (h * w * (9 * c_in).max(block.channels())).max(1);
+        let chunk = (max_elements / per_frame).max(1);
+        x = if batch <= chunk {
+            block.forward_candle(&x)?
+        } else {
+            let parts = (0..batch)
+                .step_by(chunk)
+                .map(|start| block.forward_candle(&x.narrow(0, start, chunk.min(batch - start))?))
+                .collect::<Result<Vec<_>>>()?;
+            Tensor::cat(&parts, 0)?
+        };
+        if let Some(tap) = tap.as_mut() {
+            tap(&format!("block{}", i + 1), &x);
+        }
+    }
+    Ok(x)
+}
+
+/// The blocks with the fused CPU kernels.
+fn run_blocks_fused(
     blocks: &[ConvBlock],
     x: &Tensor,
     mut tap: Option<&mut Tap<'_>>,
 ) -> Result<Tensor> {
-    if !x.device().is_cpu() {
-        let mut x = x.clone();
-        for (i, block) in blocks.iter().enumerate() {
-            x = block.forward_candle(&x)?;
-            if let Some(tap) = tap.as_mut() {
-                tap(&format!("block{}", i + 1), &x);
-            }
-        }
-        return Ok(x);
-    }
     let (batch, c, h, w) = x.dims4()?;
     let input = x.flatten_all()?.to_vec1::<f32>()?;
     let dev = x.device();
@@ -188,8 +248,32 @@ impl Dense {
 
 impl Module for Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
+        matmul(x, &self.weight_t)?.broadcast_add(&self.bias)
     }
+}
+
+/// `a · b` for contiguous operands only, on every device.
+///
+/// candle's CUDA matmul refuses most strided operands (a `narrow`ed row block of a batch, for
+/// one: "matmul is only supported for contiguous tensors") where the CPU's accepts any stride.
+/// Every matrix product of the networks goes through here, so the CPU tests fail wherever
+/// CUDA would. A size-1 axis may have any stride (candle's `is_contiguous`, and CUDA, agree).
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if !a.is_contiguous() || !b.is_contiguous() {
+        let dims =
+            |t: &Tensor| -> Result<(usize, usize)> { Ok((t.dim(D::Minus2)?, t.dim(D::Minus1)?)) };
+        let ((m, k), (_, n)) = (dims(a)?, dims(b)?);
+        let batch = a.dims()[..a.rank() - 2].iter().product();
+        return Err(candle_core::Error::MatMulUnexpectedStriding(Box::new(
+            candle_core::error::MatMulUnexpectedStriding {
+                lhs_l: a.layout().clone(),
+                rhs_l: b.layout().clone(),
+                bmnk: (batch, m, n, k),
+                msg: "matmul is only supported for contiguous tensors (as on CUDA)",
+            },
+        )));
+    }
+    a.matmul(b)
 }
 
 /// Flatten everything after the batch axis.
@@ -222,15 +306,14 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device};
 
-    /// Untapped batches run frame by frame, tapped ones as a whole: same numbers.
-    #[test]
-    fn frame_by_frame_equals_whole_batch() {
+    /// The GTZAN CRNN's four conv blocks on the CPU.
+    fn crnn_blocks() -> Vec<ConvBlock> {
         let dev = Device::Cpu;
         let tensors =
             candle_core::safetensors::load_buffer(super::super::builtin::GTZAN_CRNN, &dev).unwrap();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
         let mut c_in = 1;
-        let blocks: Vec<ConvBlock> = super::super::crnn::CHANNELS
+        super::super::crnn::CHANNELS
             .iter()
             .zip(&super::super::crnn::POOLS)
             .enumerate()
@@ -239,16 +322,82 @@ mod tests {
                 c_in = c;
                 b
             })
-            .collect();
-        let x = Tensor::randn(0f32, 1.0, (3, 1, 96, 200), &dev).unwrap();
+            .collect()
+    }
+
+    /// Untapped batches run frame by frame, tapped ones as a whole: same numbers.
+    #[test]
+    fn frame_by_frame_equals_whole_batch() {
+        let blocks = crnn_blocks();
+        let x = Tensor::randn(0f32, 1.0, (3, 1, 96, 200), &Device::Cpu).unwrap();
         let mut taps = 0;
-        let whole = run_blocks(&blocks, &x, Some(&mut |_, _| taps += 1)).unwrap();
-        let framewise = run_blocks(&blocks, &x, None).unwrap();
+        let whole =
+            run_blocks(&blocks, &x, ConvKernels::Auto, Some(&mut |_, _| taps += 1)).unwrap();
+        let framewise = run_blocks(&blocks, &x, ConvKernels::Auto, None).unwrap();
         assert_eq!(taps, 4);
         assert_eq!(whole.dims(), [3, 128, 1, 2]);
         assert_eq!(
             whole.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
             framewise.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
+    }
+
+    /// The generic path split into chunks of a frame or two (as CUDA splits batches too large
+    /// for its 32-bit kernels) gives the numbers of one pass over the whole batch.
+    #[test]
+    fn generic_chunks_equal_one_pass() {
+        let blocks = crnn_blocks();
+        let x = Tensor::randn(0f32, 1.0, (5, 1, 96, 120), &Device::Cpu).unwrap();
+        let mut chunked_taps = Vec::new();
+        let mut record =
+            |name: &str, t: &Tensor| chunked_taps.push((name.to_string(), t.dims().to_vec()));
+        // Block 1 of a 96 × 120 frame: 96·120·64 = 737 280 output values; 2 frames fit.
+        let chunked = run_blocks_generic(&blocks, &x, 1_500_000, Some(&mut record)).unwrap();
+        let whole = run_blocks_generic(&blocks, &x, usize::MAX, None).unwrap();
+        let fused = run_blocks(&blocks, &x, ConvKernels::Auto, None).unwrap();
+        assert_eq!(chunked.dims(), [5, 128, 1, 1]);
+        assert_eq!(chunked_taps.len(), 4);
+        assert_eq!(chunked_taps[0], ("block1".to_string(), vec![5, 64, 48, 60]));
+        let max_diff = |a: &Tensor, b: &Tensor| {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert_eq!(max_diff(&chunked, &whole), 0.0);
+        let d = max_diff(&chunked, &fused);
+        assert!(d < 1e-4, "generic vs fused: {d}");
+    }
+
+    /// A strided operand is refused the way CUDA refuses it, on every device.
+    #[test]
+    fn matmul_refuses_strided_operands() {
+        let dev = Device::Cpu;
+        let seq = Tensor::randn(0f32, 1.0, (4, 15, 32), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (32, 10), &dev).unwrap();
+        // The last step of a batch of sequences: [4, 32] with row stride 15·32.
+        let last = seq.narrow(1, 14, 1).unwrap().squeeze(1).unwrap();
+        let e = matmul(&last, &w).unwrap_err().to_string();
+        assert!(e.contains("contiguous"), "{e}");
+        assert!(last.matmul(&w).is_ok(), "candle's CPU matmul takes strides");
+        let ok = matmul(&last.contiguous().unwrap(), &w).unwrap();
+        assert_eq!(ok.dims(), [4, 10]);
+        // Batch 1: the row stride does not matter (CUDA agrees).
+        let one = seq
+            .narrow(0, 0, 1)
+            .unwrap()
+            .narrow(1, 14, 1)
+            .unwrap()
+            .squeeze(1)
+            .unwrap();
+        assert!(matmul(&one, &w).is_ok());
+        assert!(
+            matmul(&w.t().unwrap(), &w).is_err(),
+            "a transposed operand is strided"
         );
     }
 

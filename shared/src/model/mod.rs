@@ -25,7 +25,7 @@ use candle_nn::VarBuilder;
 use crate::config::{N_FRAMES, N_MELS};
 use crate::error::{Error, Result};
 
-pub use layers::argmax;
+pub use layers::{argmax, ConvKernels};
 
 /// Which network family a weights file holds (decided by its tensor names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,15 +58,86 @@ impl std::str::FromStr for DeviceKind {
 }
 
 /// The one place that turns a [`DeviceKind`] into a candle device.
+///
+/// A build with the CUDA libraries loaded at run time (feature `cuda-dynamic-loading`, made by
+/// `bench/cuda/build.sh`) first checks that they can be loaded: cudarc panics on a missing one,
+/// this returns [`Error::DeviceUnavailable`] naming it instead.
 pub fn device(kind: DeviceKind) -> Result<Device> {
-    let unavailable = |name: &str, e: candle_core::Error| Error::DeviceUnavailable {
-        device: name.into(),
-        reason: e.to_string(),
+    let unavailable = |name: &str, e: candle_core::Error| {
+        // One line: candle appends a backtrace when RUST_BACKTRACE is set.
+        let e = match e {
+            candle_core::Error::WithBacktrace { inner, .. } => *inner,
+            e => e,
+        };
+        let reason = match e {
+            candle_core::Error::NotCompiledWithCudaSupport => {
+                "this build has no CUDA support (README, \"GPU (CUDA)\", says how to build it)"
+                    .into()
+            }
+            candle_core::Error::NotCompiledWithMetalSupport => {
+                "this build has no Metal support (cargo feature `metal`)".into()
+            }
+            e => e.to_string(),
+        };
+        Error::DeviceUnavailable {
+            device: name.into(),
+            reason,
+        }
     };
     match kind {
         DeviceKind::Cpu => Ok(Device::Cpu),
-        DeviceKind::Cuda => Device::new_cuda(0).map_err(|e| unavailable("cuda", e)),
+        DeviceKind::Cuda => {
+            #[cfg(feature = "cuda-dynamic-loading")]
+            cuda_libraries::check().map_err(|reason| Error::DeviceUnavailable {
+                device: "cuda".into(),
+                reason,
+            })?;
+            Device::new_cuda(0).map_err(|e| unavailable("cuda", e))
+        }
         DeviceKind::Metal => Device::new_metal(0).map_err(|e| unavailable("metal", e)),
+    }
+}
+
+/// Can the CUDA libraries that candle's CUDA device opens be loaded?
+#[cfg(feature = "cuda-dynamic-loading")]
+mod cuda_libraries {
+    /// `Err` names every library that cannot be loaded, in words a user can act on.
+    ///
+    /// These are the libraries `CudaDevice::new` opens: the driver (context), cuBLAS (which
+    /// needs cuBLASLt) and cuRAND. The probes are cudarc's own, with the same file names
+    /// (`libcublas.so.13`, `libcublas.so`, …) as the loader that would otherwise panic.
+    pub fn check() -> Result<(), String> {
+        // SAFETY: each probe `dlopen`s the library (running its initialisers) and closes it,
+        // which cudarc does anyway before its first call into it.
+        #[allow(unsafe_code)]
+        let present = unsafe {
+            [
+                cudarc::driver::sys::is_culib_present(),
+                cudarc::cublas::sys::is_culib_present(),
+                cudarc::cublaslt::sys::is_culib_present(),
+                cudarc::curand::sys::is_culib_present(),
+            ]
+        };
+        let names = [
+            "libcuda (the NVIDIA driver's)",
+            "libcublas",
+            "libcublasLt",
+            "libcurand",
+        ];
+        let missing: Vec<&str> = names
+            .into_iter()
+            .zip(present)
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| name)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "cannot load {}; put the folders that hold the CUDA libraries on LD_LIBRARY_PATH \
+             (README, \"GPU (CUDA)\")",
+            missing.join(", ")
+        ))
     }
 }
 
@@ -242,6 +313,17 @@ impl Model {
             metadata,
             device: device.clone(),
         })
+    }
+
+    /// Run the conv blocks with `kernels`. [`ConvKernels::Generic`] on the CPU runs the code
+    /// path of CUDA and Metal (candle's conv2d, ELU and max-pool instead of the fused CPU
+    /// kernels, contiguity checked at every matrix product), so the CPU can test it.
+    pub fn with_conv_kernels(mut self, kernels: ConvKernels) -> Self {
+        match &mut self.net {
+            Net::Fcn(n) => n.set_conv_kernels(kernels),
+            Net::Crnn(n) => n.set_conv_kernels(kernels),
+        }
+        self
     }
 
     /// Short model name from the metadata (e.g. `jimenez_crnn_gtzan`).
