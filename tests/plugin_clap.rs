@@ -73,7 +73,12 @@ fn descriptor_and_parameters() {
     let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(
         names,
-        ["Update every", "Silence gate", "New song on restart"]
+        [
+            "Update every",
+            "Silence gate",
+            "New song on restart",
+            "Reset song"
+        ]
     );
     // Every parameter starts at its default.
     for (name, default, value) in &seen {
@@ -83,7 +88,15 @@ fn descriptor_and_parameters() {
     let state = state_json(&save_state(&mut instance));
     let mut ids: Vec<&String> = state["params"].as_object().unwrap().keys().collect();
     ids.sort();
-    assert_eq!(ids, ["gate", "hop", "restart-reset"]);
+    assert_eq!(ids, ["gate", "hop", "reset", "restart-reset"]);
+    // A saved "Reset song = on" is read back as off (a trigger, not a setting).
+    let mut on = state_json(&save_state(&mut instance));
+    on["params"]["reset"] = serde_json::json!({"bool": true});
+    assert!(load_state(&mut instance, &state_blob(&on)));
+    assert_eq!(
+        state_json(&save_state(&mut instance))["params"]["reset"],
+        serde_json::json!({"bool": false})
+    );
 }
 
 #[test]
