@@ -99,8 +99,10 @@ pub struct MgrPlugin {
     /// Last transport state, for restart and jump detection.
     was_playing: bool,
     expected_pos: Option<i64>,
-    /// Last value of the `reset` parameter seen by the audio thread (acts on rising edges).
+    /// Last value of the `reset` parameter seen by the audio thread (acts on rising edges),
+    /// and the state loads seen: a loaded value is taken as it is, not as a press.
     reset_seen: bool,
+    loads_seen: u64,
 }
 
 impl Default for MgrPlugin {
@@ -129,6 +131,7 @@ impl Default for MgrPlugin {
             was_playing: false,
             expected_pos: None,
             reset_seen: false,
+            loads_seen: 0,
         }
     }
 }
@@ -235,13 +238,6 @@ impl Plugin for MgrPlugin {
         editor::create(self.params.clone(), self.shared.clone())
     }
 
-    fn filter_state(state: &mut PluginState) {
-        // `reset` is a trigger: a saved "on" must not reset the restored song on load.
-        if let Some(v) = state.params.get_mut(params::RESET_ID) {
-            *v = nice_plug::plugin::ParamValue::Bool(false);
-        }
-    }
-
     fn activate(
         &mut self,
         _layout: &AudioIOLayout,
@@ -266,14 +262,13 @@ impl Plugin for MgrPlugin {
         self.offline = config.process_mode == ProcessMode::Offline;
         self.pace = Pace::new(f64::from(config.sample_rate));
         self.reset_seen = self.params.reset.value();
+        self.loads_seen = self.params.saved.loads();
         let signals = &self.shared.signals;
         signals.restart_at.store(u64::MAX, Ordering::Release);
         signals.splice_at.store(u64::MAX, Ordering::Release);
-        signals.ring_peak.store(0, Ordering::Relaxed);
         signals
             .ring_capacity
             .store(capacity as u64, Ordering::Relaxed);
-        signals.lead_peak_ms.store(0, Ordering::Relaxed);
         let _ = self.commands.send(Command::Stream {
             ring: consumer,
             resampler,
@@ -303,6 +298,11 @@ impl Plugin for MgrPlugin {
             .fetch_max((self.pace.lead_s * 1e3) as u64, Ordering::Relaxed);
         // The Reset button (a parameter, so hosts can press it too): a new song from here.
         let reset = self.params.reset.value();
+        let loads = self.params.saved.loads();
+        if loads != self.loads_seen {
+            self.loads_seen = loads;
+            self.reset_seen = reset;
+        }
         if reset && !self.reset_seen {
             self.signal(&signals.restart_at);
             signals.resets.fetch_add(1, Ordering::Release);
@@ -329,6 +329,15 @@ impl Plugin for MgrPlugin {
         }
         self.was_playing = t.playing;
         self.push_mono(buffer);
+        // The audio passes through untouched, except subnormal samples (below 1.2e-38, some
+        // −750 dBFS), which become 0 so that they do not slow down the plugins after this one.
+        for ch in buffer.as_slice() {
+            for v in ch.iter_mut() {
+                if v.is_subnormal() {
+                    *v = 0.0;
+                }
+            }
+        }
         ProcessStatus::Normal
     }
 

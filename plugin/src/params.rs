@@ -7,9 +7,6 @@ use nice_plug::prelude::*;
 
 use crate::state::SavedCell;
 
-/// Stable id of the [`MgrParams::reset`] trigger.
-pub const RESET_ID: &str = "reset";
-
 /// Default seconds between current-window updates. Each update is one forward pass of the
 /// CRNN; see the README's benchmark for what it costs.
 pub const DEFAULT_HOP_S: f32 = 5.0;
@@ -27,7 +24,7 @@ pub struct MgrParams {
     pub reset_on_restart: BoolParam,
     /// *Reset song*: switching it on starts a new song at that sample (the editor's button
     /// presses it through the host, so hosts and automation can too). It is a trigger: only
-    /// the change to on counts, and a saved "on" is read back as off.
+    /// the change to on counts; a value that arrives with a state load is not a press.
     #[id = "reset"]
     pub reset: BoolParam,
     /// Model path, last model folder, song average and history, saved with the host project.

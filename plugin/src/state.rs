@@ -1,7 +1,7 @@
 //! What the analysis shows (the [`Snapshot`], worker → editor) and what the host saves
 //! ([`SavedState`], inside the plugin state under the field `analysis`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use nice_plug::params::persist::PersistentField;
@@ -68,17 +68,19 @@ impl ModelInfo {
     }
 }
 
-/// How the audio arrived: the render-speed evidence (see `README.md`, *Plugin*).
+/// How the audio arrived since the plugin was created (hosts re-activate plugins around a
+/// bounce, so per-activation figures would hide it): the render-speed evidence (see
+/// `README.md`, *Plugin*).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamStats {
     /// The stream ran ahead of real time by more than the render lead (a render, whatever
     /// the host's process mode says).
     pub faster_than_realtime: bool,
-    /// Largest lead over real time seen in this stream, seconds.
+    /// Largest lead over real time seen, seconds.
     pub lead_peak_s: f64,
     /// Time the audio thread waited for ring space (renders only), seconds.
     pub waited_s: f64,
-    /// Fullest the ring has been in this stream, seconds of host audio (of `ring_s`).
+    /// Fullest the ring has been, seconds of host audio (of `ring_s`, the current ring).
     pub ring_peak_s: f64,
     pub ring_s: f64,
     /// "Now" windows skipped because the worker was behind (song frames are never skipped).
@@ -152,7 +154,7 @@ pub struct SavedState {
     /// Input samples lost to a full ring since the plugin was created (realtime mode only).
     #[serde(default)]
     pub dropped_samples: u64,
-    /// Render speed and ring use of the current stream (written by the plugin).
+    /// Render speed and ring use since the plugin was created (written by the plugin).
     #[serde(default)]
     pub stream: Option<StreamStats>,
 }
@@ -163,6 +165,9 @@ pub struct SavedState {
 pub struct SavedCell {
     state: Mutex<SavedState>,
     restored: AtomicBool,
+    /// State loads so far (host or editor); the audio thread reads it to tell a loaded
+    /// parameter value from a press of the `reset` trigger.
+    loads: AtomicU64,
 }
 
 impl SavedCell {
@@ -187,6 +192,11 @@ impl SavedCell {
         PersistentField::set(self, s);
     }
 
+    /// State loads so far.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Acquire)
+    }
+
     /// The state a host loaded since the last call, if any.
     pub fn take_restored(&self) -> Option<SavedState> {
         self.restored
@@ -199,6 +209,7 @@ impl<'a> PersistentField<'a, SavedState> for SavedCell {
     fn set(&self, new_value: SavedState) {
         self.store(new_value);
         self.restored.store(true, Ordering::Release);
+        self.loads.fetch_add(1, Ordering::AcqRel);
     }
 
     fn map<F, R>(&self, f: F) -> R

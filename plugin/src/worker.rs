@@ -17,7 +17,9 @@ use nice_plug_egui::RepaintNotifier;
 
 use crate::analysis::{Analysis, Scorer, Settings};
 use crate::params::MgrParams;
-use crate::state::{ModelInfo, SavedCell, SavedState, Snapshot, StreamStats};
+use crate::state::{
+    Current, HistoryEntry, ModelInfo, SavedCell, SavedState, Snapshot, SongResult, StreamStats,
+};
 
 /// Threads of the rayon pool that the network's CPU kernels run on: one pool for all the
 /// instances in a process, so that many instances neither oversubscribe the machine nor each
@@ -63,10 +65,10 @@ pub struct AudioSignals {
     pub resets: AtomicU64,
     /// Microseconds the audio thread waited for ring space (renders only).
     pub waited_us: AtomicU64,
-    /// Fullest the ring has been in this stream, and its capacity (samples).
+    /// Fullest the ring has been since the plugin was created, and its capacity (samples).
     pub ring_peak: AtomicU64,
     pub ring_capacity: AtomicU64,
-    /// Largest lead of the stream over real time, milliseconds.
+    /// Largest lead of the input over real time since the plugin was created, milliseconds.
     pub lead_peak_ms: AtomicU64,
 }
 
@@ -190,6 +192,33 @@ fn model_info(model: &Model, path: Option<&str>) -> ModelInfo {
     }
 }
 
+/// What is published of an [`Analysis`].
+struct View {
+    song: Option<SongResult>,
+    len: usize,
+    buffered: f32,
+    current: Option<Current>,
+    history: Vec<HistoryEntry>,
+    last_inference_ms: Option<f32>,
+    inferences: u64,
+    skipped: u64,
+}
+
+impl View {
+    fn of(a: &Analysis) -> Self {
+        Self {
+            song: a.song(),
+            len: a.len(),
+            buffered: a.buffered(),
+            current: a.current.clone(),
+            history: a.history.clone(),
+            last_inference_ms: a.last_inference_ms,
+            inferences: a.inferences,
+            skipped: a.skipped,
+        }
+    }
+}
+
 /// Handle held by the plugin; joins the thread on drop (after the plugin sent `Quit`).
 pub struct Worker {
     thread: Option<JoinHandle<()>>,
@@ -243,8 +272,8 @@ struct WorkerState {
     scratch: Vec<f32>,
     out12: Vec<f32>,
     last_input: Instant,
-    /// The result was published as if the input had ended (see `settle`); cleared by input.
-    settled: bool,
+    /// The result as if the input had ended here (see `settle`), shown until input goes on.
+    ended: Option<View>,
     dirty: bool,
     last_publish: Instant,
 }
@@ -269,7 +298,7 @@ impl WorkerState {
             scratch: Vec::with_capacity(1 << 16),
             out12: Vec::with_capacity(1 << 15),
             last_input: Instant::now(),
-            settled: false,
+            ended: None,
             dirty: true,
             last_publish: Instant::now(),
         }
@@ -296,7 +325,7 @@ impl WorkerState {
             let got = self.drain();
             if got {
                 self.last_input = Instant::now();
-                self.settled = false;
+                self.ended = None;
             }
             if !got && self.analysis.is_stale() {
                 // Caught up after a render burst: show the latest window.
@@ -353,7 +382,7 @@ impl WorkerState {
                 self.model_error = None;
                 self.install(model, path);
                 self.analysis = Analysis::new();
-                self.settled = false;
+                self.ended = None;
                 true
             }
             Err(e) => {
@@ -422,7 +451,7 @@ impl WorkerState {
                 self.labels = saved.labels.clone();
             }
             self.analysis.restore(saved.song.as_ref(), saved.history);
-            self.settled = false;
+            self.ended = None;
         }
         self.dirty = true;
     }
@@ -445,7 +474,7 @@ impl WorkerState {
                     Ordering::Relaxed,
                 );
                 self.analysis = Analysis::new();
-                self.settled = false;
+                self.ended = None;
                 if let Some(r) = &mut self.resampler {
                     r.reset();
                 }
@@ -490,7 +519,7 @@ impl WorkerState {
     }
 
     fn unsettled(&self) -> bool {
-        !self.settled
+        self.ended.is_none()
             && (self.analysis.unsettled()
                 || self.resampler.as_ref().is_some_and(|r| r.has_pending()))
     }
@@ -501,7 +530,6 @@ impl WorkerState {
     /// on (a host that stalled, playback resumed), the stream continues untouched, as if the
     /// pause had not happened.
     fn settle(&mut self) {
-        self.settled = true;
         if !self.ensure_model() {
             return;
         }
@@ -517,7 +545,8 @@ impl WorkerState {
             ended.refresh(set, net);
             ended.settle(set, net);
         }
-        self.publish_from(Some(&ended));
+        self.ended = Some(View::of(&ended));
+        self.publish();
     }
 
     /// Score the latest window after a catch-up.
@@ -559,7 +588,7 @@ impl WorkerState {
         }
     }
 
-    fn stream_stats_of(&self, analysis: &Analysis) -> StreamStats {
+    fn stream_stats(&self, skipped_windows: u64) -> StreamStats {
         let sig = &self.shared.signals;
         let rate = f64::from(self.rate.max(1));
         StreamStats {
@@ -569,33 +598,36 @@ impl WorkerState {
             waited_s: sig.waited_us.load(Ordering::Relaxed) as f64 / 1e6,
             ring_peak_s: sig.ring_peak.load(Ordering::Relaxed) as f64 / rate,
             ring_s: sig.ring_capacity.load(Ordering::Relaxed) as f64 / rate,
-            skipped_windows: analysis.skipped,
+            skipped_windows,
         }
     }
 
+    /// Publish the live analysis, or the result as if the input had ended while it pauses,
+    /// to the editor and the saved state.
     fn publish(&mut self) {
-        self.publish_from(None);
-    }
-
-    /// Publish the live analysis, or `ended` (a settled copy of it), to the editor and the
-    /// saved state.
-    fn publish_from(&mut self, ended: Option<&Analysis>) {
-        let analysis = ended.unwrap_or(&self.analysis);
-        let song = analysis.song();
-        let stream = self.stream_stats_of(analysis);
+        let live;
+        let view = match &self.ended {
+            Some(v) => v,
+            None => {
+                live = View::of(&self.analysis);
+                &live
+            }
+        };
+        let song = view.song.clone();
+        let stream = self.stream_stats(view.skipped);
         let snap = Snapshot {
             labels: self.labels.clone(),
             model: self.model_info.clone(),
             model_path: self.model_path.clone(),
             model_error: self.model_error.clone(),
             stream_error: self.stream_error.clone(),
-            heard_s: analysis.len() as f64 / f64::from(SAMPLE_RATE),
-            buffered: analysis.buffered(),
-            current: analysis.current.clone(),
+            heard_s: view.len as f64 / f64::from(SAMPLE_RATE),
+            buffered: view.buffered,
+            current: view.current.clone(),
             song: song.clone(),
-            history: analysis.history.clone(),
-            last_inference_ms: analysis.last_inference_ms,
-            inferences: analysis.inferences,
+            history: view.history.clone(),
+            last_inference_ms: view.last_inference_ms,
+            inferences: view.inferences,
             dropped: self.shared.signals.dropped.load(Ordering::Relaxed),
             rate: self.rate,
             stream: stream.clone(),
@@ -615,7 +647,7 @@ impl WorkerState {
             song_label,
             history: snap.history.clone(),
             heard_s: snap.heard_s,
-            heard_samples: analysis.len() as u64,
+            heard_samples: view.len as u64,
             dropped_samples: snap.dropped,
             stream: Some(stream),
         });
