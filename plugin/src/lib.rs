@@ -5,7 +5,8 @@
 //! * audio thread — [`MgrPlugin::process`]: audio passes through untouched; the block is mixed
 //!   to mono and pushed into a lock-free SPSC ring (`rtrb`). No allocation, lock, log or I/O;
 //!   it waits for ring space only in a render (offline, or measured faster than real time).
-//! * analysis worker (one per instance, [`worker`]) — owns the model; resamples to 12 kHz,
+//! * analysis worker (one per instance, [`worker`]) — runs the model (shared by the instances
+//!   that load the same file); resamples to 12 kHz,
 //!   scores windows, publishes an immutable [`state::Snapshot`] through an atomic pointer swap.
 //! * editor ([`editor`]) — draws the latest snapshot; acts only through what a host can do too:
 //!   the `reset` parameter and the saved state's model path.

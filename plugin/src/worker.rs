@@ -1,5 +1,6 @@
 //! The per-instance analysis thread: drains the audio ring, resamples to 12 kHz, runs the
-//! network, and publishes [`Snapshot`]s. It owns the model; nothing else touches it.
+//! network, and publishes [`Snapshot`]s. Only workers touch a model (instances on the same file
+//! share it: inference only reads it).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -96,7 +97,8 @@ pub struct Shared {
     pub repaint: RepaintNotifier,
 }
 
-/// The network plus the log-mel front-end, on a small private thread pool.
+/// The network (shared with the other instances that use the same file) plus this instance's
+/// log-mel front-end, run on the shared pool.
 struct Net {
     model: Arc<Model>,
     logmel: LogMel,
