@@ -274,6 +274,7 @@ impl Plugin for MgrPlugin {
             ring: consumer,
             resampler,
             rate,
+            offline: self.offline,
         });
         true
     }

@@ -47,6 +47,8 @@ pub enum Command {
         ring: rtrb::Consumer<f32>,
         resampler: Result<Box<StreamResampler>, String>,
         rate: u32,
+        /// The host renders offline: it waits for the analysis, so no window is skipped.
+        offline: bool,
     },
     Quit,
 }
@@ -267,6 +269,7 @@ struct WorkerState {
     ring: Option<rtrb::Consumer<f32>>,
     resampler: Option<StreamResampler>,
     rate: u32,
+    offline: bool,
     /// Samples taken from the ring since the stream started.
     consumed: u64,
     analysis: Analysis,
@@ -295,6 +298,7 @@ impl WorkerState {
             ring: None,
             resampler: None,
             rate: 0,
+            offline: false,
             consumed: 0,
             analysis: Analysis::new(),
             scratch: Vec::with_capacity(1 << 16),
@@ -347,7 +351,9 @@ impl WorkerState {
                 ring,
                 resampler,
                 rate,
+                offline,
             } => {
+                self.offline = offline;
                 // Finish what the previous stream delivered (it has ended: its resampler's
                 // tail is part of the song), then switch.
                 self.drain();
@@ -513,7 +519,7 @@ impl WorkerState {
                 self.scratch.extend_from_slice(b);
                 chunk.commit_all();
             }
-            let behind = ring.slots() as f32 > BEHIND_S * self.rate as f32;
+            let behind = !self.offline && ring.slots() as f32 > BEHIND_S * self.rate as f32;
             self.consumed += n as u64;
             got = true;
             self.feed(behind);
