@@ -73,7 +73,12 @@ fn descriptor_and_parameters() {
     let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
     assert_eq!(
         names,
-        ["Update every", "Silence gate", "New song on restart"]
+        [
+            "Update every",
+            "Silence gate",
+            "New song on restart",
+            "Reset song"
+        ]
     );
     // Every parameter starts at its default.
     for (name, default, value) in &seen {
@@ -83,7 +88,7 @@ fn descriptor_and_parameters() {
     let state = state_json(&save_state(&mut instance));
     let mut ids: Vec<&String> = state["params"].as_object().unwrap().keys().collect();
     ids.sort();
-    assert_eq!(ids, ["gate", "hop", "restart-reset"]);
+    assert_eq!(ids, ["gate", "hop", "reset", "restart-reset"]);
 }
 
 #[test]
@@ -164,6 +169,8 @@ fn state_round_trip_and_corrupted_blob() {
     });
     saved["fields"]["analysis"] = Value::String(song.to_string());
     saved["params"]["hop"] = serde_json::json!({"f32": 12.0});
+    // Saved while *Reset song* was held on: loading it is not a press (the song stays).
+    saved["params"]["reset"] = serde_json::json!({"bool": true});
     blob = state_blob(&saved);
     let (_entry2, mut other) = load();
     assert!(load_state(&mut other, &blob), "a valid state loads");

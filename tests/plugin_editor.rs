@@ -90,7 +90,7 @@ fn editor_opens_and_shows_the_analysis() {
         0,
         0,
         780,
-        530,
+        580,
         0,
         WindowClass::INPUT_OUTPUT,
         0,
@@ -113,7 +113,7 @@ fn editor_opens_and_shows_the_analysis() {
     )
     .expect("editor creates");
     let size = gui.get_size(&h).expect("editor size");
-    assert_eq!((size.width, size.height), (780, 530));
+    assert_eq!((size.width, size.height), (780, 580));
     // SAFETY: `win` is a live X11 window of ours that outlives the editor.
     unsafe {
         gui.set_parent(&h, Window::from_x11_handle(win.into()))

@@ -8,7 +8,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
 use clack_host::events::{EventFlags, EventHeader};
@@ -86,18 +89,23 @@ pub fn load() -> (PluginEntry, PluginInstance<TestHost>) {
     let path = bundle("clap");
     // SAFETY: loading our own freshly built plugin library.
     let entry = unsafe { PluginEntry::load(&path) }.expect("the .clap loads");
+    let instance = instance_of(&entry);
+    (entry, instance)
+}
+
+/// Another instance from a loaded bundle.
+pub fn instance_of(entry: &PluginEntry) -> PluginInstance<TestHost> {
     let info = HostInfo::new("mgr-tests", "mgr", "", "0.1").unwrap();
-    let instance = PluginInstance::<TestHost>::new(
+    PluginInstance::<TestHost>::new(
         |_| Shared {
             callback: AtomicBool::new(false),
         },
         |_| Main,
-        &entry,
+        entry,
         PLUGIN_ID,
         &info,
     )
-    .expect("the plugin instantiates");
-    (entry, instance)
+    .expect("the plugin instantiates")
 }
 
 /// Run main-thread callbacks the plugin asked for.
@@ -108,20 +116,55 @@ pub fn pump(instance: &mut PluginInstance<TestHost>) {
     }
 }
 
-/// A stereo processing session at one rate and maximum block size.
+/// A processing session at one rate, maximum block size and channel count (stereo unless
+/// [`Session::start_channels`] selected another of the plugin's port configurations).
 pub struct Session {
     pub proc: StartedPluginAudioProcessor<TestHost>,
     ins: AudioPorts,
     outs: AudioPorts,
-    in_buf: [Vec<f32>; 2],
-    out_buf: [Vec<f32>; 2],
+    in_buf: Vec<Vec<f32>>,
+    out_buf: Vec<Vec<f32>>,
     pub events: Vec<ParamValueEvent>,
     /// Transport sent with every block (`None`: no transport, i.e. not playing).
     pub transport: Option<TransportEvent>,
 }
 
+/// Select the plugin's audio port configuration with `channels` main input channels.
+pub fn select_channels(instance: &mut PluginInstance<TestHost>, channels: u32) {
+    let handle = instance.plugin_handle();
+    let configs: PluginAudioPortsConfig = handle
+        .get_extension()
+        .expect("audio-ports-config extension");
+    let mut buf = AudioPortsConfigBuffer::new();
+    let mut id = None;
+    for i in 0..configs.count(&handle) {
+        if let Some(c) = configs.get(&handle, i, &mut buf) {
+            if c.main_input.is_some_and(|m| m.channel_count == channels) {
+                id = Some(c.id);
+                break;
+            }
+        }
+    }
+    let id = id.unwrap_or_else(|| panic!("no port configuration with {channels} input channels"));
+    configs.select(&handle, id).expect("configuration selected");
+}
+
 impl Session {
+    /// A stereo session.
     pub fn start(instance: &mut PluginInstance<TestHost>, rate: f64, max_block: usize) -> Self {
+        Self::start_channels(instance, rate, max_block, 2)
+    }
+
+    /// A session with `channels` input and output channels (selects that configuration).
+    pub fn start_channels(
+        instance: &mut PluginInstance<TestHost>,
+        rate: f64,
+        max_block: usize,
+        channels: usize,
+    ) -> Self {
+        if channels != 2 {
+            select_channels(instance, channels as u32);
+        }
         let config = PluginAudioConfiguration {
             sample_rate: rate,
             min_frames_count: 1,
@@ -132,10 +175,10 @@ impl Session {
             .expect("the plugin activates");
         Self {
             proc: stopped.start_processing().expect("processing starts"),
-            ins: AudioPorts::with_capacity(2, 1),
-            outs: AudioPorts::with_capacity(2, 1),
-            in_buf: [vec![0.0; max_block], vec![0.0; max_block]],
-            out_buf: [vec![0.0; max_block], vec![0.0; max_block]],
+            ins: AudioPorts::with_capacity(channels, 1),
+            outs: AudioPorts::with_capacity(channels, 1),
+            in_buf: vec![vec![0.0; max_block]; channels],
+            out_buf: vec![vec![0.0; max_block]; channels],
             events: Vec::new(),
             transport: None,
         }
@@ -144,25 +187,32 @@ impl Session {
     /// Process one block of stereo input; returns the output channels.
     pub fn block(&mut self, left: &[f32], right: &[f32]) -> (&[f32], &[f32]) {
         let n = left.len();
-        self.in_buf[0][..n].copy_from_slice(left);
-        self.in_buf[1][..n].copy_from_slice(right);
+        self.channels(&[left, right]);
+        (&self.out_buf[0][..n], &self.out_buf[1][..n])
+    }
+
+    /// Process one block, one slice per channel; returns the output channels.
+    pub fn channels(&mut self, input: &[&[f32]]) -> Vec<&[f32]> {
+        assert_eq!(input.len(), self.in_buf.len(), "channel count");
+        let n = input[0].len();
+        for (b, x) in self.in_buf.iter_mut().zip(input) {
+            b[..n].copy_from_slice(x);
+        }
         for o in &mut self.out_buf {
             o[..n].fill(f32::NAN);
         }
-        let (a, b) = self.in_buf.split_at_mut(1);
         let input = self.ins.with_input_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_input_only(
-                [&mut a[0][..n], &mut b[0][..n]]
-                    .into_iter()
-                    .map(InputChannel::variable),
+                self.in_buf
+                    .iter_mut()
+                    .map(|b| InputChannel::variable(&mut b[..n])),
             ),
         }]);
-        let (c, d) = self.out_buf.split_at_mut(1);
         let mut output = self.outs.with_output_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_output_only(
-                [&mut c[0][..n], &mut d[0][..n]].into_iter(),
+                self.out_buf.iter_mut().map(|b| &mut b[..n]),
             ),
         }]);
         let events = InputEvents::from_buffer(&self.events);
@@ -178,11 +228,51 @@ impl Session {
             )
             .expect("process succeeds");
         self.events.clear();
-        (&self.out_buf[0][..n], &self.out_buf[1][..n])
+        self.out_buf.iter().map(|o| &o[..n]).collect()
     }
 
     pub fn stop(self, instance: &mut PluginInstance<TestHost>) {
         instance.deactivate(self.proc.stop_processing());
+    }
+}
+
+/// The CLAP id of parameter number `index` (in the plugin's order: hop, gate,
+/// restart-reset, reset).
+pub fn param_id(instance: &mut PluginInstance<TestHost>, index: u32) -> ClapId {
+    let handle = instance.plugin_handle();
+    let params: PluginParams = handle.get_extension().expect("params extension");
+    let mut buf = ParamInfoBuffer::new();
+    params
+        .get_info(&handle, index, &mut buf)
+        .expect("param info")
+        .id
+}
+
+/// Force the plugin into offline render mode (the host says so).
+pub fn set_offline(instance: &mut PluginInstance<TestHost>) {
+    let h = instance.plugin_handle();
+    let r: PluginRender = h.get_extension().expect("render extension");
+    r.set(&h, RenderMode::Offline).expect("offline render mode");
+}
+
+/// Poll the saved analysis until `done` holds for it (timeout: `limit`).
+pub fn wait_for(
+    instance: &mut PluginInstance<TestHost>,
+    limit: std::time::Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        pump(instance);
+        let a = analysis(&save_state(instance));
+        if done(&a) {
+            return a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "analysis did not get there in {limit:?}: {a}"
+        );
     }
 }
 

@@ -36,6 +36,10 @@ pub struct Settings {
     pub hop_s: f32,
     /// Windows quieter than this (RMS, dBFS) do not vote.
     pub gate_db: f32,
+    /// The worker is behind the input (a faster-than-realtime render): score only the song
+    /// frames, skip the "now" windows in between ([`Analysis::refresh`] shows the latest once
+    /// the worker has caught up).
+    pub catch_up: bool,
 }
 
 /// A song-level frame that has been scored (`None` = below the gate).
@@ -46,6 +50,7 @@ struct Frame {
 }
 
 /// State of one song.
+#[derive(Clone)]
 pub struct Analysis {
     /// First 69.12 s of the song (for the centre-cropped short-song frame).
     head: Vec<f32>,
@@ -65,6 +70,10 @@ pub struct Analysis {
     pub current: Option<Current>,
     pub last_inference_ms: Option<f32>,
     pub inferences: u64,
+    /// "Now" windows skipped while catching up since the last one scored.
+    stale: bool,
+    /// Windows skipped while catching up, over the song.
+    pub skipped: u64,
     /// Scratch clip, contiguous copy of the window.
     clip: Vec<f32>,
 }
@@ -91,6 +100,8 @@ impl Analysis {
             current: None,
             last_inference_ms: None,
             inferences: 0,
+            stale: false,
+            skipped: 0,
             clip: vec![0.0; CLIP_SAMPLES],
         }
     }
@@ -139,7 +150,13 @@ impl Analysis {
             self.len += take;
             y = &y[take..];
             if self.len == self.next_hop {
-                self.score_window(set, scorer);
+                if set.catch_up && self.len != self.next_frame {
+                    // Behind the input: this window would be stale before it is shown.
+                    self.stale = true;
+                    self.skipped += 1;
+                } else {
+                    self.score_window(set, scorer, !set.catch_up);
+                }
                 let hop = ((set.hop_s.max(0.5) * SAMPLE_RATE as f32) as usize).max(1);
                 self.next_hop += hop;
             }
@@ -148,6 +165,20 @@ impl Analysis {
                 self.next_frame += CLIP_SAMPLES;
             }
         }
+    }
+
+    /// Score the latest window if windows were skipped while catching up (call when the
+    /// worker has drained its input), so that "now" shows the end of what was heard.
+    pub fn refresh(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        if self.stale && self.len >= CLIP_SAMPLES {
+            self.score_window(set, scorer, true);
+        }
+        self.stale = false;
+    }
+
+    /// Whether [`Analysis::refresh`] has work to do.
+    pub fn is_stale(&self) -> bool {
+        self.stale
     }
 
     /// Bring the short-song frame up to date with everything heard (call when input pauses).
@@ -196,7 +227,10 @@ impl Analysis {
         out.map(|s| (s, rms))
     }
 
-    fn score_window(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+    /// Score the window that ends here (the "now" result and a history cell); with `short`,
+    /// also bring the short-song frame up to date (skipped while catching up: `settle` does it).
+    fn score_window(&mut self, set: Settings, scorer: &mut dyn Scorer, short: bool) {
+        self.stale = false;
         let mut short_done = false;
         if let Some((scores, rms)) = self.run(Clip::Window, set, scorer) {
             let silent = rms < set.gate_db;
@@ -226,18 +260,39 @@ impl Analysis {
                 silent,
             });
         }
-        if self.len <= SHORT_SONG && !short_done {
+        if short && self.len <= SHORT_SONG && !short_done {
             self.score_short(set, scorer);
         }
     }
 
     fn score_frame(&mut self, set: Settings, scorer: &mut dyn Scorer) {
-        let scores = self
-            .run(Clip::Window, set, scorer)
-            .and_then(|(s, rms)| (rms >= set.gate_db).then_some(s));
+        let Some((scores, rms)) = self.run(Clip::Window, set, scorer) else {
+            self.frames.push(Frame {
+                end: self.len,
+                scores: None,
+            });
+            return;
+        };
+        let silent = rms < set.gate_db;
+        if set.catch_up {
+            // The frame is the only window scored while catching up: it is "now" and a cell of
+            // the history.
+            let top = mgr_core::model::argmax(&scores);
+            self.history.push(HistoryEntry {
+                end_s: self.len as f32 / SAMPLE_RATE as f32,
+                top: top.filter(|_| !silent).map(|i| i as u16),
+                score: top.map(|i| scores[i]).unwrap_or(0.0),
+            });
+            self.current = Some(Current {
+                scores: scores.clone(),
+                end_s: self.len as f64 / f64::from(SAMPLE_RATE),
+                rms_db: rms,
+                silent,
+            });
+        }
         self.frames.push(Frame {
             end: self.len,
-            scores,
+            scores: (!silent).then_some(scores),
         });
     }
 
@@ -323,6 +378,7 @@ mod tests {
     const SET: Settings = Settings {
         hop_s: 5.0,
         gate_db: -200.0,
+        catch_up: false,
     };
 
     /// A ramp whose values name their own position (exact in f32 up to 2^24).
@@ -365,6 +421,39 @@ mod tests {
         assert_eq!(a.inferences, 3);
     }
 
+    /// Catching up (a render faster than the worker) scores only the song frames, yet the song
+    /// average is the same; `refresh` then shows the latest window.
+    #[test]
+    fn catching_up_skips_windows_but_not_song_frames() {
+        let fast = Settings {
+            catch_up: true,
+            ..SET
+        };
+        for seconds in [45.0, 69.2, 180.0] {
+            let y = ramp((seconds * 12_000.0) as usize);
+            let (mut normal, mut behind) = (Analysis::new(), Analysis::new());
+            for piece in y.chunks(4_321) {
+                normal.push(piece, SET, &mut Probe);
+                behind.push(piece, fast, &mut Probe);
+            }
+            assert!(behind.inferences < normal.inferences, "{seconds} s");
+            assert!(behind.skipped > 0 && behind.is_stale(), "{seconds} s");
+            behind.refresh(SET, &mut Probe);
+            assert!(!behind.is_stale());
+            // The latest window is the last 29.12 s.
+            let cur = behind.current.as_ref().unwrap();
+            assert_eq!(cur.scores[1], y.len() as f32, "{seconds} s");
+            normal.settle(SET, &mut Probe);
+            behind.settle(SET, &mut Probe);
+            assert_eq!(behind.song(), normal.song(), "{seconds} s");
+            assert_eq!(behind.song().unwrap().mean, cli_answer(&y), "{seconds} s");
+            println!(
+                "{seconds} s: {} forward passes while catching up, {} in real time",
+                behind.inferences, normal.inferences
+            );
+        }
+    }
+
     #[test]
     fn windows_come_every_hop_after_the_first_full_window() {
         let mut a = Analysis::new();
@@ -389,6 +478,7 @@ mod tests {
         let set = Settings {
             hop_s: 5.0,
             gate_db: -60.0,
+            catch_up: false,
         };
         let mut a = Analysis::new();
         a.push(&vec![0.0; CLIP_SAMPLES + 1_000], set, &mut Probe);

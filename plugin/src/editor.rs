@@ -1,8 +1,11 @@
 //! The editor: song average (big), current window, history strip, status, model selector,
-//! parameters and the weights' licence notices. It only reads [`Snapshot`]s and sends
-//! [`Command`]s; it never touches the model.
+//! parameters and the weights' licence notices. It only reads [`Snapshot`]s and acts through
+//! what a host can do as well: the `reset` parameter, and a state whose model path changes
+//! ([`crate::state::SavedCell::request`]). It never touches the model.
 
-use std::sync::mpsc::Sender;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
 use egui::{Align, Align2, Color32, CornerRadius, FontId, Layout, Margin, RichText, Sense, Vec2};
@@ -14,12 +17,12 @@ use nice_plug_egui::{
 };
 
 use crate::params::MgrParams;
-use crate::state::{HistoryEntry, Snapshot};
-use crate::worker::{Command, Shared, BUILTIN_NAME};
+use crate::state::{HistoryEntry, SavedState, Snapshot};
+use crate::worker::{Shared, BUILTIN_NAME};
 
 /// Logical editor size.
 pub const WIDTH: u32 = 780;
-pub const HEIGHT: u32 = 530;
+pub const HEIGHT: u32 = 580;
 
 const BG: Color32 = Color32::from_rgb(0x14, 0x16, 0x1c);
 const CARD: Color32 = Color32::from_rgb(0x1d, 0x20, 0x29);
@@ -48,21 +51,19 @@ fn colour(i: usize) -> Color32 {
 }
 
 /// Build the editor (called once per plugin instance; the window may open many times).
-pub fn create(
-    params: Arc<MgrParams>,
-    shared: Arc<Shared>,
-    commands: Sender<Command>,
-) -> Option<EguiEditor<App>> {
+pub fn create(params: Arc<MgrParams>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
     let state =
         EguiEditorState::from_size(LogicalSize::new(f64::from(WIDTH), f64::from(HEIGHT)), 1.0);
     let repaint = shared.repaint.clone();
     let app = App {
         params,
         shared,
-        commands,
         gui: None,
         path_input: String::new(),
         show_about: false,
+        dialog: None,
+        dialog_note: None,
+        reset: ResetButton::Idle,
     };
     create_egui_editor(
         state,
@@ -76,10 +77,66 @@ pub fn create(
 pub struct App {
     params: Arc<MgrParams>,
     shared: Arc<Shared>,
-    commands: Sender<Command>,
     gui: Option<GuiContext>,
     path_input: String,
     show_about: bool,
+    /// An open file dialog (on its own thread; `None` = cancelled or no dialog available).
+    dialog: Option<Receiver<Option<PathBuf>>>,
+    dialog_note: Option<String>,
+    reset: ResetButton,
+}
+
+/// The *Reset song* button drives the `reset` parameter like a host would: on, and off again
+/// once the audio thread has counted the press.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ResetButton {
+    Idle,
+    /// The parameter was left on (e.g. by automation): switched off, switch on next frame.
+    PressNext,
+    /// Switched on when the audio thread had counted this many presses.
+    Pressed(u64),
+}
+
+/// Ask the worker to load `path` (`None`: the built-in model) the way a host state load with
+/// that model path does: the new model starts a new song; a file that fails to load leaves the
+/// current model and song as they are and shows the error.
+pub fn request_model(shared: &Shared, path: Option<String>) {
+    let current = shared.saved.get();
+    let last_folder = path
+        .as_deref()
+        .and_then(|p| Path::new(p).parent())
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.to_string_lossy().into_owned())
+        .or(current.last_folder);
+    shared.saved.request(SavedState {
+        model_path: path,
+        last_folder,
+        labels: current.labels,
+        ..SavedState::default()
+    });
+}
+
+/// Open the system file dialog for a `.safetensors` model on a thread of its own (the host's
+/// GUI thread must not block); the answer arrives on the returned channel.
+fn open_dialog(folder: Option<PathBuf>) -> Receiver<Option<PathBuf>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("mgr-file-dialog".into())
+        .spawn(move || {
+            let mut d = rfd::FileDialog::new()
+                .set_title("Choose an mgr model")
+                .add_filter("safetensors model", &["safetensors"]);
+            if let Some(f) = folder.filter(|f| f.is_dir()) {
+                d = d.set_directory(f);
+            }
+            let _ = tx.send(d.pick_file());
+        });
+    if spawned.is_err() {
+        let (tx, rx2) = std::sync::mpsc::channel();
+        let _ = tx.send(None);
+        return rx2;
+    }
+    rx
 }
 
 impl NiceEguiApp for App {
@@ -132,6 +189,28 @@ impl NiceEguiApp for App {
     fn editor_closed(&mut self) {
         self.gui = None;
     }
+}
+
+/// The loaded model: name, what it says it is, what it was fine-tuned from, its labels.
+fn model_lines(ui: &mut egui::Ui, snap: &Snapshot) {
+    let m = &snap.model;
+    let mut first = m.name.clone();
+    if let Some(d) = &m.description {
+        first.push_str(" — ");
+        first.push_str(d);
+    }
+    ui.label(RichText::new(first).size(11.0).color(TEXT));
+    let base = m.base_model.as_deref().unwrap_or("—");
+    let labels = if snap.labels.is_empty() {
+        "labels: (loads with the first audio)".to_string()
+    } else {
+        format!("{} labels: {}", snap.labels.len(), snap.labels.join(", "))
+    };
+    ui.label(
+        RichText::new(format!("base model: {base} · {labels}"))
+            .size(11.0)
+            .color(DIM),
+    );
 }
 
 fn card(ui: &mut egui::Ui, width: f32, height: f32, add: impl FnOnce(&mut egui::Ui)) {
@@ -388,8 +467,10 @@ fn history_card(ui: &mut egui::Ui, snap: &Snapshot) {
 
 impl App {
     fn controls(&mut self, ui: &mut egui::Ui, snap: &Snapshot) {
+        self.poll_dialog();
+        self.drive_reset();
         let w = ui.available_width();
-        card(ui, w, 58.0, |ui| {
+        card(ui, w, 104.0, |ui| {
             ui.horizontal(|ui| {
                 ui.label(RichText::new("Model").color(DIM));
                 let builtin = snap.model_path.is_none();
@@ -399,28 +480,50 @@ impl App {
                     .clicked()
                     && !builtin
                 {
-                    let _ = self.commands.send(Command::LoadModel(None));
+                    request_model(&self.shared, None);
+                }
+                let choose = ui
+                    .add_enabled(self.dialog.is_none(), egui::Button::new("Choose file…"))
+                    .on_hover_text("Open a .safetensors model (e.g. from mgr-cli finetune)");
+                if choose.clicked() {
+                    let folder = self
+                        .shared
+                        .saved
+                        .get()
+                        .last_folder
+                        .map(PathBuf::from)
+                        .or_else(|| {
+                            snap.model_path
+                                .as_deref()
+                                .and_then(|p| Path::new(p).parent().map(Path::to_path_buf))
+                        });
+                    self.dialog = Some(open_dialog(folder));
+                    self.dialog_note = None;
                 }
                 ui.add(
                     egui::TextEdit::singleline(&mut self.path_input)
-                        .hint_text("path/to/finetuned.safetensors")
-                        .desired_width(250.0),
+                        .hint_text("or type a path/to/model.safetensors")
+                        .desired_width(230.0),
                 );
                 if ui.button("Load").clicked() && !self.path_input.trim().is_empty() {
-                    let _ = self
-                        .commands
-                        .send(Command::LoadModel(Some(self.path_input.trim().to_string())));
+                    request_model(&self.shared, Some(self.path_input.trim().to_string()));
                 }
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                    let pending = self.reset != ResetButton::Idle;
                     if ui
-                        .button(RichText::new("Reset song").color(ACCENT))
+                        .add_enabled(
+                            !pending,
+                            egui::Button::new(RichText::new("Reset song").color(ACCENT)),
+                        )
+                        .on_hover_text("Start a new song now (parameter \"Reset song\")")
                         .clicked()
                     {
-                        let _ = self.commands.send(Command::Reset);
+                        self.press_reset();
                     }
                 });
             });
-            if let Some(e) = &snap.model_error {
+            model_lines(ui, snap);
+            if let Some(e) = snap.model_error.as_ref().or(self.dialog_note.as_ref()) {
                 ui.label(RichText::new(e).size(11.0).color(ERROR));
             }
             if let Some(gui) = &self.gui {
@@ -440,6 +543,62 @@ impl App {
         });
     }
 
+    /// A file picked in the dialog loads at once (and fills the text field).
+    fn poll_dialog(&mut self) {
+        let Some(rx) = &self.dialog else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Some(path)) => {
+                let p = path.to_string_lossy().into_owned();
+                self.path_input = p.clone();
+                request_model(&self.shared, Some(p));
+                self.dialog = None;
+            }
+            Ok(None) | Err(TryRecvError::Disconnected) => {
+                self.dialog_note = Some(
+                    "no file chosen (where no file dialog is available, type the path and press Load)"
+                        .into(),
+                );
+                self.dialog = None;
+            }
+            Err(TryRecvError::Empty) => {}
+        }
+    }
+
+    fn set_reset(&self, on: bool) {
+        if let Some(gui) = &self.gui {
+            let setter = gui.param_setter();
+            setter.begin_set_parameter(&self.params.reset);
+            setter.set_parameter(&self.params.reset, on);
+            setter.end_set_parameter(&self.params.reset);
+        }
+    }
+
+    fn press_reset(&mut self) {
+        if self.params.reset.value() {
+            self.set_reset(false);
+            self.reset = ResetButton::PressNext;
+        } else {
+            let count = self.shared.signals.resets.load(Ordering::Acquire);
+            self.set_reset(true);
+            self.reset = ResetButton::Pressed(count);
+        }
+    }
+
+    fn drive_reset(&mut self) {
+        match self.reset {
+            ResetButton::Idle => {}
+            ResetButton::PressNext => self.press_reset(),
+            ResetButton::Pressed(before) => {
+                if self.shared.signals.resets.load(Ordering::Acquire) > before {
+                    self.set_reset(false);
+                    self.reset = ResetButton::Idle;
+                }
+            }
+        }
+    }
+
     fn footer(&mut self, ui: &mut egui::Ui, snap: &Snapshot) {
         ui.horizontal(|ui| {
             let timing = snap
@@ -454,7 +613,10 @@ impl App {
             } else {
                 "no audio yet".into()
             };
-            let mut line = format!("{} · {timing} · {rate}", snap.model_name);
+            let mut line = format!("{timing} · {rate}");
+            if snap.stream.faster_than_realtime {
+                line.push_str(" · render (faster than real time)");
+            }
             if snap.dropped > 0 {
                 line.push_str(&format!(" · {} samples dropped", snap.dropped));
             }
@@ -497,5 +659,54 @@ impl App {
                     });
                 });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{SavedCell, SongResult};
+    use crate::worker::AudioSignals;
+    use arc_swap::ArcSwap;
+    use nice_plug_egui::RepaintNotifier;
+
+    /// The selector's request is a host state load with the new model path: the song starts
+    /// again, the labels stay for the compatibility check, the folder is remembered.
+    #[test]
+    fn model_request_is_a_state_load_that_remembers_the_folder() {
+        let shared = Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            saved: Arc::new(SavedCell::default()),
+            signals: AudioSignals::default(),
+            repaint: RepaintNotifier::new(),
+        };
+        shared.saved.store(SavedState {
+            last_folder: Some("/old".into()),
+            labels: vec!["a".into()],
+            song: Some(SongResult {
+                mean: vec![1.0],
+                frames: 1,
+            }),
+            heard_samples: 99,
+            ..SavedState::default()
+        });
+        request_model(&shared, Some("/models/ft/house.safetensors".into()));
+        let r = shared.saved.take_restored().expect("a load");
+        assert_eq!(
+            r.model_path.as_deref(),
+            Some("/models/ft/house.safetensors")
+        );
+        assert_eq!(r.last_folder.as_deref(), Some("/models/ft"));
+        assert_eq!(r.labels, ["a"]);
+        assert!(r.song.is_none() && r.history.is_empty() && r.heard_samples == 0);
+        // Back to the built-in model: the folder stays for the next dialog.
+        request_model(&shared, None);
+        let r = shared.saved.take_restored().expect("a load");
+        assert_eq!(r.model_path, None);
+        assert_eq!(r.last_folder.as_deref(), Some("/models/ft"));
+        // A bare file name has no folder to remember.
+        request_model(&shared, Some("house.safetensors".into()));
+        let r = shared.saved.take_restored().expect("a load");
+        assert_eq!(r.last_folder.as_deref(), Some("/models/ft"));
     }
 }

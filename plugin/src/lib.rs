@@ -3,10 +3,13 @@
 //! Threads (see `README.md`, *Plugin*):
 //!
 //! * audio thread — [`MgrPlugin::process`]: audio passes through untouched; the block is mixed
-//!   to mono and pushed into a lock-free SPSC ring (`rtrb`). No allocation, lock, log or I/O.
-//! * analysis worker (one per instance, [`worker`]) — owns the model; resamples to 12 kHz,
+//!   to mono and pushed into a lock-free SPSC ring (`rtrb`). No allocation, lock, log or I/O;
+//!   it waits for ring space only in a render (offline, or measured faster than real time).
+//! * analysis worker (one per instance, [`worker`]) — runs the model (shared by the instances
+//!   that load the same file); resamples to 12 kHz,
 //!   scores windows, publishes an immutable [`state::Snapshot`] through an atomic pointer swap.
-//! * editor ([`editor`]) — draws the latest snapshot; talks to the worker through commands.
+//! * editor ([`editor`]) — draws the latest snapshot; acts only through what a host can do too:
+//!   the `reset` parameter and the saved state's model path.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
@@ -29,9 +32,17 @@ use params::MgrParams;
 use state::Snapshot;
 use worker::{AudioSignals, Command, Shared, Worker};
 
-/// Seconds of host-rate audio the ring holds: enough to ride out one forward pass (about
-/// 1–3 s on one core) without losing input in realtime mode.
+/// Seconds of host-rate audio the ring holds. In real time the worker drains it every 15 ms;
+/// its longest stalls are loading the model on the first audio and one forward pass (22–44 ms
+/// each on one core of the 2-core test machine, a few hundred ms when the machine is loaded).
+/// The ring must also hold [`RENDER_LEAD`] of a render before the audio thread may wait.
 const RING_SECONDS: f32 = 8.0;
+
+/// A stream that has run this far ahead of real time (seconds of audio delivered beyond the
+/// wall time that passed) is a render: nobody is listening live, so when the ring is full the
+/// audio thread waits for the worker, but never so long that the stream falls below this lead.
+/// Live playback stays within a few buffers of real time (anticipative hosts: some 200 ms).
+pub(crate) const RENDER_LEAD: f64 = 1.0;
 
 /// Position differences (samples) below this are rounding in the host's transport, not jumps.
 const JUMP_SLACK: i64 = 64;
@@ -39,11 +50,45 @@ const JUMP_SLACK: i64 = 64;
 /// Longest an offline render waits for ring space before counting samples as dropped.
 const OFFLINE_WAIT: Duration = Duration::from_secs(30);
 
+/// How far the stream runs ahead of real time: each block adds its duration, wall time
+/// between blocks takes it away, never below zero (real time cannot be saved up).
+#[derive(Debug, Default)]
+struct Pace {
+    rate: f64,
+    last: Option<Instant>,
+    lead_s: f64,
+}
+
+impl Pace {
+    fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            ..Self::default()
+        }
+    }
+
+    fn since_last(&self, now: Instant) -> f64 {
+        self.last
+            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+    }
+
+    /// A block of `n` samples starts now.
+    fn block(&mut self, n: usize, now: Instant) {
+        self.lead_s = (self.lead_s - self.since_last(now)).max(0.0) + n as f64 / self.rate;
+        self.last = Some(now);
+    }
+
+    /// The lead at `now`, inside the current block.
+    fn ahead(&self, now: Instant) -> f64 {
+        self.lead_s - self.since_last(now)
+    }
+}
+
 pub struct MgrPlugin {
     params: Arc<MgrParams>,
     shared: Arc<Shared>,
-    /// Commands to the worker (the editor holds a clone); the receiver waits here until the
-    /// worker is started in the first `activate()`.
+    /// Commands to the worker; the receiver waits here until the worker is started in the
+    /// first `activate()`.
     commands: Sender<Command>,
     receiver: Option<Receiver<Command>>,
     worker: Option<Worker>,
@@ -51,9 +96,14 @@ pub struct MgrPlugin {
     /// Samples pushed since the stream started (the worker counts the same).
     pushed: u64,
     offline: bool,
+    pace: Pace,
     /// Last transport state, for restart and jump detection.
     was_playing: bool,
     expected_pos: Option<i64>,
+    /// Last value of the `reset` parameter seen by the audio thread (acts on rising edges),
+    /// and the state loads seen: a loaded value is taken as it is, not as a press.
+    reset_seen: bool,
+    loads_seen: u64,
 }
 
 impl Default for MgrPlugin {
@@ -61,7 +111,7 @@ impl Default for MgrPlugin {
         let params = Arc::new(MgrParams::default());
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot {
-                model_name: worker::BUILTIN_NAME.into(),
+                model: state::ModelInfo::builtin(),
                 ..Snapshot::default()
             }),
             saved: params.saved.clone(),
@@ -78,8 +128,11 @@ impl Default for MgrPlugin {
             ring: None,
             pushed: 0,
             offline: false,
+            pace: Pace::new(48_000.0),
             was_playing: false,
             expected_pos: None,
+            reset_seen: false,
+            loads_seen: 0,
         }
     }
 }
@@ -90,7 +143,9 @@ impl MgrPlugin {
         at.store(self.pushed, Ordering::Release);
     }
 
-    /// Mix the block to mono and push it; waits for space only when rendering offline.
+    /// Mix the block to mono (any channel count) and push it. When the ring is full, waits
+    /// for space only in an offline render or a stream well ahead of real time (a render the
+    /// host calls realtime); otherwise the rest of the block is counted as dropped.
     fn push_mono(&mut self, buffer: &Buffer) {
         let Some(ring) = &mut self.ring else {
             return;
@@ -100,22 +155,24 @@ impl MgrPlugin {
         if chans.is_empty() || n == 0 {
             return;
         }
+        let signals = &self.shared.signals;
         let scale = 1.0 / chans.len() as f32;
         let mut done = 0;
         let mut waited: Option<Instant> = None;
         while done < n {
             let room = ring.slots().min(n - done);
             if room == 0 {
-                let alive = self.shared.signals.alive.load(Ordering::Acquire);
-                let start = *waited.get_or_insert_with(Instant::now);
-                if self.offline && alive && start.elapsed() < OFFLINE_WAIT {
-                    // Offline render: the host does not need realtime, the analysis needs
-                    // every sample. Sleeping is neither a lock nor an allocation.
+                let alive = signals.alive.load(Ordering::Acquire);
+                let now = Instant::now();
+                let start = *waited.get_or_insert(now);
+                let offline = self.offline && now - start < OFFLINE_WAIT;
+                if alive && (offline || self.pace.ahead(now) > RENDER_LEAD) {
+                    // Nobody listens live, and the analysis needs every sample. Sleeping is
+                    // neither a lock nor an allocation; the lead bounds it in realtime mode.
                     std::thread::sleep(Duration::from_millis(1));
                     continue;
                 }
-                self.shared
-                    .signals
+                signals
                     .dropped
                     .fetch_add((n - done) as u64, Ordering::Relaxed);
                 break;
@@ -133,6 +190,13 @@ impl MgrPlugin {
             }
             done += room;
         }
+        if let Some(start) = waited {
+            signals
+                .waited_us
+                .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+        let fill = (ring.buffer().capacity() - ring.slots()) as u64;
+        signals.ring_peak.fetch_max(fill, Ordering::Relaxed);
         self.pushed += done as u64;
     }
 }
@@ -155,6 +219,12 @@ impl Plugin for MgrPlugin {
             main_output_channels: NonZeroU32::new(1),
             ..AudioIOLayout::const_default()
         },
+        // 5.1 (any 6-channel bus): all channels are mixed down for the analysis.
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(6),
+            main_output_channels: NonZeroU32::new(6),
+            ..AudioIOLayout::const_default()
+        },
     ];
 
     type Editor = EguiEditor<editor::App>;
@@ -166,11 +236,7 @@ impl Plugin for MgrPlugin {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(
-            self.params.clone(),
-            self.shared.clone(),
-            self.commands.clone(),
-        )
+        editor::create(self.params.clone(), self.shared.clone())
     }
 
     fn activate(
@@ -195,13 +261,20 @@ impl Plugin for MgrPlugin {
         self.ring = Some(producer);
         self.pushed = 0;
         self.offline = config.process_mode == ProcessMode::Offline;
+        self.pace = Pace::new(f64::from(config.sample_rate));
+        self.reset_seen = self.params.reset.value();
+        self.loads_seen = self.params.saved.loads();
         let signals = &self.shared.signals;
         signals.restart_at.store(u64::MAX, Ordering::Release);
         signals.splice_at.store(u64::MAX, Ordering::Release);
+        signals
+            .ring_capacity
+            .store(capacity as u64, Ordering::Relaxed);
         let _ = self.commands.send(Command::Stream {
             ring: consumer,
             resampler,
             rate,
+            offline: self.offline,
         });
         true
     }
@@ -220,6 +293,23 @@ impl Plugin for MgrPlugin {
     ) -> ProcessStatus {
         let t = context.transport();
         let n = buffer.samples() as i64;
+        self.pace.block(buffer.samples(), Instant::now());
+        let signals = &self.shared.signals;
+        signals
+            .lead_peak_ms
+            .fetch_max((self.pace.lead_s * 1e3) as u64, Ordering::Relaxed);
+        // The Reset button (a parameter, so hosts can press it too): a new song from here.
+        let reset = self.params.reset.value();
+        let loads = self.params.saved.loads();
+        if loads != self.loads_seen {
+            self.loads_seen = loads;
+            self.reset_seen = reset;
+        }
+        if reset && !self.reset_seen {
+            self.signal(&signals.restart_at);
+            signals.resets.fetch_add(1, Ordering::Release);
+        }
+        self.reset_seen = reset;
         if t.playing {
             if let Some(pos) = t.pos_samples() {
                 // Hosts that give seconds or beats round the position: allow some slack.
@@ -241,6 +331,15 @@ impl Plugin for MgrPlugin {
         }
         self.was_playing = t.playing;
         self.push_mono(buffer);
+        // The audio passes through untouched, except subnormal samples (below 1.2e-38, some
+        // −750 dBFS), which become 0 so that they do not slow down the plugins after this one.
+        for ch in buffer.as_slice() {
+            for v in ch.iter_mut() {
+                if v.is_subnormal() {
+                    *v = 0.0;
+                }
+            }
+        }
         ProcessStatus::Normal
     }
 

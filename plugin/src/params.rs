@@ -22,7 +22,14 @@ pub struct MgrParams {
     /// Start a new song when the host transport restarts from the beginning.
     #[id = "restart-reset"]
     pub reset_on_restart: BoolParam,
-    /// Model path, song average and history, saved with the host project.
+    /// *Reset song*: switching it on starts a new song at that sample (the editor's button
+    /// presses it through the host, so hosts and automation can too). It is a trigger: only
+    /// the change to on counts; a value that arrives with a state load is not a press.
+    #[id = "reset"]
+    pub reset: BoolParam,
+    /// Model path, last model folder, song average and history, saved with the host project.
+    /// Loading a state with another model path loads that model (the editor's model selector
+    /// does exactly that).
     #[persist = "analysis"]
     pub saved: Arc<SavedCell>,
 }
@@ -51,6 +58,7 @@ impl Default for MgrParams {
             .with_step_size(1.0)
             .with_unit(" dB"),
             reset_on_restart: BoolParam::new("New song on restart", true),
+            reset: BoolParam::new("Reset song", false),
             saved: Arc::new(SavedCell::default()),
         }
     }

@@ -1,7 +1,7 @@
 //! What the analysis shows (the [`Snapshot`], worker → editor) and what the host saves
 //! ([`SavedState`], inside the plugin state under the field `analysis`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use nice_plug::params::persist::PersistentField;
@@ -45,12 +45,54 @@ pub struct Current {
     pub silent: bool,
 }
 
+/// What the active model says about itself (its safetensors metadata).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Display name: the file name, or the built-in model's name.
+    pub name: String,
+    /// The model's own description (metadata `model`).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The model it was fine-tuned from (metadata `base_model`, else `base_model_spec`).
+    #[serde(default)]
+    pub base_model: Option<String>,
+}
+
+impl ModelInfo {
+    /// The embedded GTZAN CRNN before it is loaded.
+    pub fn builtin() -> Self {
+        Self {
+            name: crate::worker::BUILTIN_NAME.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// How the audio arrived since the plugin was created (hosts re-activate plugins around a
+/// bounce, so per-activation figures would hide it): the render-speed evidence (see
+/// `README.md`, *Plugin*).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamStats {
+    /// The stream ran ahead of real time by more than the render lead (a render, whatever
+    /// the host's process mode says).
+    pub faster_than_realtime: bool,
+    /// Largest lead over real time seen, seconds.
+    pub lead_peak_s: f64,
+    /// Time the audio thread waited for ring space (renders only), seconds.
+    pub waited_s: f64,
+    /// Fullest the ring has been, seconds of host audio (of `ring_s`, the current ring).
+    pub ring_peak_s: f64,
+    pub ring_s: f64,
+    /// "Now" windows skipped because the worker was behind (song frames are never skipped).
+    pub skipped_windows: u64,
+}
+
 /// Everything the editor draws; replaced whole by the worker (never mutated in place).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub labels: Vec<String>,
-    /// Display name of the active model.
-    pub model_name: String,
+    /// The active model.
+    pub model: ModelInfo,
     /// User model file, `None` for the built-in GTZAN CRNN.
     pub model_path: Option<String>,
     /// Last model-load failure (the previous model stays active).
@@ -72,15 +114,28 @@ pub struct Snapshot {
     pub dropped: u64,
     /// Host sample rate.
     pub rate: u32,
+    pub stream: StreamStats,
+    /// Times the `reset` parameter was switched on (the editor waits for it to count).
+    pub resets: u64,
 }
 
 /// The persisted part of the analysis (JSON in the plugin state). Documented as the channel a
 /// host (or a test) can read the song result from: `song_label` is the top genre.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SavedState {
-    /// User model file; `None` = built-in GTZAN CRNN.
+    /// User model file; `None` = built-in GTZAN CRNN. A state loaded with another path loads
+    /// that model and starts a new song (the editor's model selector goes this way too).
     #[serde(default)]
     pub model_path: Option<String>,
+    /// Folder the model file dialog opens in.
+    #[serde(default)]
+    pub last_folder: Option<String>,
+    /// The active model (written by the plugin; ignored on load).
+    #[serde(default)]
+    pub model: Option<ModelInfo>,
+    /// Why the last model load failed, if it did (the previous model stays active).
+    #[serde(default)]
+    pub model_error: Option<String>,
     #[serde(default)]
     pub labels: Vec<String>,
     #[serde(default)]
@@ -99,6 +154,9 @@ pub struct SavedState {
     /// Input samples lost to a full ring since the plugin was created (realtime mode only).
     #[serde(default)]
     pub dropped_samples: u64,
+    /// Render speed and ring use since the plugin was created (written by the plugin).
+    #[serde(default)]
+    pub stream: Option<StreamStats>,
 }
 
 /// Shared cell for [`SavedState`]: the worker writes it after every update, the host reads it
@@ -107,6 +165,9 @@ pub struct SavedState {
 pub struct SavedCell {
     state: Mutex<SavedState>,
     restored: AtomicBool,
+    /// State loads so far (host or editor); the audio thread reads it to tell a loaded
+    /// parameter value from a press of the `reset` trigger.
+    loads: AtomicU64,
 }
 
 impl SavedCell {
@@ -126,6 +187,16 @@ impl SavedCell {
         self.state.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
+    /// Act as if a host had loaded `s` (the editor's path to the same behaviour).
+    pub fn request(&self, s: SavedState) {
+        PersistentField::set(self, s);
+    }
+
+    /// State loads so far.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Acquire)
+    }
+
     /// The state a host loaded since the last call, if any.
     pub fn take_restored(&self) -> Option<SavedState> {
         self.restored
@@ -138,6 +209,7 @@ impl<'a> PersistentField<'a, SavedState> for SavedCell {
     fn set(&self, new_value: SavedState) {
         self.store(new_value);
         self.restored.store(true, Ordering::Release);
+        self.loads.fetch_add(1, Ordering::AcqRel);
     }
 
     fn map<F, R>(&self, f: F) -> R

@@ -1,12 +1,13 @@
 //! The per-instance analysis thread: drains the audio ring, resamples to 12 kHz, runs the
-//! network, and publishes [`Snapshot`]s. It owns the model; nothing else touches it.
+//! network, and publishes [`Snapshot`]s. Only workers touch a model (instances on the same file
+//! share it: inference only reads it).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use mgr_core::config::{CLIP_SAMPLES, N_FRAMES, N_MELS, SAMPLE_RATE};
@@ -17,10 +18,13 @@ use nice_plug_egui::RepaintNotifier;
 
 use crate::analysis::{Analysis, Scorer, Settings};
 use crate::params::MgrParams;
-use crate::state::{SavedCell, SavedState, Snapshot};
+use crate::state::{
+    Current, HistoryEntry, ModelInfo, SavedCell, SavedState, Snapshot, SongResult, StreamStats,
+};
 
-/// Threads of the per-instance rayon pool that candle's CPU kernels run on. Kept low so that
-/// many instances do not oversubscribe the machine.
+/// Threads of the rayon pool that the network's CPU kernels run on: one pool for all the
+/// instances in a process, so that many instances neither oversubscribe the machine nor each
+/// keep threads (and their allocator arenas) of their own.
 pub const WORKER_THREADS: usize = 2;
 
 /// How often the worker wakes up to drain the ring when no command arrives.
@@ -28,6 +32,10 @@ const POLL: Duration = Duration::from_millis(15);
 
 /// After this long without new audio, the short-song frame is brought up to date.
 const SETTLE_AFTER: Duration = Duration::from_millis(300);
+
+/// The worker is behind when, after taking a chunk, the ring still holds more than this many
+/// seconds of input: it then scores only the song frames until it has caught up.
+const BEHIND_S: f32 = 0.5;
 
 /// Name shown for the embedded model.
 pub const BUILTIN_NAME: &str = "GTZAN CRNN (built-in)";
@@ -39,11 +47,9 @@ pub enum Command {
         ring: rtrb::Consumer<f32>,
         resampler: Result<Box<StreamResampler>, String>,
         rate: u32,
+        /// The host renders offline: it waits for the analysis, so no window is skipped.
+        offline: bool,
     },
-    /// Forget the song (Reset button).
-    Reset,
-    /// Switch model: `None` = built-in, `Some(path)` = a user `.safetensors`.
-    LoadModel(Option<String>),
     Quit,
 }
 
@@ -56,8 +62,17 @@ pub struct AudioSignals {
     pub splice_at: AtomicU64,
     /// Samples the audio thread could not push (ring full in realtime mode).
     pub dropped: AtomicU64,
-    /// Worker alive; the audio thread stops waiting for ring space (offline mode) when it is not.
+    /// Worker alive; the audio thread stops waiting for ring space (renders) when it is not.
     pub alive: AtomicBool,
+    /// Rising edges of the `reset` parameter seen by the audio thread.
+    pub resets: AtomicU64,
+    /// Microseconds the audio thread waited for ring space (renders only).
+    pub waited_us: AtomicU64,
+    /// Fullest the ring has been since the plugin was created, and its capacity (samples).
+    pub ring_peak: AtomicU64,
+    pub ring_capacity: AtomicU64,
+    /// Largest lead of the input over real time since the plugin was created, milliseconds.
+    pub lead_peak_ms: AtomicU64,
 }
 
 impl Default for AudioSignals {
@@ -67,6 +82,11 @@ impl Default for AudioSignals {
             splice_at: AtomicU64::new(u64::MAX),
             dropped: AtomicU64::new(0),
             alive: AtomicBool::new(false),
+            resets: AtomicU64::new(0),
+            waited_us: AtomicU64::new(0),
+            ring_peak: AtomicU64::new(0),
+            ring_capacity: AtomicU64::new(0),
+            lead_peak_ms: AtomicU64::new(0),
         }
     }
 }
@@ -79,12 +99,33 @@ pub struct Shared {
     pub repaint: RepaintNotifier,
 }
 
-/// The network plus the log-mel front-end, on a small private thread pool.
+/// The network (shared with the other instances that use the same file) plus this instance's
+/// log-mel front-end, run on the shared pool.
 struct Net {
-    model: Model,
+    model: Arc<Model>,
     logmel: LogMel,
     mel: Vec<f32>,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+/// The pool for the network, shared by the instances alive in this process (see
+/// [`WORKER_THREADS`]); it ends with the last of them, so no thread outlives the plugin's
+/// instances (a host may unload the library then).
+fn pool() -> Option<Arc<rayon::ThreadPool>> {
+    static POOL: Mutex<Weak<rayon::ThreadPool>> = Mutex::new(Weak::new());
+    let mut shared = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = shared.upgrade() {
+        return Some(p);
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(WORKER_THREADS)
+            .thread_name(|i| format!("mgr-candle-{i}"))
+            .build()
+            .ok()?,
+    );
+    *shared = Arc::downgrade(&p);
+    Some(p)
 }
 
 impl Scorer for Net {
@@ -103,11 +144,82 @@ impl Scorer for Net {
     }
 }
 
-fn load_model(path: Option<&str>) -> Result<Model, String> {
+/// Which model file, and which version of it (a file rewritten by a new fine-tune is another
+/// model).
+type ModelKey = (Option<String>, Option<(u64, Option<SystemTime>)>);
+
+/// Load a model, or share the one another instance in this process already loaded from the
+/// same file: the weights and their Winograd form are read-only during inference and take
+/// about 9 MB, which eight instances on a mix need only once.
+fn load_model(path: Option<&str>) -> Result<Arc<Model>, String> {
+    static LOADED: Mutex<Vec<(ModelKey, Weak<Model>)>> = Mutex::new(Vec::new());
+    let version = path
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.len(), m.modified().ok()));
+    let key: ModelKey = (path.map(str::to_string), version);
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    loaded.retain(|(_, m)| m.strong_count() > 0);
+    if let Some(m) = loaded
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, m)| m.upgrade())
+    {
+        return Ok(m);
+    }
     let dev = device(DeviceKind::Cpu).map_err(|e| e.to_string())?;
-    match path {
-        None => Model::builtin("gtzan", &dev).map_err(|e| e.to_string()),
-        Some(p) => Model::load(Path::new(p), &dev).map_err(|e| e.to_string()),
+    let model = match path {
+        None => Model::builtin("gtzan", &dev),
+        Some(p) => Model::load(Path::new(p), &dev),
+    }
+    .map_err(|e| e.to_string())?;
+    let model = Arc::new(model);
+    loaded.push((key, Arc::downgrade(&model)));
+    Ok(model)
+}
+
+/// Name, description and base model of `model` loaded from `path` (`None`: built-in).
+fn model_info(model: &Model, path: Option<&str>) -> ModelInfo {
+    let meta = model.metadata();
+    ModelInfo {
+        name: match path {
+            None => BUILTIN_NAME.into(),
+            Some(p) => Path::new(p)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.to_string()),
+        },
+        description: meta.get("model").cloned(),
+        base_model: meta
+            .get("base_model")
+            .or_else(|| meta.get("base_model_spec"))
+            .cloned(),
+    }
+}
+
+/// What is published of an [`Analysis`].
+struct View {
+    song: Option<SongResult>,
+    len: usize,
+    buffered: f32,
+    current: Option<Current>,
+    history: Vec<HistoryEntry>,
+    last_inference_ms: Option<f32>,
+    inferences: u64,
+    skipped: u64,
+}
+
+impl View {
+    fn of(a: &Analysis) -> Self {
+        Self {
+            song: a.song(),
+            len: a.len(),
+            buffered: a.buffered(),
+            current: a.current.clone(),
+            history: a.history.clone(),
+            last_inference_ms: a.last_inference_ms,
+            inferences: a.inferences,
+            skipped: a.skipped,
+        }
     }
 }
 
@@ -149,13 +261,15 @@ struct WorkerState {
     params: Arc<MgrParams>,
     net: Option<Net>,
     model_path: Option<String>,
-    model_name: String,
+    model_info: ModelInfo,
+    last_folder: Option<String>,
     labels: Vec<String>,
     model_error: Option<String>,
     stream_error: Option<String>,
     ring: Option<rtrb::Consumer<f32>>,
     resampler: Option<StreamResampler>,
     rate: u32,
+    offline: bool,
     /// Samples taken from the ring since the stream started.
     consumed: u64,
     analysis: Analysis,
@@ -163,6 +277,8 @@ struct WorkerState {
     scratch: Vec<f32>,
     out12: Vec<f32>,
     last_input: Instant,
+    /// The result as if the input had ended here (see `settle`), shown until input goes on.
+    ended: Option<View>,
     dirty: bool,
     last_publish: Instant,
 }
@@ -174,27 +290,31 @@ impl WorkerState {
             params,
             net: None,
             model_path: None,
-            model_name: BUILTIN_NAME.into(),
+            model_info: ModelInfo::builtin(),
+            last_folder: None,
             labels: Vec::new(),
             model_error: None,
             stream_error: None,
             ring: None,
             resampler: None,
             rate: 0,
+            offline: false,
             consumed: 0,
             analysis: Analysis::new(),
             scratch: Vec::with_capacity(1 << 16),
             out12: Vec::with_capacity(1 << 15),
             last_input: Instant::now(),
+            ended: None,
             dirty: true,
             last_publish: Instant::now(),
         }
     }
 
-    fn settings(&self) -> Settings {
+    fn settings(&self, catch_up: bool) -> Settings {
         Settings {
             hop_s: self.params.hop.value(),
             gate_db: self.params.gate.value(),
+            catch_up,
         }
     }
 
@@ -211,7 +331,12 @@ impl WorkerState {
             let got = self.drain();
             if got {
                 self.last_input = Instant::now();
-            } else if self.last_input.elapsed() >= SETTLE_AFTER && self.unsettled() {
+                self.ended = None;
+            }
+            if !got && self.analysis.is_stale() {
+                // Caught up after a render burst: show the latest window.
+                self.refresh();
+            } else if !got && self.last_input.elapsed() >= SETTLE_AFTER && self.unsettled() {
                 self.settle();
             }
             if self.dirty && (self.last_publish.elapsed() >= Duration::from_millis(50) || !got) {
@@ -226,9 +351,18 @@ impl WorkerState {
                 ring,
                 resampler,
                 rate,
+                offline,
             } => {
-                // Finish what the previous stream delivered, then switch.
+                self.offline = offline;
+                // Finish what the previous stream delivered (it has ended: its resampler's
+                // tail is part of the song), then switch.
                 self.drain();
+                if let Some(rs) = &mut self.resampler {
+                    self.out12.clear();
+                    let out = &mut self.out12;
+                    rs.flush(&mut |y| out.extend_from_slice(y));
+                    self.analyse_out12(false);
+                }
                 self.ring = Some(ring);
                 self.consumed = 0;
                 self.rate = rate;
@@ -243,52 +377,42 @@ impl WorkerState {
                     }
                 }
             }
-            Command::Reset => {
-                self.analysis = Analysis::new();
-                if let Some(r) = &mut self.resampler {
-                    r.reset();
-                }
-            }
-            Command::LoadModel(path) => self.switch_model(path),
             Command::Quit => {}
         }
         self.dirty = true;
     }
 
-    fn switch_model(&mut self, path: Option<String>) {
+    /// Load another model; on success the song starts again, on failure the current model and
+    /// song stay and the error is shown. Returns whether it loaded.
+    fn switch_model(&mut self, path: Option<String>) -> bool {
         match load_model(path.as_deref()) {
             Ok(model) => {
                 self.model_error = None;
                 self.install(model, path);
                 self.analysis = Analysis::new();
+                self.ended = None;
+                true
             }
             Err(e) => {
-                let what = path.as_deref().unwrap_or("built-in model");
-                self.model_error = Some(format!("could not load {what}: {e}"));
+                // The library's message names the file and what is wrong with it.
+                self.model_error = Some(match path {
+                    Some(_) => e,
+                    None => format!("built-in model: {e}"),
+                });
+                false
             }
         }
     }
 
-    fn install(&mut self, model: Model, path: Option<String>) {
+    fn install(&mut self, model: Arc<Model>, path: Option<String>) {
         self.labels = model.labels().to_vec();
-        self.model_name = match &path {
-            None => BUILTIN_NAME.into(),
-            Some(p) => Path::new(p)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| p.clone()),
-        };
+        self.model_info = model_info(&model, path.as_deref());
         self.model_path = path;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(WORKER_THREADS)
-            .thread_name(|i| format!("mgr-candle-{i}"))
-            .build()
-            .ok();
         self.net = Some(Net {
             model,
             logmel: LogMel::new(),
             mel: vec![0.0; N_MELS * N_FRAMES],
-            pool,
+            pool: pool(),
         });
     }
 
@@ -316,11 +440,17 @@ impl WorkerState {
     }
 
     fn restore(&mut self, saved: SavedState) {
+        self.last_folder = saved.last_folder.clone();
         if saved.model_path != self.model_path {
             if self.net.is_some() {
-                self.switch_model(saved.model_path.clone());
+                if !self.switch_model(saved.model_path.clone()) {
+                    // Nothing is lost: the current model and its song stay.
+                    self.dirty = true;
+                    return;
+                }
             } else {
                 self.model_path = saved.model_path.clone();
+                self.model_error = None;
             }
         }
         let compatible = self.labels.is_empty() || saved.labels == self.labels;
@@ -329,6 +459,7 @@ impl WorkerState {
                 self.labels = saved.labels.clone();
             }
             self.analysis.restore(saved.song.as_ref(), saved.history);
+            self.ended = None;
         }
         self.dirty = true;
     }
@@ -341,19 +472,8 @@ impl WorkerState {
             let Some(ring) = &mut self.ring else {
                 return got;
             };
-            let avail = ring.slots();
-            if avail == 0 {
-                return got;
-            }
             let restart = self.shared.signals.restart_at.load(Ordering::Acquire);
             let splice = self.shared.signals.splice_at.load(Ordering::Acquire);
-            // Stop at the next signal position so that it applies between the right samples.
-            let mut n = avail.min(1 << 15);
-            for pos in [restart, splice] {
-                if pos != u64::MAX && pos > self.consumed {
-                    n = n.min((pos - self.consumed) as usize);
-                }
-            }
             if restart != u64::MAX && restart <= self.consumed {
                 let _ = self.shared.signals.restart_at.compare_exchange(
                     restart,
@@ -362,6 +482,7 @@ impl WorkerState {
                     Ordering::Relaxed,
                 );
                 self.analysis = Analysis::new();
+                self.ended = None;
                 if let Some(r) = &mut self.resampler {
                     r.reset();
                 }
@@ -380,6 +501,17 @@ impl WorkerState {
                 }
                 continue;
             }
+            let avail = ring.slots();
+            if avail == 0 {
+                return got;
+            }
+            // Stop at the next signal position so that it applies between the right samples.
+            let mut n = avail.min(1 << 15);
+            for pos in [restart, splice] {
+                if pos != u64::MAX && pos > self.consumed {
+                    n = n.min((pos - self.consumed) as usize);
+                }
+            }
             self.scratch.clear();
             if let Ok(chunk) = ring.read_chunk(n) {
                 let (a, b) = chunk.as_slices();
@@ -387,50 +519,71 @@ impl WorkerState {
                 self.scratch.extend_from_slice(b);
                 chunk.commit_all();
             }
+            let behind = !self.offline && ring.slots() as f32 > BEHIND_S * self.rate as f32;
             self.consumed += n as u64;
             got = true;
-            self.feed();
+            self.feed(behind);
         }
     }
 
     fn unsettled(&self) -> bool {
-        self.analysis.unsettled() || self.resampler.as_ref().is_some_and(|r| r.has_pending())
+        self.ended.is_none()
+            && (self.analysis.unsettled()
+                || self.resampler.as_ref().is_some_and(|r| r.has_pending()))
     }
 
-    /// The input paused: emit what the resampler holds back and bring the song frame up to
-    /// date, so that the result covers every sample heard (an offline render's last block).
+    /// The input paused: publish the result as if the song ended here (the resampler's
+    /// held-back tail emitted, the short-song frame brought up to date), so that it covers
+    /// every sample heard (an offline render's last block). Done on copies: if the input goes
+    /// on (a host that stalled, playback resumed), the stream continues untouched, as if the
+    /// pause had not happened.
     fn settle(&mut self) {
-        if let Some(rs) = &mut self.resampler {
-            self.out12.clear();
-            let out = &mut self.out12;
-            rs.flush(&mut |y| out.extend_from_slice(y));
-            self.analyse_out12();
+        if !self.ensure_model() {
+            return;
         }
+        let set = self.settings(false);
+        let mut tail = Vec::new();
+        if let Some(rs) = &self.resampler {
+            let mut rs = rs.clone();
+            rs.flush(&mut |y| tail.extend_from_slice(y));
+        }
+        let mut ended = self.analysis.clone();
+        if let Some(net) = &mut self.net {
+            ended.push(&tail, set, net);
+            ended.refresh(set, net);
+            ended.settle(set, net);
+        }
+        self.ended = Some(View::of(&ended));
+        self.publish();
+    }
+
+    /// Score the latest window after a catch-up.
+    fn refresh(&mut self) {
         if self.ensure_model() {
-            let set = self.settings();
+            let set = self.settings(false);
             if let Some(net) = &mut self.net {
-                self.analysis.settle(set, net);
+                self.analysis.refresh(set, net);
             }
         }
         self.dirty = true;
     }
 
-    fn feed(&mut self) {
+    fn feed(&mut self, behind: bool) {
         let Some(rs) = &mut self.resampler else {
             return;
         };
         self.out12.clear();
         let out = &mut self.out12;
         rs.push(&self.scratch, &mut |y| out.extend_from_slice(y));
-        self.analyse_out12();
+        self.analyse_out12(behind);
     }
 
     /// Run the analysis over the 12 kHz samples in `out12`.
-    fn analyse_out12(&mut self) {
+    fn analyse_out12(&mut self, behind: bool) {
         if self.out12.is_empty() || !self.ensure_model() {
             return;
         }
-        let set = self.settings();
+        let set = self.settings(behind);
         let before = self.analysis.inferences;
         if let Some(net) = &mut self.net {
             let y = std::mem::take(&mut self.out12);
@@ -443,23 +596,50 @@ impl WorkerState {
         }
     }
 
+    fn stream_stats(&self, skipped_windows: u64) -> StreamStats {
+        let sig = &self.shared.signals;
+        let rate = f64::from(self.rate.max(1));
+        StreamStats {
+            faster_than_realtime: sig.lead_peak_ms.load(Ordering::Relaxed) as f64
+                > crate::RENDER_LEAD * 1e3,
+            lead_peak_s: sig.lead_peak_ms.load(Ordering::Relaxed) as f64 / 1e3,
+            waited_s: sig.waited_us.load(Ordering::Relaxed) as f64 / 1e6,
+            ring_peak_s: sig.ring_peak.load(Ordering::Relaxed) as f64 / rate,
+            ring_s: sig.ring_capacity.load(Ordering::Relaxed) as f64 / rate,
+            skipped_windows,
+        }
+    }
+
+    /// Publish the live analysis, or the result as if the input had ended while it pauses,
+    /// to the editor and the saved state.
     fn publish(&mut self) {
-        let song = self.analysis.song();
+        let live;
+        let view = match &self.ended {
+            Some(v) => v,
+            None => {
+                live = View::of(&self.analysis);
+                &live
+            }
+        };
+        let song = view.song.clone();
+        let stream = self.stream_stats(view.skipped);
         let snap = Snapshot {
             labels: self.labels.clone(),
-            model_name: self.model_name.clone(),
+            model: self.model_info.clone(),
             model_path: self.model_path.clone(),
             model_error: self.model_error.clone(),
             stream_error: self.stream_error.clone(),
-            heard_s: self.analysis.len() as f64 / f64::from(SAMPLE_RATE),
-            buffered: self.analysis.buffered(),
-            current: self.analysis.current.clone(),
+            heard_s: view.len as f64 / f64::from(SAMPLE_RATE),
+            buffered: view.buffered,
+            current: view.current.clone(),
             song: song.clone(),
-            history: self.analysis.history.clone(),
-            last_inference_ms: self.analysis.last_inference_ms,
-            inferences: self.analysis.inferences,
+            history: view.history.clone(),
+            last_inference_ms: view.last_inference_ms,
+            inferences: view.inferences,
             dropped: self.shared.signals.dropped.load(Ordering::Relaxed),
             rate: self.rate,
+            stream: stream.clone(),
+            resets: self.shared.signals.resets.load(Ordering::Acquire),
         };
         let song_label = song
             .as_ref()
@@ -467,13 +647,17 @@ impl WorkerState {
             .and_then(|(i, _)| self.labels.get(i).cloned());
         self.shared.saved.store(SavedState {
             model_path: self.model_path.clone(),
+            last_folder: self.last_folder.clone(),
+            model: Some(self.model_info.clone()),
+            model_error: self.model_error.clone(),
             labels: self.labels.clone(),
             song,
             song_label,
             history: snap.history.clone(),
             heard_s: snap.heard_s,
-            heard_samples: self.analysis.len() as u64,
+            heard_samples: view.len as u64,
             dropped_samples: snap.dropped,
+            stream: Some(stream),
         });
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.repaint.request_repaint();

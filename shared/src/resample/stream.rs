@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 /// Block-by-block resampling with [`Bank`]: the window of recent input is kept between calls,
 /// so a signal fed in any pieces gives the samples [`Bank::resample_into`] gives for the whole (the
 /// same products; with exact tables summed in another order, so equal to float rounding).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Stream {
     bank: Bank,
     /// Input from absolute index `origin` on (negative indices are the zeros before the start).
@@ -31,6 +31,24 @@ struct Stream {
     next: u64,
     fed: u64,
     out: Vec<f32>,
+}
+
+/// A copy that goes on exactly as the original would (the plugin flushes a copy to show a
+/// result while the input may still continue). Written out because `push` and `finish` take
+/// the window's free capacity as their step: a derived clone of `buf` has none and would loop.
+impl Clone for Stream {
+    fn clone(&self) -> Self {
+        let mut buf = Vec::with_capacity(self.buf.capacity());
+        buf.extend_from_slice(&self.buf);
+        Self {
+            bank: self.bank.clone(),
+            buf,
+            origin: self.origin,
+            next: self.next,
+            fed: self.fed,
+            out: self.out.clone(),
+        }
+    }
 }
 
 /// Input samples taken into the window per step, and outputs emitted per call of `emit`.
@@ -134,6 +152,7 @@ impl Stream {
 }
 
 /// Streams mono audio at a fixed input rate to 12 kHz.
+#[derive(Clone)]
 pub struct StreamResampler {
     rate: u32,
     inner: Option<Box<Stream>>,
@@ -207,6 +226,35 @@ impl StreamResampler {
 mod tests {
     use super::super::{Resampler, ResamplerKind};
     use super::*;
+
+    /// A copy flushed mid-stream gives what the original gives when flushed there, and the
+    /// original goes on untouched.
+    #[test]
+    fn a_copy_flushes_like_the_original_and_leaves_it_untouched() {
+        let x = chirp(44_100, 3.0);
+        let (a, b) = x.split_at(70_001);
+        let mut rs = StreamResampler::new(44_100).unwrap();
+        let mut head = Vec::new();
+        rs.push(a, &mut |y| head.extend_from_slice(y));
+        let mut copy_tail = Vec::new();
+        let mut copy = rs.clone();
+        copy.flush(&mut |y| copy_tail.extend_from_slice(y));
+        // The copy keeps working after its flush, as a fresh stream.
+        copy.push(b, &mut |_| {});
+        let mut whole = head.clone();
+        rs.push(b, &mut |y| whole.extend_from_slice(y));
+        rs.flush(&mut |y| whole.extend_from_slice(y));
+        let mut ref_a = StreamResampler::new(44_100).unwrap();
+        let mut ended = Vec::new();
+        ref_a.push(a, &mut |y| ended.extend_from_slice(y));
+        ref_a.flush(&mut |y| ended.extend_from_slice(y));
+        assert_eq!([head.as_slice(), &copy_tail].concat(), ended);
+        let mut ref_all = StreamResampler::new(44_100).unwrap();
+        let mut all = Vec::new();
+        ref_all.push(&x, &mut |y| all.extend_from_slice(y));
+        ref_all.flush(&mut |y| all.extend_from_slice(y));
+        assert_eq!(whole, all);
+    }
 
     fn chirp(rate: u32, seconds: f64) -> Vec<f32> {
         let n = (f64::from(rate) * seconds) as usize;

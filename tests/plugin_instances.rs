@@ -1,0 +1,121 @@
+//! Eight instances of the bundled `mgr.clap` in one host process, analysing at once (a mix
+//! session with mgr on eight tracks): each reports its own song, and the resident memory each
+//! adds is printed and bounded. A test binary of its own, so that no other test's memory is
+//! counted.
+//!
+//! Needs the bundle: `cargo xtask bundle mgr-plugin --features assert_process_allocs`.
+
+use std::time::Duration;
+
+use mgr_core::audio::decode_file;
+use mgr_core::model::{device, DeviceKind, Model};
+use mgr_core::pipeline::Analyzer;
+use mgr_core::resample::{output_len, ResamplerKind};
+use mgr_tests::pack;
+
+#[path = "plugin_host.rs"]
+mod plugin_host;
+use plugin_host::*;
+
+const INSTANCES: usize = 8;
+
+fn status_mib(field: &str) -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn eight_instances_analyse_side_by_side() {
+    // Four songs, two instances each; a different block size per instance.
+    let songs: Vec<_> = ["actionable", "cute", "dubstep", "thejazzpiano"]
+        .iter()
+        .map(|n| decode_file(&pack(&format!("audio/bensound/bensound-{n}.mp3"))).unwrap())
+        .collect();
+    let dev = device(DeviceKind::Cpu).unwrap();
+    let model = Model::builtin("gtzan", &dev).unwrap();
+    let labels = model.labels().to_vec();
+    let mut an = Analyzer::new(model, ResamplerKind::Fast);
+    let want: Vec<_> = songs.iter().map(|s| an.analyze_audio(s).unwrap()).collect();
+    drop(an);
+
+    let (entry, first) = load();
+    drop(first);
+    let base = status_mib("VmRSS:");
+    let mut instances: Vec<_> = (0..INSTANCES).map(|_| instance_of(&entry)).collect();
+    let created = status_mib("VmRSS:");
+    let rate = songs[0].sample_rate;
+    let blocks = [64usize, 128, 256, 512, 1000, 1024, 2048, 4096];
+    let mut sessions: Vec<Session> = instances
+        .iter_mut()
+        .zip(blocks)
+        .map(|(i, b)| {
+            set_offline(i);
+            Session::start(i, f64::from(rate), b)
+        })
+        .collect();
+    // Interleave the instances block by block, as a host's mixer does.
+    let mut pos = [0usize; INSTANCES];
+    loop {
+        let mut any = false;
+        for (k, s) in sessions.iter_mut().enumerate() {
+            let song = &songs[k % songs.len()].samples;
+            if pos[k] < song.len() {
+                let n = blocks[k].min(song.len() - pos[k]);
+                let c = &song[pos[k]..pos[k] + n];
+                let (out, _) = s.block(c, c);
+                assert_eq!(out, c, "instance {k} changed the audio");
+                pos[k] += n;
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    let mut results = Vec::new();
+    for (k, inst) in instances.iter_mut().enumerate() {
+        let song = &songs[k % songs.len()];
+        let heard = output_len(song.samples.len(), song.sample_rate) as u64;
+        let got = wait_for(inst, Duration::from_secs(300), |a| {
+            a["heard_samples"].as_u64() == Some(heard) && a["song"].is_object()
+        });
+        results.push(got);
+    }
+    let analysed = status_mib("VmRSS:");
+    let peak = status_mib("VmHWM:");
+    for (k, got) in results.iter().enumerate() {
+        let w = &want[k % songs.len()];
+        let mean: Vec<f32> = serde_json::from_value(got["song"]["mean"].clone()).unwrap();
+        let worst = mean
+            .iter()
+            .zip(&w.mean)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert_eq!(got["dropped_samples"], 0, "instance {k}");
+        assert_eq!(
+            got["song_label"].as_str(),
+            Some(labels[w.by_mean()].as_str()),
+            "instance {k}"
+        );
+        assert!(worst <= 1e-5, "instance {k}: {worst:.2e}");
+    }
+    let per = (analysed - base) / INSTANCES as f64;
+    println!(
+        "{INSTANCES} instances: RSS {base:.0} MiB with the library loaded, {created:.0} MiB created, \
+         {analysed:.0} MiB after all analysed (peak {peak:.0} MiB): {per:.1} MiB per analysing instance"
+    );
+    for (s, i) in sessions.into_iter().zip(instances.iter_mut()) {
+        s.stop(i);
+    }
+    drop(instances);
+    let closed = status_mib("VmRSS:");
+    println!("after closing all: {closed:.0} MiB");
+    // Measured 17 MiB per analysing instance once the instances share the model and the
+    // network's thread pool (README, *Plugin*); 30–35 MiB before. The bound catches a return.
+    assert!(per < 24.0, "{per:.1} MiB per instance");
+}
