@@ -83,17 +83,13 @@ fn long_song(seconds: f64, rate: u32) -> Audio {
     let want = (seconds * f64::from(rate)) as usize;
     let mut samples = Vec::with_capacity(want);
     for c in clips.iter().cycle() {
-        let take = (want - samples.len()).min(c.samples.len());
-        samples.extend_from_slice(&c.samples[..take]);
+        let take = (want - samples.len()).min(c.samples().len());
+        samples.extend_from_slice(&c.samples()[..take]);
         if samples.len() == want {
             break;
         }
     }
-    Audio {
-        samples,
-        sample_rate: rate,
-        source_channels: 1,
-    }
+    Audio::new(samples, rate, 1).unwrap()
 }
 
 fn done(a: &Value, heard: u64) -> bool {
@@ -113,14 +109,14 @@ fn a_faster_than_realtime_render_in_realtime_mode_loses_nothing() {
     let mut s = Session::start(&mut instance, f64::from(rate), block);
     let t = Instant::now();
     let mut slowest = Duration::ZERO;
-    for chunk in audio.samples.chunks(block) {
+    for chunk in audio.samples().chunks(block) {
         let b = Instant::now();
         let (out, _) = s.block(chunk, chunk);
         slowest = slowest.max(b.elapsed());
         assert_eq!(out, chunk);
     }
     let fed = t.elapsed();
-    let heard = output_len(audio.samples.len(), rate) as u64;
+    let heard = output_len(audio.samples().len(), rate) as u64;
     let got = wait_for(&mut instance, Duration::from_secs(600), |a| done(a, heard));
     let total = t.elapsed();
     let stream = &got["stream"];
@@ -149,13 +145,17 @@ fn mono_and_six_channel_buses() {
         let (_entry, mut instance) = load();
         set_offline(&mut instance);
         let block = 1000;
-        let mut s =
-            Session::start_channels(&mut instance, f64::from(clip.sample_rate), block, channels);
+        let mut s = Session::start_channels(
+            &mut instance,
+            f64::from(clip.sample_rate()),
+            block,
+            channels,
+        );
         // Channel c carries the clip at gain 1 − 0.15·c.
         let gains: Vec<f32> = (0..channels).map(|c| 1.0 - 0.15 * c as f32).collect();
-        let mut mix = Vec::with_capacity(clip.samples.len());
+        let mut mix = Vec::with_capacity(clip.samples().len());
         let mut bufs: Vec<Vec<f32>> = vec![Vec::new(); channels];
-        for chunk in clip.samples.chunks(block) {
+        for chunk in clip.samples().chunks(block) {
             for (b, g) in bufs.iter_mut().zip(&gains) {
                 b.clear();
                 b.extend(chunk.iter().map(|v| v * g));
@@ -180,13 +180,9 @@ fn mono_and_six_channel_buses() {
                 assert_eq!(differ, 0, "{channels} channels: channel {c} changed");
             }
         }
-        let heard = output_len(clip.samples.len(), clip.sample_rate) as u64;
+        let heard = output_len(clip.samples().len(), clip.sample_rate()) as u64;
         let got = wait_for(&mut instance, Duration::from_secs(300), |a| done(a, heard));
-        let mixed = Audio {
-            samples: mix,
-            sample_rate: clip.sample_rate,
-            source_channels: channels,
-        };
+        let mixed = Audio::new(mix, clip.sample_rate(), channels).unwrap();
         assert_song(&format!("{channels}-channel bus"), &got, &cli_fast(&mixed));
         s.stop(&mut instance);
     }
@@ -198,17 +194,17 @@ fn mono_and_six_channel_buses() {
 fn a_timeline_jump_is_not_a_restart() {
     let a = decode_file(&pack("data/gtzan-mini/genres/metal/metal.00001.flac")).unwrap();
     let b = decode_file(&pack("data/gtzan-mini/genres/metal/metal.00003.flac")).unwrap();
-    let rate = a.sample_rate;
+    let rate = a.sample_rate();
     let (_entry, mut instance) = load();
     set_offline(&mut instance);
     let block = 512;
     let mut s = Session::start(&mut instance, f64::from(rate), block);
-    for (k, c) in a.samples.chunks(block).enumerate() {
+    for (k, c) in a.samples().chunks(block).enumerate() {
         s.transport = Some(playing_at((k * block) as f64 / f64::from(rate)));
         s.block(c, c);
     }
     // Locate to 2:00 and play on.
-    for (k, c) in b.samples.chunks(block).enumerate() {
+    for (k, c) in b.samples().chunks(block).enumerate() {
         s.transport = Some(playing_at(120.0 + (k * block) as f64 / f64::from(rate)));
         s.block(c, c);
     }
@@ -216,9 +212,9 @@ fn a_timeline_jump_is_not_a_restart() {
     // there), then b resampled from a fresh start and flushed at the end.
     let mut y = Vec::new();
     let mut rs = StreamResampler::new(rate).unwrap();
-    rs.push(&a.samples, &mut |o| y.extend_from_slice(o));
+    rs.push(&a.samples(), &mut |o| y.extend_from_slice(o));
     rs.reset();
-    rs.push(&b.samples, &mut |o| y.extend_from_slice(o));
+    rs.push(b.samples(), &mut |o| y.extend_from_slice(o));
     rs.flush(&mut |o| y.extend_from_slice(o));
     let got = wait_for(&mut instance, Duration::from_secs(300), |v| {
         done(v, y.len() as u64)
@@ -283,23 +279,23 @@ fn load_model_state(instance: &mut PluginInstance<TestHost>, path: Option<&str>)
 fn reset_and_model_loading_through_the_host() {
     let jazz = decode_file(&pack("audio/bensound/bensound-thejazzpiano.mp3")).unwrap();
     let clip = decode_file(&pack("audio/bensound/bensound-actionable.mp3")).unwrap();
-    let rate = jazz.sample_rate;
+    let rate = jazz.sample_rate();
     let (_entry, mut instance) = load();
     set_offline(&mut instance);
     let reset = param_id(&mut instance, 3);
     let block = 1024;
     let mut s = Session::start(&mut instance, f64::from(rate), block);
-    for c in jazz.samples.chunks(block) {
+    for c in jazz.samples().chunks(block) {
         s.block(c, c);
     }
-    let heard = |x: &Audio| output_len(x.samples.len(), x.sample_rate) as u64;
+    let heard = |x: &Audio| output_len(x.samples().len(), x.sample_rate()) as u64;
     let first = wait_for(&mut instance, Duration::from_secs(300), |a| {
         done(a, heard(&jazz))
     });
     assert_song("before Reset", &first, &cli_fast(&jazz));
 
     // Reset arrives with the first block of the next song: that song alone counts.
-    for (k, c) in clip.samples.chunks(block).enumerate() {
+    for (k, c) in clip.samples().chunks(block).enumerate() {
         if k == 0 {
             s.events
                 .push(ParamValueEvent::new(0, reset, Pckn::match_all(), 1.0));
@@ -321,7 +317,7 @@ fn reset_and_model_loading_through_the_host() {
     let ft = finetuned_copy(&dir);
     load_model_state(&mut instance, Some(ft.to_str().unwrap()));
     let mut s = Session::start(&mut instance, f64::from(rate), block);
-    for c in clip.samples.chunks(block) {
+    for c in clip.samples().chunks(block) {
         s.block(c, c);
     }
     let on_ft = wait_for(&mut instance, Duration::from_secs(300), |a| {

@@ -48,7 +48,7 @@ fn eight_instances_analyse_side_by_side() {
     let base = status_mib("VmRSS:");
     let mut instances: Vec<_> = (0..INSTANCES).map(|_| instance_of(&entry)).collect();
     let created = status_mib("VmRSS:");
-    let rate = songs[0].sample_rate;
+    let rate = songs[0].sample_rate();
     let blocks = [64usize, 128, 256, 512, 1000, 1024, 2048, 4096];
     let mut sessions: Vec<Session> = instances
         .iter_mut()
@@ -63,7 +63,7 @@ fn eight_instances_analyse_side_by_side() {
     loop {
         let mut any = false;
         for (k, s) in sessions.iter_mut().enumerate() {
-            let song = &songs[k % songs.len()].samples;
+            let song = &songs[k % songs.len()].samples();
             if pos[k] < song.len() {
                 let n = blocks[k].min(song.len() - pos[k]);
                 let c = &song[pos[k]..pos[k] + n];
@@ -80,7 +80,7 @@ fn eight_instances_analyse_side_by_side() {
     let mut results = Vec::new();
     for (k, inst) in instances.iter_mut().enumerate() {
         let song = &songs[k % songs.len()];
-        let heard = output_len(song.samples.len(), song.sample_rate) as u64;
+        let heard = output_len(song.samples().len(), song.sample_rate()) as u64;
         let got = wait_for(inst, Duration::from_secs(300), |a| {
             a["heard_samples"].as_u64() == Some(heard) && a["song"].is_object()
         });
