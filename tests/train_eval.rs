@@ -530,8 +530,16 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
     assert_eq!(prov["strategy"], "stack");
     assert_eq!(prov["seed"], 5);
     assert_eq!(prov["split"], "all");
-    assert_eq!(prov["valid_songs"], 2, "one validation song per genre");
-    assert_eq!(prov["train_songs"], 6, "8 readable songs, 2 held out");
+    assert_eq!(prov["valid_songs"], 0, "no song is held back ...");
+    assert_eq!(prov["train_songs"], 8, "... all 8 readable songs train");
+    let cv = &prov["cross_validation"];
+    assert_eq!(
+        cv["split"], "kfold:5",
+        "... and cross-validation measures the recipe"
+    );
+    assert_eq!(cv["grouping"], "clip", "no artist index beside this folder");
+    assert_eq!(cv["songs"], 8);
+    assert!((0.0..=1.0).contains(&cv["accuracy"].as_f64().unwrap()));
 
     let clip = root.join("genres_original/classical/classical.00001.flac");
     let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);

@@ -10,7 +10,8 @@
 #   env.txt       nvidia-smi, ldd, library folders, versions
 #   log.txt       every command, its stderr, exit code and wall time
 #   parity.json   (a) all three models on CUDA against the CPU, batch 1, 4, 8, 64 and 256
-#   outputs.txt   (b) classify/tag --device cuda vs cpu on the bensound clips, 20 GTZAN labels
+#   outputs.txt   (b) classify/tag --device cuda vs cpu on the bensound clips, 20 GTZAN labels;
+#                 with stack.safetensors in the carry (pack.sh STACK_MODEL), that model too
 #   bench.json    (c) `mgr-cli bench --stage network --json` outputs by run: cpu-64 (CPU,
 #                 --net-batch 64), cuda-8, cuda-64, cuda-256 (each also has batch 1)
 #   e2e.txt       (c) classify over 1,000 files: CPU (all cores) vs CUDA, labels compared
@@ -88,7 +89,7 @@ add_dir() {
 }
 if [ "$have_python" = 1 ]; then
   for sp in $(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null); do
-    for lib in libcublas.so.13 libcublasLt.so.13 libcurand.so.10; do
+    for lib in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libcudnn.so.9; do
       for d in "$sp"/nvidia/cu13/lib "$sp"/nvidia/*/lib; do
         [ -e "$d/$lib" ] && { add_dir "$d"; break; }
       done
@@ -99,7 +100,8 @@ if [ ${#lib_dirs[@]} -eq 0 ]; then
   while read -r f; do
     add_dir "$(dirname "$f")"
   done < <(timeout 60 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
-    \( -name libcublas.so.13 -o -name libcublasLt.so.13 -o -name libcurand.so.10 \) \
+    \( -name libcublas.so.13 -o -name libcublasLt.so.13 -o -name libcurand.so.10 \
+    -o -name libcudnn.so.9 \) \
     -print 2>/dev/null)
 fi
 old_ld="${LD_LIBRARY_PATH:-}"
@@ -178,6 +180,12 @@ for dev in cpu cuda; do
   run_step "classify-gtzan-$dev" 60 "$work/classify-gtzan-$dev.json" "$bin" classify --json \
     --device "$dev" --threads "$threads" "$carry/gtzan"
   echo "classify 20 GTZAN clips --device $dev: exit $?, $STEP_S s" >>"$outputs"
+  if [ -f "$carry/stack.safetensors" ]; then
+    run_step "classify-stack-$dev" 60 "$work/classify-stack-$dev.json" "$bin" classify --json \
+      --model "$carry/stack.safetensors" --device "$dev" --threads "$threads" "$carry/gtzan" \
+      "$carry/bensound"
+    echo "classify --model stack.safetensors, 24 clips --device $dev: exit $?, $STEP_S s" >>"$outputs"
+  fi
 done
 if [ "$have_python" = 1 ]; then
   python3 - "$work" >>"$outputs" 2>>"$log" <<'EOF'
@@ -195,8 +203,10 @@ def scores(item):
     return max(tags, key=tags.get) if tags else None, tags
 verdicts = []
 for what, limit in [("classify-bensound", 1e-4), ("tag-crnn", 1e-4), ("tag-fcn", 1e-4),
-                    ("classify-gtzan", None)]:
+                    ("classify-gtzan", None), ("classify-stack", 1e-4)]:
     cpu, cuda = load(f"{what}-cpu.json"), load(f"{what}-cuda.json")
+    if what == "classify-stack" and cpu is None and cuda is None:
+        continue
     if cpu is None or cuda is None:
         verdicts.append(f"{what}: MISSING (a run failed, see log.txt)"); continue
     cuda_by = {os.path.basename(i["path"]): i for i in cuda}
@@ -228,7 +238,7 @@ say "(b) classify/tag --device cuda vs cpu:"
 grep -E 'ok$|FAIL$|MISSING|identical|differ' "$outputs" | sed 's/^/    /' >>"$summary"
 
 # --- (c1) forward speed per frame -----------------------------------------------------------
-clip="$carry/gtzan/blues.00000.flac"
+clip="$(find "$carry/gtzan" -name '*.flac' | sort | head -n 1)"
 mem_watch
 run_step bench-cpu-64 90 "$work/bench-cpu-64.json" "$bin" bench --stage network --net-batch 64 \
   --threads "$threads" --json "$clip"
@@ -236,6 +246,10 @@ for nb in 8 64 256; do
   run_step "bench-cuda-$nb" 90 "$work/bench-cuda-$nb.json" "$bin" bench --device cuda \
     --stage network --net-batch "$nb" --reps 5 --json "$clip"
 done
+# What TF32 tensor cores would buy (not what mgr runs: it asks for strict float32).
+run_step bench-cuda-256-tf32 90 "$work/bench-cuda-256-tf32.json" env NVIDIA_TF32_OVERRIDE=1 \
+  "$bin" bench --device cuda --stage network --net-batch 256 --reps 5 --json "$clip" &&
+  grep -h '"id"\|"ms"' "$work/bench-cuda-256-tf32.json" | paste - - | sed 's/^/    tf32 /' >>"$log"
 mem_stop
 {
   echo "{"
@@ -306,6 +320,25 @@ if [ "$cpu_rc" -eq 0 ] && [ "$cuda_rc" -eq 0 ]; then
 else
   say "(c) classify $n_files files end to end: FAIL (exit codes: CPU $cpu_rc, CUDA $cuda_rc;" \
     "log.txt)"
+fi
+
+# --- (c3) the same 1,000 files with the Fast resampler: the front-end 20x lighter, so the
+# network's share shows
+run_step e2e-cpu-fast 150 "$work/e2e-cpu-fast.csv" "$bin" classify --csv --resampler fast \
+  --threads "$threads" "$tree"
+cpu_rc=$?
+cpu_s=$STEP_S
+run_step e2e-cuda-fast 150 "$work/e2e-cuda-fast.csv" "$bin" classify --csv --resampler fast \
+  --device cuda --batch "$E2E_BATCH" --threads "$threads" "$tree"
+cuda_rc=$?
+cuda_s=$STEP_S
+same=$(paste -d'|' <(cut -d, -f1,3 "$work/e2e-cpu-fast.csv") <(cut -d, -f1,3 "$work/e2e-cuda-fast.csv") |
+  awk -F'|' 'NR > 1 && $1 == $2 && $1 != "" { n++ } END { print n + 0 }')
+echo "--resampler fast: cpu exit $cpu_rc, $cpu_s s; cuda exit $cuda_rc, $cuda_s s; same label $same/$n_files" >>"$e2e"
+if [ "$cpu_rc" -eq 0 ] && [ "$cuda_rc" -eq 0 ]; then
+  speedup=$(awk -v a="$cpu_s" -v b="$cuda_s" 'BEGIN { printf "%.2f", a / b }')
+  say "(c) the same with --resampler fast: CPU $cpu_s s, CUDA $cuda_s s, CPU/CUDA = ${speedup}x;" \
+    "same label $same/$n_files"
 fi
 
 say "total $(($(date +%s) - started)) s; details in $OUT"

@@ -210,13 +210,18 @@ pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
             eprintln!("warning: {e:#}");
         }
     })?;
+    let measured = match (&report.cross_validation, report.validation_accuracy) {
+        (Some(cv), _) => format!(
+            "{} {} cross-validation song accuracy {:.3}",
+            cv.grouping, cv.split, cv.accuracy
+        ),
+        (None, Some(v)) => format!("validation song accuracy {v:.3}"),
+        (None, None) => "no validation songs".into(),
+    };
     println!(
-        "wrote {} ({} genres; validation song accuracy {}; {:.1} s)",
+        "wrote {} ({} genres; {measured}; {:.1} s)",
         report.out.display(),
         report.genres.len(),
-        report
-            .validation_accuracy
-            .map_or("n/a".into(), |v| format!("{v:.3}")),
         report.seconds
     );
     if !report.skipped.is_empty() {

@@ -53,8 +53,23 @@ pub struct Provenance {
     pub grouping: String,
     /// Song-level accuracy on the validation songs (mean rule).
     pub validation_accuracy: Option<f64>,
+    /// For strategies trained on every song: the same recipe's cross-validated accuracy.
+    #[serde(default)]
+    pub cross_validation: Option<CrossValidation>,
     /// The seed every random choice came from.
     pub seed: u64,
+}
+
+/// Cross-validation of a recipe on its training songs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CrossValidation {
+    /// `kfold:5`.
+    pub split: String,
+    /// `artist` (artist-grouped folds) or `clip`.
+    pub grouping: String,
+    pub songs: usize,
+    /// Song-level accuracy (mean rule) pooled over the test folds.
+    pub accuracy: f64,
 }
 
 impl Provenance {
@@ -65,14 +80,21 @@ impl Provenance {
 
     /// One line for people: what it is, what it learned from, how it validated.
     pub fn summary(&self) -> String {
-        let validation = match self.validation_accuracy {
-            Some(a) => format!(
+        let validation = match (&self.cross_validation, self.validation_accuracy) {
+            (Some(cv), _) => format!(
+                "{:.1} % in {} cross-validation of {} songs ({} grouping)",
+                100.0 * cv.accuracy,
+                cv.split,
+                cv.songs,
+                cv.grouping
+            ),
+            (None, Some(a)) => format!(
                 "{:.1} % on {} validation songs ({} grouping)",
                 100.0 * a,
                 self.valid_songs,
                 self.grouping
             ),
-            None => "no validation songs".to_string(),
+            (None, None) => "no validation songs".to_string(),
         };
         format!(
             "{} from {} on {} songs of {} (split {}, seed {}); validation {validation}",
@@ -102,6 +124,7 @@ mod tests {
             split: "all".into(),
             grouping: "artist".into(),
             validation_accuracy: Some(0.85),
+            cross_validation: None,
             seed: 4,
         };
         let meta = HashMap::from([(

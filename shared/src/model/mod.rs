@@ -92,6 +92,14 @@ pub fn device(kind: DeviceKind) -> Result<Device> {
                 device: "cuda".into(),
                 reason,
             })?;
+            // cuDNN (and cuBLAS where asked) run float32 work on TF32 tensor cores on Ampere
+            // and later unless told otherwise; TF32 keeps 10 mantissa bits and would move the
+            // scores by ~1e-3. mgr promises the CPU's scores within 1e-4, so it asks for strict
+            // float32, unless the user set the variable themselves.
+            #[cfg(feature = "cudnn")]
+            if std::env::var_os("NVIDIA_TF32_OVERRIDE").is_none() {
+                std::env::set_var("NVIDIA_TF32_OVERRIDE", "0");
+            }
             Device::new_cuda(0).map_err(|e| unavailable("cuda", e))
         }
         DeviceKind::Metal => Device::new_metal(0).map_err(|e| unavailable("metal", e)),
@@ -101,6 +109,19 @@ pub fn device(kind: DeviceKind) -> Result<Device> {
 /// Can the CUDA libraries that candle's CUDA device opens be loaded?
 #[cfg(feature = "cuda-dynamic-loading")]
 mod cuda_libraries {
+    /// Whether cuDNN loads (builds with the `cudnn` feature run every convolution through it).
+    #[cfg(feature = "cudnn")]
+    #[allow(unsafe_code)]
+    fn cudnn_present() -> bool {
+        // SAFETY: as for the probes below.
+        unsafe { cudarc::cudnn::sys::is_culib_present() }
+    }
+
+    #[cfg(not(feature = "cudnn"))]
+    fn cudnn_present() -> bool {
+        true
+    }
+
     /// `Err` names every library that cannot be loaded, in words a user can act on.
     ///
     /// These are the libraries `CudaDevice::new` opens: the driver (context), cuBLAS (which
@@ -116,6 +137,7 @@ mod cuda_libraries {
                 cudarc::cublas::sys::is_culib_present(),
                 cudarc::cublaslt::sys::is_culib_present(),
                 cudarc::curand::sys::is_culib_present(),
+                cfg!(not(feature = "cudnn")) || cudnn_present(),
             ]
         };
         let names = [
@@ -123,6 +145,7 @@ mod cuda_libraries {
             "libcublas",
             "libcublasLt",
             "libcurand",
+            "libcudnn",
         ];
         let missing: Vec<&str> = names
             .into_iter()
@@ -436,7 +459,7 @@ impl Model {
     fn forward_base(
         &self,
         x: &Tensor,
-        tap: Option<&mut dyn FnMut(&str, &Tensor)>,
+        tap: Option<&mut layers::Tap<'_>>,
     ) -> Result<Tensor> {
         Ok(match (&self.net, tap) {
             (Net::Fcn(n), None) => n.forward(x)?,

@@ -15,7 +15,7 @@ use crate::aggregate::SongScores;
 use crate::dataset::artists::ArtistSource;
 use crate::dataset::prepare;
 use crate::dataset::split::SplitSpec;
-use crate::model::meta::{keys, Provenance};
+use crate::model::meta::{keys, CrossValidation, Provenance};
 use crate::model::{device, Architecture, DeviceKind, Model};
 use crate::progress::Progress;
 
@@ -66,6 +66,8 @@ pub struct FinetuneReport {
     pub valid_songs: usize,
     /// Song-level accuracy of the written model on the validation songs.
     pub validation_accuracy: Option<f64>,
+    /// The recipe's cross-validated accuracy (strategies trained on every song).
+    pub cross_validation: Option<CrossValidation>,
     /// Epochs restored from the checkpoint, when resumed.
     pub resumed_epochs: Option<usize>,
     pub seconds: f64,
@@ -86,13 +88,21 @@ pub fn finetune(
             "finetune writes one model: use --split all|fault-filtered|random (k-fold is `eval gtzan --train`)".into(),
         ));
     }
+    // Strategies without early stopping train on every song of `--split all` and measure
+    // themselves by artist-grouped cross-validation instead of holding songs back.
+    let cross_validate = !cfg.spec.uses_validation() && cfg.split == SplitSpec::All;
+    let valid_per_genre = if cross_validate {
+        0
+    } else {
+        cfg.valid_per_genre
+    };
     let prep = prepare(
         &cfg.data,
         None,
         &cfg.artists,
         cfg.split,
         cfg.seed,
-        cfg.valid_per_genre,
+        valid_per_genre,
     )?;
     let fold = &prep.plan.folds[0];
     if prep.plan.missing > 0 || prep.plan.unlisted > 0 {
@@ -185,6 +195,17 @@ pub fn finetune(
         }
     }
     let validation_accuracy = (!valid.is_empty()).then(|| correct as f64 / valid.len() as f64);
+    let cross_validation = if cross_validate {
+        let cv = cross_validation(&cfg.spec, &acts, &prep, &ctx, CV_FOLDS, cfg.seed)?;
+        progress.note(&format!(
+            "artist-grouped {CV_FOLDS}-fold cross-validation on the same songs: {:.1} % of {} songs",
+            100.0 * cv.accuracy,
+            cv.songs
+        ));
+        Some(cv)
+    } else {
+        None
+    };
 
     let grouping = if prep.index.is_some() {
         "artist"
@@ -201,6 +222,7 @@ pub fn finetune(
         split: cfg.split.to_string(),
         grouping: grouping.into(),
         validation_accuracy,
+        cross_validation: cross_validation.clone(),
         seed: cfg.seed,
     };
     let mut meta = HashMap::new();
@@ -258,9 +280,56 @@ pub fn finetune(
         train_examples: train.len(),
         valid_songs: valid.len(),
         validation_accuracy,
+        cross_validation,
         resumed_epochs,
         seconds: started.elapsed().as_secs_f64(),
         skipped: acts.skipped,
+    })
+}
+
+/// Folds of the cross-validation `finetune` reports for strategies without early stopping.
+pub const CV_FOLDS: usize = 5;
+
+/// Song-level accuracy (mean rule) of `spec` trained and tested on the artist-grouped
+/// `k`-fold split of the prepared data (clip-level folds where no artist index was found).
+fn cross_validation(
+    spec: &TrainSpec,
+    acts: &super::extract::Activations,
+    prep: &crate::dataset::Prepared,
+    ctx: &FitContext,
+    k: usize,
+    seed: u64,
+) -> Result<CrossValidation, TrainError> {
+    let plan = crate::dataset::split::plan(
+        SplitSpec::KFold(k),
+        &prep.dataset.clips,
+        &prep.targets,
+        &prep.groups,
+        seed,
+        0,
+    )?;
+    let groups = &prep.groups.of;
+    let (mut correct, mut songs) = (0, 0);
+    for fold in &plan.folds {
+        let train = acts.songs(&fold.train, &prep.targets, groups, true);
+        let mut trained = fit(spec, &train, &[], ctx, None, &mut |_, _| Ok(()))?;
+        for song in acts.songs(&fold.test, &prep.targets, groups, false) {
+            if let Some(s) = SongScores::from_frames(trained.predict(song.acts)?) {
+                correct += usize::from(s.by_mean() == song.target);
+                songs += 1;
+            }
+        }
+    }
+    Ok(CrossValidation {
+        split: SplitSpec::KFold(k).to_string(),
+        grouping: if prep.index.is_some() {
+            "artist"
+        } else {
+            "clip"
+        }
+        .into(),
+        songs,
+        accuracy: correct as f64 / songs.max(1) as f64,
     })
 }
 
