@@ -553,6 +553,16 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
         "fused probabilities sum to 1: {total}"
     );
     assert_eq!(v[0]["label"], "classical");
+    // stderr says which model answered and how it was made; stdout stays pure JSON.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("model "))
+        .unwrap_or_else(|| panic!("no model line on stderr:\n{err}"));
+    assert!(
+        line.contains("stack") && line.contains("gtzan") && line.contains("kfold:5"),
+        "{line}"
+    );
     let _ = std::fs::remove_dir_all(work);
 }
 

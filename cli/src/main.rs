@@ -419,6 +419,13 @@ fn classify(a: ClassifyArgs, batch_given: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let (collect, model, report) = library_run(&a.model, &a.run, batch_given, job, to_stdout)?;
     let labels = model.labels().to_vec();
+    if a.model != "gtzan" {
+        // Say which model answered, and where it came from (stderr: stdout stays data).
+        match model.provenance() {
+            Some(p) => eprintln!("model {}: {}", model.name(), p.summary()),
+            None => eprintln!("model {}", model.description()),
+        }
+    }
     if let Some(r) = &results {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(

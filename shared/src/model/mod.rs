@@ -456,11 +456,7 @@ impl Model {
         )?)
     }
 
-    fn forward_base(
-        &self,
-        x: &Tensor,
-        tap: Option<&mut layers::Tap<'_>>,
-    ) -> Result<Tensor> {
+    fn forward_base(&self, x: &Tensor, tap: Option<&mut layers::Tap<'_>>) -> Result<Tensor> {
         Ok(match (&self.net, tap) {
             (Net::Fcn(n), None) => n.forward(x)?,
             (Net::Crnn(n), None) => n.forward(x)?,
