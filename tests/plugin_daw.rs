@@ -212,7 +212,7 @@ fn a_timeline_jump_is_not_a_restart() {
     // there), then b resampled from a fresh start and flushed at the end.
     let mut y = Vec::new();
     let mut rs = StreamResampler::new(rate).unwrap();
-    rs.push(&a.samples(), &mut |o| y.extend_from_slice(o));
+    rs.push(a.samples(), &mut |o| y.extend_from_slice(o));
     rs.reset();
     rs.push(b.samples(), &mut |o| y.extend_from_slice(o));
     rs.flush(&mut |o| y.extend_from_slice(o));
