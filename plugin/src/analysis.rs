@@ -8,21 +8,18 @@
 //!   [`mgr_core::aggregate::frame_ranges`] implements it for `mgr-cli classify`) applied to the
 //!   audio heard so far: up to 69.12 s, one centre-cropped (or zero-padded) 29.12 s frame;
 //!   beyond, the non-overlapping 29.12 s frames that start 20 s in, each voting once 20 s more
-//!   audio has followed it. When a song ends, the song average is therefore the CLI's answer for
-//!   the same audio (up to the resampler, see the README).
+//!   audio has followed it. Which frames those are is decided by the library's
+//!   [`FrameStream`], the streaming form of the rule `classify` uses, so when a song ends the
+//!   song average is the CLI's answer for the same audio (up to the resampler, see the README).
 //!
 //! Frames below the silence gate (window RMS) are shown but do not vote.
 
 use std::time::Instant;
 
+use mgr_core::aggregate::{FrameStream, Framing, SongFrames};
 use mgr_core::config::{CLIP_SAMPLES, SAMPLE_RATE};
 
 use crate::state::{Current, HistoryEntry, SongResult};
-
-/// 20 s dropped at each end of a long song (the paper's rule; `FramingConfig::default`).
-pub const TRIM: usize = 20 * SAMPLE_RATE as usize;
-/// Songs up to this length (69.12 s) get one centre-cropped frame.
-pub const SHORT_SONG: usize = CLIP_SAMPLES + 2 * TRIM;
 
 /// Scores one 29.12 s clip at 12 kHz (shorter clips are zero-padded at the end).
 pub trait Scorer {
@@ -42,12 +39,8 @@ pub struct Settings {
     pub catch_up: bool,
 }
 
-/// A song-level frame that has been scored (`None` = below the gate).
-#[derive(Debug, Clone)]
-struct Frame {
-    end: usize,
-    scores: Option<Vec<f32>>,
-}
+/// A long-song frame that has been scored, in frame order (`None` = below the gate or failed).
+type Frame = Option<Vec<f32>>;
 
 /// State of one song.
 #[derive(Clone)]
@@ -57,10 +50,11 @@ pub struct Analysis {
     /// The last 29.12 s, circular; `wpos` is the next write index.
     window: Vec<f32>,
     wpos: usize,
-    /// Samples of this song so far.
-    len: usize,
+    /// Samples of this song so far, and which song frames they complete and decide.
+    stream: FrameStream,
     next_hop: usize,
-    next_frame: usize,
+    /// The window ending now is a long-song frame that has not been scored yet.
+    frame_due: bool,
     frames: Vec<Frame>,
     /// Result for the short-song frame and the length it was computed at.
     short: Option<(usize, Option<Vec<f32>>)>,
@@ -86,13 +80,14 @@ impl Default for Analysis {
 
 impl Analysis {
     pub fn new() -> Self {
+        let framing = Framing::default();
         Self {
-            head: Vec::with_capacity(SHORT_SONG),
+            head: Vec::with_capacity(framing.short_song()),
             window: vec![0.0; CLIP_SAMPLES],
             wpos: 0,
-            len: 0,
+            stream: FrameStream::new(framing),
             next_hop: CLIP_SAMPLES,
-            next_frame: TRIM + CLIP_SAMPLES,
+            frame_due: false,
             frames: Vec::new(),
             short: None,
             baseline: None,
@@ -118,26 +113,32 @@ impl Analysis {
 
     /// Samples of this song so far (12 kHz).
     pub fn len(&self) -> usize {
-        self.len
+        self.stream.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.stream.is_empty()
     }
 
     /// Fill of the first window, 0..1.
     pub fn buffered(&self) -> f32 {
-        (self.len as f32 / CLIP_SAMPLES as f32).min(1.0)
+        (self.len() as f32 / CLIP_SAMPLES as f32).min(1.0)
+    }
+
+    /// Whether a song of the length heard so far gets the one short-song frame (≤ 69.12 s).
+    fn is_short(&self) -> bool {
+        self.len() <= self.stream.framing().short_song()
     }
 
     /// Feed 12 kHz samples; windows and frames are scored as their ends are reached.
     pub fn push(&mut self, mut y: &[f32], set: Settings, scorer: &mut dyn Scorer) {
         while !y.is_empty() {
-            let next = self.next_hop.min(self.next_frame);
-            let take = (next - self.len).min(y.len());
+            let next = self.next_hop.min(self.stream.next_complete_at());
+            let take = (next - self.len()).min(y.len());
             let part = &y[..take];
-            if self.len < SHORT_SONG {
-                let room = SHORT_SONG - self.len;
+            let short_song = self.stream.framing().short_song();
+            if self.len() < short_song {
+                let room = short_song - self.len();
                 self.head.extend_from_slice(&part[..room.min(take)]);
             }
             let mut rest = part;
@@ -147,10 +148,11 @@ impl Analysis {
                 self.wpos = (self.wpos + n) % CLIP_SAMPLES;
                 rest = &rest[n..];
             }
-            self.len += take;
+            // At most one frame completes here: `take` stops at the next completion.
+            self.frame_due = !self.stream.advance(take).is_empty();
             y = &y[take..];
-            if self.len == self.next_hop {
-                if set.catch_up && self.len != self.next_frame {
+            if self.len() == self.next_hop {
+                if set.catch_up && !self.frame_due {
                     // Behind the input: this window would be stale before it is shown.
                     self.stale = true;
                     self.skipped += 1;
@@ -160,9 +162,8 @@ impl Analysis {
                 let hop = ((set.hop_s.max(0.5) * SAMPLE_RATE as f32) as usize).max(1);
                 self.next_hop += hop;
             }
-            if self.len == self.next_frame {
+            if self.frame_due {
                 self.score_frame(set, scorer);
-                self.next_frame += CLIP_SAMPLES;
             }
         }
     }
@@ -170,7 +171,7 @@ impl Analysis {
     /// Score the latest window if windows were skipped while catching up (call when the
     /// worker has drained its input), so that "now" shows the end of what was heard.
     pub fn refresh(&mut self, set: Settings, scorer: &mut dyn Scorer) {
-        if self.stale && self.len >= CLIP_SAMPLES {
+        if self.stale && self.len() >= CLIP_SAMPLES {
             self.score_window(set, scorer, true);
         }
         self.stale = false;
@@ -183,17 +184,14 @@ impl Analysis {
 
     /// Bring the short-song frame up to date with everything heard (call when input pauses).
     pub fn settle(&mut self, set: Settings, scorer: &mut dyn Scorer) {
-        if self.len > 0
-            && self.len <= SHORT_SONG
-            && self.short.as_ref().map(|s| s.0) != Some(self.len)
-        {
+        if self.unsettled() {
             self.score_short(set, scorer);
         }
     }
 
     /// Whether [`Analysis::settle`] has work to do.
     pub fn unsettled(&self) -> bool {
-        self.len > 0 && self.len <= SHORT_SONG && self.short.as_ref().map(|s| s.0) != Some(self.len)
+        !self.is_empty() && self.is_short() && self.short.as_ref().map(|s| s.0) != Some(self.len())
     }
 
     fn copy_window(&mut self) {
@@ -215,7 +213,7 @@ impl Analysis {
                 &self.clip
             }
             Clip::Short => {
-                let r = short_range(self.len);
+                let r = self.stream.framing().short_frame(self.len());
                 &self.head[r]
             }
         };
@@ -236,41 +234,36 @@ impl Analysis {
             let silent = rms < set.gate_db;
             let top = mgr_core::model::argmax(&scores);
             self.history.push(HistoryEntry {
-                end_s: self.len as f32 / SAMPLE_RATE as f32,
+                end_s: self.len() as f32 / SAMPLE_RATE as f32,
                 top: top.filter(|_| !silent).map(|i| i as u16),
                 score: top.map(|i| scores[i]).unwrap_or(0.0),
             });
             // The window that ends where a song frame ends is that frame: score it once.
-            if self.len == self.next_frame {
-                self.frames.push(Frame {
-                    end: self.len,
-                    scores: (!silent).then(|| scores.clone()),
-                });
-                self.next_frame += CLIP_SAMPLES;
+            if self.frame_due {
+                self.frames.push((!silent).then(|| scores.clone()));
+                self.frame_due = false;
             }
             // The first full window is also the whole song so far: the short-song frame.
-            if self.len == CLIP_SAMPLES {
-                self.short = Some((self.len, (!silent).then(|| scores.clone())));
+            if self.len() == CLIP_SAMPLES {
+                self.short = Some((self.len(), (!silent).then(|| scores.clone())));
                 short_done = true;
             }
             self.current = Some(Current {
                 scores,
-                end_s: self.len as f64 / f64::from(SAMPLE_RATE),
+                end_s: self.len() as f64 / f64::from(SAMPLE_RATE),
                 rms_db: rms,
                 silent,
             });
         }
-        if short && self.len <= SHORT_SONG && !short_done {
+        if short && self.is_short() && !short_done {
             self.score_short(set, scorer);
         }
     }
 
     fn score_frame(&mut self, set: Settings, scorer: &mut dyn Scorer) {
+        self.frame_due = false;
         let Some((scores, rms)) = self.run(Clip::Window, set, scorer) else {
-            self.frames.push(Frame {
-                end: self.len,
-                scores: None,
-            });
+            self.frames.push(None);
             return;
         };
         let silent = rms < set.gate_db;
@@ -279,28 +272,25 @@ impl Analysis {
             // the history.
             let top = mgr_core::model::argmax(&scores);
             self.history.push(HistoryEntry {
-                end_s: self.len as f32 / SAMPLE_RATE as f32,
+                end_s: self.len() as f32 / SAMPLE_RATE as f32,
                 top: top.filter(|_| !silent).map(|i| i as u16),
                 score: top.map(|i| scores[i]).unwrap_or(0.0),
             });
             self.current = Some(Current {
                 scores: scores.clone(),
-                end_s: self.len as f64 / f64::from(SAMPLE_RATE),
+                end_s: self.len() as f64 / f64::from(SAMPLE_RATE),
                 rms_db: rms,
                 silent,
             });
         }
-        self.frames.push(Frame {
-            end: self.len,
-            scores: (!silent).then_some(scores),
-        });
+        self.frames.push((!silent).then_some(scores));
     }
 
     fn score_short(&mut self, set: Settings, scorer: &mut dyn Scorer) {
         let scores = self
             .run(Clip::Short, set, scorer)
             .and_then(|(s, rms)| (rms >= set.gate_db).then_some(s));
-        self.short = Some((self.len, scores));
+        self.short = Some((self.len(), scores));
     }
 
     /// The song average so far (see the module docs), merged with a restored baseline.
@@ -319,14 +309,18 @@ impl Analysis {
         if let Some((s, k)) = &self.baseline {
             add(s, *k);
         }
-        if self.len > SHORT_SONG {
-            for f in self.frames.iter().filter(|f| f.end + TRIM <= self.len) {
-                if let Some(s) = &f.scores {
+        match self.stream.song_frames() {
+            SongFrames::Empty => {}
+            SongFrames::Short(_) => {
+                if let Some((_, Some(s))) = &self.short {
                     add(s, 1);
                 }
             }
-        } else if let Some((_, Some(s))) = &self.short {
-            add(s, 1);
+            SongFrames::Long(n) => {
+                for s in self.frames.iter().take(n).flatten() {
+                    add(s, 1);
+                }
+            }
         }
         let sum = sum?;
         (n > 0).then(|| SongResult {
@@ -340,16 +334,6 @@ impl Analysis {
 enum Clip {
     Window,
     Short,
-}
-
-/// The frame `mgr_core::aggregate::frame_ranges` takes from a song of `len` ≤ 69.12 s.
-fn short_range(len: usize) -> std::ops::Range<usize> {
-    if len > CLIP_SAMPLES {
-        let start = (len - CLIP_SAMPLES) / 2;
-        start..start + CLIP_SAMPLES
-    } else {
-        0..len
-    }
 }
 
 /// RMS level in dBFS (−200 for digital silence).
