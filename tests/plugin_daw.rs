@@ -248,6 +248,23 @@ fn finetuned_copy(dir: &std::path::Path) -> std::path::PathBuf {
         "model".to_string(),
         "house_genres (mgr-cli finetune, top from gtzan)".to_string(),
     );
+    let provenance = mgr_core::model::meta::Provenance {
+        tool: "mgr-cli finetune".into(),
+        strategy: "top".into(),
+        base_model: "gtzan".into(),
+        data: vec!["house-set".into()],
+        train_songs: 40,
+        valid_songs: 10,
+        split: "all".into(),
+        grouping: "artist".into(),
+        validation_accuracy: Some(0.7),
+        cross_validation: None,
+        seed: 3,
+    };
+    meta.insert(
+        mgr_core::model::meta::keys::PROVENANCE.to_string(),
+        serde_json::to_string(&provenance).unwrap(),
+    );
     let (tensors, meta) =
         mgr_core::train::export::model_tensors(mgr_core::model::builtin::GTZAN_CRNN, &[], &meta)
             .unwrap();
@@ -331,6 +348,12 @@ fn reset_and_model_loading_through_the_host() {
     );
     let base = on_ft["model"]["base_model"].as_str().unwrap();
     assert!(base.starts_with("jimenez_crnn_gtzan"), "{base}");
+    // Where it came from, for the model panel and About.
+    assert_eq!(
+        on_ft["model"]["provenance"],
+        "top from gtzan on 40 songs of house-set (split all, seed 3); validation 70.0 % on 10 \
+         validation songs (artist grouping)"
+    );
     assert_eq!(on_ft["model_error"], Value::Null);
     // Same weights, other labels: the same song, named by the new model.
     let want = cli_fast(&clip);

@@ -191,7 +191,8 @@ impl NiceEguiApp for App {
     }
 }
 
-/// The loaded model: name, what it says it is, what it was fine-tuned from, its labels.
+/// The loaded model: name, what it says it is, what it was fine-tuned from, its labels, and for
+/// a fine-tuned model how it was made and how well it did in its cross-validation.
 fn model_lines(ui: &mut egui::Ui, snap: &Snapshot) {
     let m = &snap.model;
     let mut first = m.name.clone();
@@ -211,6 +212,9 @@ fn model_lines(ui: &mut egui::Ui, snap: &Snapshot) {
             .size(11.0)
             .color(DIM),
     );
+    if let Some(p) = &m.provenance {
+        ui.label(RichText::new(format!("made: {p}")).size(11.0).color(DIM));
+    }
 }
 
 fn card(ui: &mut egui::Ui, width: f32, height: f32, add: impl FnOnce(&mut egui::Ui)) {
@@ -643,7 +647,25 @@ impl App {
                 .anchor(Align2::CENTER_CENTER, Vec2::ZERO)
                 .open(&mut self.show_about)
                 .show(ui.ctx(), |ui| {
-                    ui.label("mgr reproduces Jiménez & Marqués, Music genre recognition with deep neural networks, on K. Choi's CRNN. Licence notices of the embedded weights:");
+                    ui.label("mgr reproduces Jiménez & Marqués, Music genre recognition with deep neural networks, on K. Choi's CRNN.");
+                    let m = &snap.model;
+                    ui.label(format!("Active model: {}", m.name));
+                    if let Some(d) = &m.description {
+                        ui.label(RichText::new(d).size(11.0).color(DIM));
+                    }
+                    ui.label(
+                        RichText::new(match &m.provenance {
+                            Some(p) => format!("Made by mgr-cli finetune: {p}"),
+                            None if m.name == crate::worker::BUILTIN_NAME => {
+                                "The published GTZAN CRNN (Jiménez & Marqués), as released.".into()
+                            }
+                            None => "No training record in this file.".into(),
+                        })
+                        .size(11.0)
+                        .color(DIM),
+                    );
+                    ui.separator();
+                    ui.label("Licence notices of the embedded weights:");
                     egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
                         ui.label(
                             RichText::new(mgr_core::model::builtin::LICENSE_JIMENEZ)

@@ -56,6 +56,10 @@ pub struct ModelInfo {
     /// The model it was fine-tuned from (metadata `base_model`, else `base_model_spec`).
     #[serde(default)]
     pub base_model: Option<String>,
+    /// How `mgr-cli finetune` made it: strategy, data, split, seed and its measured accuracy
+    /// (the provenance summary; `None` for the built-in model and older files).
+    #[serde(default)]
+    pub provenance: Option<String>,
 }
 
 impl ModelInfo {

@@ -177,7 +177,7 @@ fn load_model(path: Option<&str>) -> Result<Arc<Model>, String> {
     Ok(model)
 }
 
-/// Name, description and base model of `model` loaded from `path` (`None`: built-in).
+/// Name, description, base model and provenance of `model` loaded from `path` (`None`: built-in).
 fn model_info(model: &Model, path: Option<&str>) -> ModelInfo {
     let meta = model.metadata();
     ModelInfo {
@@ -193,6 +193,7 @@ fn model_info(model: &Model, path: Option<&str>) -> ModelInfo {
             .get("base_model")
             .or_else(|| meta.get("base_model_spec"))
             .cloned(),
+        provenance: model.provenance().map(|p| p.summary()),
     }
 }
 
