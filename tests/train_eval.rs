@@ -388,9 +388,19 @@ fn features_svm_on_the_fcn_becomes_its_output_layer() {
         serde_json::json!([256, 192, 3, 3]),
         "the frozen FCN travels with the classifier"
     );
-    // The held-out validation songs (one per genre) are classified from the file alone.
-    let validation: Value = serde_json::from_str(meta["validation"].as_str().unwrap()).unwrap();
-    assert_eq!(validation["songs"], 2);
+    // A linear classifier needs no early stopping: it trains on every readable song, and the
+    // same recipe's cross-validation on them is recorded instead.
+    let prov: Value = serde_json::from_str(meta["provenance"].as_str().unwrap()).unwrap();
+    assert_eq!(prov["strategy"], "features-svm");
+    assert_eq!(prov["train_songs"], 8);
+    assert_eq!(prov["valid_songs"], 0);
+    assert_eq!(prov["cross_validation"]["songs"], 8);
+    assert_eq!(prov["cross_validation"]["grouping"], "clip");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("clip-grouped 5-fold cross-validation on the same songs"),
+        "the run says how it was measured"
+    );
     let clip = root.join("genres_original/blues/blues.00005.flac");
     let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);
     assert_eq!(out.status.code(), Some(0));

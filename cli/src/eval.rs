@@ -186,6 +186,10 @@ fn text(r: &EvalReport) -> String {
             "\nsingle-artist genres (cannot be tested on an unheard artist):"
         );
         for g in &r.single_artist_genres {
+            if g.test_songs == 0 {
+                let _ = writeln!(s, "  {:<10} no test songs ({})", g.genre, g.group);
+                continue;
+            }
             let acc: Vec<String> = g
                 .accuracy
                 .iter()

@@ -198,7 +198,8 @@ pub fn finetune(
     let cross_validation = if cross_validate {
         let cv = cross_validation(&cfg.spec, &acts, &prep, &ctx, CV_FOLDS, cfg.seed)?;
         progress.note(&format!(
-            "artist-grouped {CV_FOLDS}-fold cross-validation on the same songs: {:.1} % of {} songs",
+            "{}-grouped {CV_FOLDS}-fold cross-validation on the same songs: {:.1} % of {} songs",
+            cv.grouping,
             100.0 * cv.accuracy,
             cv.songs
         ));
