@@ -29,12 +29,13 @@ tree() { # tree DIR COPIES
   done
 }
 timed() { # timed LABEL CMD... : one line with the wall time and exit code
-  local t0 t1 rc
+  local t0 t1 rc label="$1"
+  shift
   t0=$(date +%s.%N)
   timeout -k 5 240 "$@" >"$work/last.out" 2>"$work/last.err"
   rc=$?
   t1=$(date +%s.%N)
-  printf '%-58s exit %s  %6.2f s\n' "$1" "$rc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >>"$out"
+  printf '%-58s exit %s  %6.2f s\n' "$label" "$rc" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >>"$out"
 }
 one=$(find "$carry/gtzan" -name '*.flac' | sort | head -n 1)
 echo "GPU: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null); $threads cores" >>"$out"
@@ -52,7 +53,7 @@ for n in 1000 5000; do
       --resampler "$res" --device cuda --batch 256 --threads "$threads" "$work/t$n"
   done
 done
-timeout -k 5 200 "$bin" bench --stage library --files 500 --device cuda --batch 256 \
+[ -n "${SKIP_BENCH:-}" ] || timeout -k 5 200 "$bin" bench --stage library --files 500 --device cuda --batch 256 \
   --threads "$threads" "$carry/gtzan" >>"$out" 2>>"$work/bench.err" || echo "library bench: exit $?" >>"$out"
 tail -n 5 "$work/bench.err" >>"$out"
 cat "$out"
