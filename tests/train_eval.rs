@@ -656,3 +656,35 @@ fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
     assert_eq!(checked, 269);
     let _ = std::fs::remove_dir_all(work);
 }
+
+/// A destination folder that does not exist is refused before any work, in one line, with the
+/// usage/model exit code; nothing is written.
+#[test]
+fn finetune_refuses_a_missing_output_folder_up_front() {
+    let (root, cache) = tiny();
+    let work = scratch_dir("finetune-no-folder");
+    let model = work.join("missing").join("m.safetensors");
+    let out = run(&[
+        "finetune",
+        "--data",
+        s(root),
+        "--out",
+        s(&model),
+        "--cache",
+        s(cache),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("does not exist") && lines[0].contains("missing"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("cross-validation"),
+        "refused before training: {err}"
+    );
+    assert!(!work.join("missing").exists());
+    let _ = std::fs::remove_dir_all(work);
+}

@@ -88,6 +88,18 @@ pub fn finetune(
             "finetune writes one model: use --split all|fault-filtered|random (k-fold is `eval gtzan --train`)".into(),
         ));
     }
+    // The model is written after all the work: refuse a destination that cannot exist first.
+    let folder = match cfg.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(TrainError::Config(format!(
+            "cannot write {}: folder {} does not exist",
+            cfg.out.display(),
+            folder.display()
+        )));
+    }
     // Strategies without early stopping train on every song of `--split all` and measure
     // themselves by artist-grouped cross-validation instead of holding songs back.
     let cross_validate = !cfg.spec.uses_validation() && cfg.split == SplitSpec::All;

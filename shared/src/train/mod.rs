@@ -35,7 +35,8 @@ pub enum TrainError {
     /// The data folders, the artist index or the split request.
     #[error(transparent)]
     Dataset(#[from] crate::dataset::DatasetError),
-    #[error("cannot write {path}: {source}")]
+    /// Reading or writing a file (its path; the cause is the error's source).
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
