@@ -93,6 +93,15 @@ pub fn worst(a: &[f32], b: &[f64]) -> (f64, usize) {
         .fold((0.0, 0), |acc, v| if v.0 > acc.0 { v } else { acc })
 }
 
+/// Largest absolute difference of two score vectors of the same length.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
+
 /// Assert `max |a − b| ≤ limit`, printing the worst deviation either way.
 pub fn assert_close(what: &str, a: &[f32], b: &[f64], limit: f64) {
     let (w, i) = worst(a, b);

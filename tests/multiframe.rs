@@ -40,11 +40,7 @@ fn two_minute_song_gives_two_frames_averaged() {
         let want = &m
             .predict(&lm.compute(&y[start..start + CLIP_SAMPLES]), 1)
             .unwrap()[0];
-        let worst = frame
-            .iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = mgr_tests::max_abs_diff(frame, want);
         assert!(worst < 1e-6, "frame {i}: {worst}");
     }
     for (k, mean) in scores.mean.iter().enumerate() {

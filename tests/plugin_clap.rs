@@ -273,11 +273,7 @@ fn compare_after(name: &str, before: Option<&Audio>, audio: &Audio) {
         let dev = device(DeviceKind::Cpu).unwrap();
         let mut an = Analyzer::new(Model::builtin("gtzan", &dev).unwrap(), kind);
         let want = an.analyze_audio(audio).unwrap();
-        let worst = mean
-            .iter()
-            .zip(&want.mean)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = mgr_tests::max_abs_diff(&mean, &want.mean);
         println!(
             "{name}: plugin {} ({:.4}, {frames} frame(s), {} s heard, rendered in {:.1} s) vs Analyzer/{kind:?} {} ({:.4}, {} frame(s)); worst score difference {worst:.2e}",
             got["song_label"],

@@ -47,11 +47,7 @@ fn song_12k(y: &[f32]) -> SongScores {
 fn assert_song(what: &str, got: &Value, want: &SongScores) {
     let labels: Vec<String> = serde_json::from_value(got["labels"].clone()).unwrap();
     let mean: Vec<f32> = serde_json::from_value(got["song"]["mean"].clone()).unwrap();
-    let worst = mean
-        .iter()
-        .zip(&want.mean)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let worst = mgr_tests::max_abs_diff(&mean, &want.mean);
     println!(
         "{what}: plugin {} ({} frames, {} s heard), Analyzer/Fast {} ({} frames); worst score difference {worst:.2e}",
         got["song_label"],

@@ -91,11 +91,7 @@ fn eight_instances_analyse_side_by_side() {
     for (k, got) in results.iter().enumerate() {
         let w = &want[k % songs.len()];
         let mean: Vec<f32> = serde_json::from_value(got["song"]["mean"].clone()).unwrap();
-        let worst = mean
-            .iter()
-            .zip(&w.mean)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = mgr_tests::max_abs_diff(&mean, &w.mean);
         assert_eq!(got["dropped_samples"], 0, "instance {k}");
         assert_eq!(
             got["song_label"].as_str(),
