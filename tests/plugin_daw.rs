@@ -388,3 +388,109 @@ fn reset_and_model_loading_through_the_host() {
     assert_eq!(back["last_folder"].as_str(), Some(folder.as_str()));
     s.stop(&mut instance);
 }
+
+/// A model file as the default `finetune` writes it: the published GTZAN CRNN's tensors plus a
+/// stacked head (`head.*`) on its 490 features, with one label trusting the regression alone
+/// (β 1), one the published score alone (β 0) and the rest fused (β 0.5). The weights are a
+/// fixed pattern, not a fit: what matters here is that the plugin runs the head as the library
+/// does.
+fn stacked_copy(dir: &std::path::Path) -> std::path::PathBuf {
+    use mgr_core::model::head::StackHead;
+    use mgr_core::model::meta::{keys, CrossValidation, Provenance};
+    let labels = builtin().labels().to_vec();
+    let n = labels.len();
+    let dims = 64 + 3 * 128 + 32 + n;
+    let head = StackHead {
+        weight: (0..n * dims)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.05)
+            .collect(),
+        bias: (0..n).map(|c| 0.1 * c as f32 - 0.4).collect(),
+        beta: (0..n)
+            .map(|c| match c {
+                0 => 1.0,
+                9 => 0.0,
+                _ => 0.5,
+            })
+            .collect(),
+        prior: (0..n).map(Some).collect(),
+        dims,
+    };
+    let provenance = Provenance {
+        tool: "mgr-cli finetune".into(),
+        strategy: "stack".into(),
+        base_model: "gtzan".into(),
+        data: vec!["gtzan-mini".into(), "gtzan-more".into()],
+        train_songs: 269,
+        valid_songs: 0,
+        split: "all".into(),
+        grouping: "artist".into(),
+        validation_accuracy: None,
+        cross_validation: Some(CrossValidation {
+            split: "kfold:5".into(),
+            grouping: "artist".into(),
+            songs: 269,
+            accuracy: 0.874,
+        }),
+        seed: 0,
+    };
+    let mut meta = HashMap::new();
+    meta.insert(keys::LABELS.into(), serde_json::to_string(&labels).unwrap());
+    meta.insert(keys::MODEL.into(), "stacked (mgr-cli finetune)".into());
+    meta.insert(keys::STRATEGY.into(), "stack".into());
+    meta.insert(
+        keys::PROVENANCE.into(),
+        serde_json::to_string(&provenance).unwrap(),
+    );
+    let (tensors, meta) = mgr_core::train::export::model_tensors(
+        mgr_core::model::builtin::GTZAN_CRNN,
+        &head.tensors().unwrap(),
+        &meta,
+    )
+    .unwrap();
+    let path = dir.join("stacked.safetensors");
+    mgr_core::train::export::write_safetensors(&path, &tensors, meta).unwrap();
+    path
+}
+
+/// The musician's path from `finetune` to the DAW: a stacked model loaded through the state
+/// (as the editor's file dialog does) analyses a song exactly as `classify --model FILE
+/// --resampler fast` does, and the plugin reports where the model came from.
+#[test]
+fn a_stacked_model_runs_in_the_plugin_as_in_classify() {
+    let dir = mgr_tests::scratch_dir("stacked-model");
+    let path = stacked_copy(&dir);
+    let model = Model::load(&path, &device(DeviceKind::Cpu).unwrap()).unwrap();
+    let audio = decode_file(&pack("audio/bensound/bensound-thejazzpiano.mp3")).unwrap();
+    let want = Analyzer::new(model, ResamplerKind::Fast)
+        .analyze_audio(&audio)
+        .unwrap();
+    let published = cli_fast(&audio);
+    assert_ne!(
+        want.mean, published.mean,
+        "the head changes the scores, so the comparison below tells the two apart"
+    );
+
+    let (_entry, mut instance) = load();
+    set_offline(&mut instance);
+    load_model_state(&mut instance, Some(path.to_str().unwrap()));
+    let rate = audio.sample_rate();
+    let block = 1024;
+    let mut s = Session::start(&mut instance, f64::from(rate), block);
+    for c in audio.samples().chunks(block) {
+        s.block(c, c);
+    }
+    let heard = output_len(audio.samples().len(), rate) as u64;
+    let got = wait_for(&mut instance, Duration::from_secs(300), |a| {
+        done(a, heard) && a["model_path"].is_string()
+    });
+    s.stop(&mut instance);
+    assert_eq!(got["model_error"], Value::Null);
+    assert_eq!(got["model"]["name"], "stacked.safetensors");
+    assert_song("stacked model", &got, &want);
+    let prov = got["model"]["provenance"].as_str().unwrap();
+    assert!(
+        prov.starts_with("stack from gtzan on 269 songs") && prov.contains("87.4 %"),
+        "{prov}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
