@@ -59,10 +59,8 @@ def main():
     write("au", "seed-pcm16.au", 22050, 0.1, 1, "AU", "PCM_16")
     write("au", "seed-ulaw.au", 8000, 0.1, 2, "AU", "ULAW")
     write("au", "seed-float.au", 11025, 0.1, 1, "AU", "FLOAT")
-    sym = [
-        write("symphonia", "seed-mono.mp3", 22050, 0.3, 1, "MP3", "MPEG_LAYER_III"),
-        write("symphonia", "seed-stereo.ogg", 22050, 0.3, 2, "OGG", "VORBIS", title="mgr"),
-    ]
+    write("symphonia", "seed-mono.mp3", 22050, 0.3, 1, "MP3", "MPEG_LAYER_III")
+    write("symphonia", "seed-stereo.ogg", 22050, 0.3, 2, "OGG", "VORBIS", title="mgr")
     for f in wav[:1] + wav[3:4] + flac[1:2]:
         shutil.copy(f, os.path.join(corpus, "symphonia", os.path.basename(f)))
     for target in sorted(os.listdir(corpus)):

@@ -1,15 +1,17 @@
 //! Every input in `fuzz/regressions/` (what the fuzz targets and the issue found, one file
 //! each, named for what it does) and the fuzz seed corpus, replayed on stable through the
-//! same entry points and checks as the fuzz targets: valid audio or a one-line error, no
+//! same entry points and the same check as the fuzz targets: valid audio or a one-line error, no
 //! panic, and whatever our FLAC decoder accepts symphonia decodes to the same bits.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use mgr_core::audio::{
-    decode_bytes, decode_bytes_symphonia, decode_flac_own, Audio, MAX_INPUT_RATE,
-};
-use mgr_core::config::MIN_INPUT_RATE;
+use mgr_core::audio::{decode_bytes, decode_bytes_symphonia, decode_flac_own};
+
+/// The fuzz targets' own check (valid audio or a one-line error).
+#[path = "../fuzz/src/lib.rs"]
+mod fuzz_check;
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -28,24 +30,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn check(what: &str, r: &mgr_core::Result<Audio>) {
-    match r {
-        Ok(a) => {
-            assert!(
-                (MIN_INPUT_RATE..=MAX_INPUT_RATE).contains(&a.sample_rate()),
-                "{what}"
-            );
-            assert!(a.source_channels() > 0, "{what}");
-            assert!(!a.samples().is_empty(), "{what}");
-            assert!(a.samples().iter().all(|v| v.is_finite()), "{what}");
-        }
-        Err(e) => {
-            let msg = e.to_string();
-            assert!(!msg.is_empty() && !msg.contains('\n'), "{what}: {msg:?}");
-        }
-    }
-}
-
 #[test]
 fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
     // A panic the library catches (its guard around symphonia) is still a finding: count
@@ -59,35 +43,52 @@ fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let regressions = files(&root.join("regressions"));
     let seeds = files(&root.join("corpus"));
-    assert!(!regressions.is_empty() && seeds.len() >= 10);
+    // Several targets share seed files: each distinct input is replayed once.
+    let mut seen = HashSet::new();
+    let (mut n_regressions, mut n_seeds) = (0, 0);
     for f in regressions.iter().chain(&seeds) {
         let bytes = std::fs::read(f).unwrap();
+        if !seen.insert(bytes.clone()) {
+            continue;
+        }
+        let is_seed = f.starts_with(root.join("corpus"));
+        if is_seed {
+            n_seeds += 1;
+        } else {
+            n_regressions += 1;
+        }
         let name = f.display().to_string();
+        println!("{name}");
         let ext = f.extension().and_then(|e| e.to_str());
-        check(&name, &decode_bytes(bytes.clone(), ext, f));
-        check(&name, &decode_bytes(bytes.clone(), None, f));
+        let decoded = decode_bytes(bytes.clone(), ext, f);
+        fuzz_check::check(&decoded);
+        fuzz_check::check(&decode_bytes(bytes.clone(), None, f));
         let sym = decode_bytes_symphonia(bytes.clone(), ext, f);
-        check(&name, &sym);
-        if let Some(own) = decode_flac_own(&bytes) {
-            let sym = sym.unwrap_or_else(|e| panic!("{name}: ours decodes, symphonia: {e}"));
+        fuzz_check::check(&sym);
+        let own = decode_flac_own(&bytes);
+        if let Some(own) = &own {
+            let sym = sym
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{name}: ours decodes, symphonia: {e}"));
             assert_eq!(own.sample_rate(), sym.sample_rate(), "{name}");
+            assert_eq!(own.source_channels(), sym.source_channels(), "{name}");
             assert!(own.samples() == sym.samples(), "{name}: samples differ");
         }
         assert_eq!(PANICS.load(Relaxed), 0, "{name}: a panic was caught inside");
-    }
-    // The seeds are valid files: each decodes, FLAC ones through our own decoder (or the
-    // differential target would compare nothing).
-    for f in &seeds {
-        let bytes = std::fs::read(f).unwrap();
-        let ext = f.extension().and_then(|e| e.to_str());
-        if ext == Some("flac") {
-            assert!(decode_flac_own(&bytes).is_some(), "{}", f.display());
-        }
-        if let Err(e) = decode_bytes(bytes, ext, f) {
-            panic!("seed {}: {e}", f.display());
+        // The seeds are valid files: each decodes, FLAC ones through our own decoder (or
+        // the differential target would compare nothing).
+        if is_seed {
+            if let Err(e) = decoded {
+                panic!("seed {name}: {e}");
+            }
+            assert!(ext != Some("flac") || own.is_some(), "{name}");
         }
     }
-    println!("{} regressions, {} seeds", regressions.len(), seeds.len());
+    assert!(
+        n_regressions > 0 && n_seeds >= 10,
+        "{n_regressions} {n_seeds}"
+    );
+    println!("{n_regressions} regressions, {n_seeds} distinct seeds");
 }
 
 /// The issue's own case: 200 bytes of FLAC whose STREAMINFO claims 2^36 − 1 samples is a

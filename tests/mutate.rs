@@ -25,6 +25,7 @@ use mgr_core::audio::{
     decode_bytes, decode_bytes_symphonia, decode_flac_own, Audio, Decoder, MAX_INPUT_RATE,
 };
 use mgr_core::config::MIN_INPUT_RATE;
+use mgr_core::rng::Rng;
 use mgr_tests::{pack, scratch_dir};
 
 /// Largest single allocation any decode may ask for. The seeds are 2–3 s of audio (under
@@ -131,23 +132,6 @@ unsafe impl GlobalAlloc for Limited {
 
 #[global_allocator]
 static ALLOCATOR: Limited = Limited;
-
-/// SplitMix64: a small fixed-seed generator, so every run makes the same variants.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// One valid, short input of one format.
 struct Seed {
@@ -533,7 +517,7 @@ fn variants(seed: &Seed, rng: &mut Rng) -> Vec<Mutation> {
     for _ in 0..60 {
         let (at, len, kind) = (rng.below(n), 1 + rng.below(64), rng.below(3));
         let run = (0..len)
-            .map(|_| [0, 0xff, rng.next() as u8][kind])
+            .map(|_| [0, 0xff, rng.next_u64() as u8][kind])
             .collect();
         out.push(Mutation::Run(at, run));
     }
@@ -629,7 +613,8 @@ fn crafted_and_corrupt_audio_never_breaks_the_decoders() {
         .ok()
         .and_then(|v| v.parse().ok());
     let seeds = seeds();
-    let mut rng = Rng(0x6d67_725f_6d75_7461);
+    // A fixed seed: every run makes the same variants.
+    let mut rng = Rng::new(0x6d67_725f_6d75_7461);
     let mut jobs = Vec::new();
     for (si, seed) in seeds.iter().enumerate() {
         let clean = decode_bytes(seed.bytes.clone(), Some(seed.ext), Path::new(seed.name))

@@ -42,28 +42,28 @@ pub(super) fn decode(bytes: &[u8], path: &Path) -> Result<Audio> {
     } else {
         data
     };
-    let decode_sample: fn(&[u8]) -> f32 = match encoding {
-        1 => |b| mulaw_to_linear(b[0]),
-        2 => |b| f32::from(b[0] as i8) / 128.0,
-        3 => |b| f32::from(i16::from_be_bytes([b[0], b[1]])) / 32768.0,
-        4 => |b| (i32::from_be_bytes([b[0], b[1], b[2], 0]) >> 8) as f32 / 8_388_608.0,
-        5 => |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0,
-        6 => |b| f32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        7 => |b| f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
-        27 => |b| alaw_to_linear(b[0]),
+    // Bytes per sample and how one sample becomes a float.
+    let (width, decode_sample): (usize, fn(&[u8]) -> f32) = match encoding {
+        1 => (1, |b| mulaw_to_linear(b[0])),
+        2 => (1, |b| f32::from(b[0] as i8) / 128.0),
+        3 => (2, |b| f32::from(i16::from_be_bytes([b[0], b[1]])) / 32768.0),
+        4 => (3, |b| {
+            (i32::from_be_bytes([b[0], b[1], b[2], 0]) >> 8) as f32 / 8_388_608.0
+        }),
+        5 => (4, |b| {
+            i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0
+        }),
+        6 => (4, |b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+        7 => (8, |b| {
+            f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }),
+        27 => (1, |b| alaw_to_linear(b[0])),
         other => {
             return Err(Error::UnsupportedFormat {
                 path: path.to_path_buf(),
                 reason: format!(".au encoding {other} is not supported"),
             })
         }
-    };
-    let width: usize = match encoding {
-        1 | 2 | 27 => 1,
-        3 => 2,
-        4 => 3,
-        5 | 6 => 4,
-        _ => 8,
     };
     // `channels` < 2^32 and `width` ≤ 8: no overflow on 64-bit targets, and saturating
     // elsewhere (a frame wider than the data holds no frame at all).

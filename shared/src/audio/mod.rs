@@ -120,21 +120,26 @@ fn decode_into(
     path: &Path,
     audio: &mut Audio,
 ) -> Result<()> {
+    drop_id3v2(bytes, path)?;
+    if bytes.starts_with(au::MAGIC) {
+        *audio = au::decode(bytes, path)?;
+    } else if !flac_own_into(bytes, audio) {
+        *audio = symphonia(std::mem::take(bytes), ext, path)?;
+    }
+    audio.validate(path)
+}
+
+/// Drop leading ID3v2 tags (any format may carry them); an empty remainder is an error.
+fn drop_id3v2(bytes: &mut Vec<u8>, path: &Path) -> Result<()> {
     let tags = screen::id3v2_len(bytes, path)?;
-    let body = &bytes[tags..];
-    if body.is_empty() {
+    bytes.drain(..tags);
+    if bytes.is_empty() {
         return Err(Error::UnsupportedFormat {
             path: path.to_path_buf(),
             reason: "the file is empty".into(),
         });
     }
-    if body.starts_with(au::MAGIC) {
-        *audio = au::decode(body, path)?;
-    } else if !flac_own_into(body, audio) {
-        bytes.drain(..tags);
-        *audio = symphonia(std::mem::take(bytes), ext, path)?;
-    }
-    audio.validate(path)
+    Ok(())
 }
 
 /// symphonia on screened bytes (ID3v2 tags already dropped).
@@ -175,15 +180,9 @@ pub fn decode_file_symphonia(path: &Path) -> Result<Audio> {
 }
 
 /// [`decode_file_symphonia`] on a file already in memory.
-pub fn decode_bytes_symphonia(bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Audio> {
-    let tags = screen::id3v2_len(&bytes, path)?;
-    if bytes.len() == tags {
-        return Err(Error::UnsupportedFormat {
-            path: path.to_path_buf(),
-            reason: "the file is empty".into(),
-        });
-    }
-    let audio = symphonia(bytes[tags..].to_vec(), ext, path)?;
+pub fn decode_bytes_symphonia(mut bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Audio> {
+    drop_id3v2(&mut bytes, path)?;
+    let audio = symphonia(bytes, ext, path)?;
     audio.validate(path)?;
     Ok(audio)
 }

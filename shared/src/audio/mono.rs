@@ -88,12 +88,7 @@ impl Audio {
 
     /// Everything [`Audio`] promises; `path` names the file in the error.
     pub(in crate::audio) fn validate(&self, path: &Path) -> Result<()> {
-        if self.sample_rate < MIN_INPUT_RATE {
-            return Err(Error::SampleRateTooLow(self.sample_rate));
-        }
-        if self.sample_rate > MAX_INPUT_RATE {
-            return Err(Error::SampleRateTooHigh(self.sample_rate));
-        }
+        check_rate(self.sample_rate)?;
         if self.source_channels == 0 {
             return Err(Error::CorruptAudio {
                 path: path.to_path_buf(),
@@ -138,4 +133,15 @@ pub(in crate::audio) fn reserve(samples: &mut Vec<f32>, more: usize, path: &Path
             samples.len() + more
         ),
     })
+}
+
+/// A sample rate mgr accepts ([`MIN_INPUT_RATE`]..=[`MAX_INPUT_RATE`]).
+pub(in crate::audio) fn check_rate(rate: u32) -> Result<()> {
+    if rate < MIN_INPUT_RATE {
+        return Err(Error::SampleRateTooLow(rate));
+    }
+    if rate > MAX_INPUT_RATE {
+        return Err(Error::SampleRateTooHigh(rate));
+    }
+    Ok(())
 }

@@ -15,10 +15,7 @@
 
 use std::path::Path;
 
-use crate::config::MIN_INPUT_RATE;
 use crate::error::{Error, Result};
-
-use super::mono::MAX_INPUT_RATE;
 
 fn corrupt(path: &Path, reason: &str) -> Error {
     Error::CorruptAudio {
@@ -87,7 +84,7 @@ fn first_marker(bytes: &[u8]) -> Option<(usize, Marker)> {
 
 /// The bytes symphonia decodes from: from the first marker its probe would find (ID3v2 tags
 /// on the way dropped), rebuilt for FLAC and WAV, checked for Ogg.
-pub(super) fn for_symphonia(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
+pub(super) fn for_symphonia(mut bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     let mut at = 0;
     loop {
         let Some((p, marker)) = first_marker(&bytes[at..]) else {
@@ -111,10 +108,13 @@ pub(super) fn for_symphonia(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
             }),
             Marker::Ogg => {
                 ogg(rest, path)?;
-                Ok(rest.to_vec())
+                bytes.drain(..at);
+                Ok(bytes)
             }
-            Marker::Mpeg if at == 0 => Ok(bytes),
-            Marker::Mpeg => Ok(rest.to_vec()),
+            Marker::Mpeg => {
+                bytes.drain(..at);
+                Ok(bytes)
+            }
         };
     }
 }
@@ -162,12 +162,7 @@ fn riff(bytes: &[u8], path: &Path) -> Result<Vec<u8>> {
         return Err(corrupt(path, "WAV fmt chunk too short"));
     }
     let (tag, channels, rate) = (le16(&fmt, 0), le16(&fmt, 2), le32(&fmt, 4));
-    if rate < MIN_INPUT_RATE {
-        return Err(Error::SampleRateTooLow(rate));
-    }
-    if rate > MAX_INPUT_RATE {
-        return Err(Error::SampleRateTooHigh(rate));
-    }
+    super::mono::check_rate(rate)?;
     if channels == 0 {
         return Err(corrupt(path, "WAV header says 0 channels"));
     }

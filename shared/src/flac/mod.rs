@@ -69,10 +69,12 @@ pub(crate) fn decode_into(
     max_samples: usize,
 ) -> Res<(u32, usize)> {
     let (info, mut pos) = metadata::read(bytes)?;
-    if !(4..=24).contains(&info.bits) || info.channels == 0 || info.sample_rate == 0 {
+    // (STREAMINFO's channels are 1–8 by construction, its rate checked by `metadata::read`.)
+    if !(4..=24).contains(&info.bits) {
         return Err(Unsupported("sample format"));
     }
-    let crc16 = crc::Crc16::new();
+    // The CRC-16 table (8 KiB), built once per process.
+    static CRC16: std::sync::LazyLock<crc::Crc16> = std::sync::LazyLock::new(crc::Crc16::new);
     let ch = info.channels;
     // Grown by `frame` to each block's size as it comes (at most STREAMINFO's maximum).
     let mut block: Vec<Vec<i32>> = vec![Vec::new(); ch];
@@ -94,7 +96,7 @@ pub(crate) fn decode_into(
         } else {
             samples.len() as u64
         };
-        let (n, end) = frame(bytes, pos, seq, &info, &crc16, &mut block)?;
+        let (n, end) = frame(bytes, pos, seq, &info, &CRC16, &mut block)?;
         frames += 1;
         if n > max_samples - samples.len() {
             return Err(Unsupported("more samples than the limit"));

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 /// Block-by-block resampling with [`Bank`]: the window of recent input is kept between calls,
 /// so a signal fed in any pieces gives the samples [`Bank::resample_into`] gives for the whole (the
 /// same products; with exact tables summed in another order, so equal to float rounding).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Stream {
     bank: Bank,
     /// Input from absolute index `origin` on (negative indices are the zeros before the start).
@@ -31,24 +31,6 @@ struct Stream {
     next: u64,
     fed: u64,
     out: Vec<f32>,
-}
-
-/// A copy that goes on exactly as the original would (the plugin flushes a copy to show a
-/// result while the input may still continue). Written out because `push` and `finish` take
-/// the window's free capacity as their step: a derived clone of `buf` has none and would loop.
-impl Clone for Stream {
-    fn clone(&self) -> Self {
-        let mut buf = Vec::with_capacity(self.buf.capacity());
-        buf.extend_from_slice(&self.buf);
-        Self {
-            bank: self.bank.clone(),
-            buf,
-            origin: self.origin,
-            next: self.next,
-            fed: self.fed,
-            out: self.out.clone(),
-        }
-    }
 }
 
 /// Input samples taken into the window per step, and outputs emitted per call of `emit`.
@@ -93,6 +75,13 @@ impl Stream {
         self.fed
     }
 
+    /// Room left in the input window: it holds the filter's taps plus one step of input. (A
+    /// copy of the stream, e.g. the one the plugin flushes to show a result while the input
+    /// goes on, continues exactly as the original whatever capacity its buffer was given.)
+    fn room(&self) -> usize {
+        (self.bank.taps() + STEP_IN).saturating_sub(self.buf.len())
+    }
+
     /// Output samples emitted since the last reset.
     pub fn emitted(&self) -> u64 {
         self.next
@@ -101,8 +90,7 @@ impl Stream {
     /// Feed input; every output whose window is complete goes to `emit`, in order.
     pub fn push(&mut self, mut x: &[f32], emit: &mut dyn FnMut(&[f32])) {
         while !x.is_empty() {
-            let room = self.buf.capacity() - self.buf.len();
-            let take = room.min(x.len());
+            let take = self.room().min(x.len());
             self.buf.extend_from_slice(&x[..take]);
             self.fed += take as u64;
             x = &x[take..];
@@ -114,8 +102,7 @@ impl Stream {
     /// Emit outputs up to (not including) `target`, reading zeros past the input fed.
     pub fn finish(&mut self, target: u64, emit: &mut dyn FnMut(&[f32])) {
         while self.next < target {
-            let room = self.buf.capacity() - self.buf.len();
-            let len = self.buf.len() + room;
+            let len = self.buf.len() + self.room();
             self.buf.resize(len, 0.0);
             let available = self.origin + len as i64;
             self.drain(available as u64, target, emit);
