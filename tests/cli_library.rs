@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use mgr_core::library::tags::genre_name;
 use mgr_tests::{pack, scratch_dir, writable_copy};
 use serde_json::Value;
 
@@ -461,12 +462,7 @@ fn write_tags_dry_run_then_apply_keeps_the_audio() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for o in v.as_array().unwrap() {
-        let label = o["label"].as_str().unwrap();
-        let name = if label == "hiphop" {
-            "Hip-Hop".to_string()
-        } else {
-            label[..1].to_uppercase() + &label[1..]
-        };
+        let name = genre_name(o["label"].as_str().unwrap());
         assert_eq!(
             o["tags"].as_str().unwrap(),
             format!("written: {name} (was: none)")
@@ -516,17 +512,7 @@ fn killing_a_tag_run_never_corrupts_a_file() {
     let files = tag_tree(&dir, 4);
     let originals: Vec<Vec<u32>> = files.iter().map(|f| decoded_bits(f)).collect();
     let labels = reference(&dir);
-    let genre_name = |f: &Path| {
-        let l = labels[f.to_str().unwrap()]["label"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        if l == "hiphop" {
-            "Hip-Hop".to_string()
-        } else {
-            l[..1].to_uppercase() + &l[1..]
-        }
-    };
+    let genre_of = |f: &Path| genre_name(labels[f.to_str().unwrap()]["label"].as_str().unwrap());
     let args = [
         "classify",
         "--write-tags",
@@ -554,7 +540,7 @@ fn killing_a_tag_run_never_corrupts_a_file() {
                 f.display()
             );
             let g = genre(f);
-            assert!(g.is_none() || g == Some(genre_name(f)), "{g:?}");
+            assert!(g.is_none() || g == Some(genre_of(f)), "{g:?}");
         }
     }
     let out = run(&args);
@@ -563,7 +549,7 @@ fn killing_a_tag_run_never_corrupts_a_file() {
         assert_eq!(&decoded_bits(f), want);
         assert_eq!(
             genre(f),
-            Some(genre_name(f)),
+            Some(genre_of(f)),
             "{} tagged in the end",
             f.display()
         );

@@ -241,8 +241,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             (ResamplerKind::Reference, "reference"),
             (ResamplerKind::Fast, "fast"),
         ] {
-            let mut analyzer =
-                Analyzer::new(Model::builtin("gtzan", &dev)?, kind).with_batch(a.run.batch);
+            let mut analyzer = Analyzer::new(Model::builtin("gtzan", &dev)?, kind)
+                .with_batch(a.run.batch_for(&dev));
             let t = time(reps, || Ok(analyzer.analyze_file(&a.file)?))?;
             rows.push(row(
                 &format!("e2e_{name}"),
@@ -307,7 +307,8 @@ fn candle_core_threads() -> usize {
 mod tests {
     use super::*;
 
-    /// The counts follow the layer tables in `weights/README.md`, multiplied out by hand:
+    /// The counts follow the layer tables in the data pack's `weights/README.md`, multiplied out
+    /// by hand:
     /// CRNN conv 1→64 on 96×1440, 64→128 on 48×720, 128→128 on 16×240 and on 4×60, then
     /// 15 steps of GRU 128→32 and 32→32; FCN conv 1→32 on 96×1366, 32→128 on 48×341,
     /// 128→128 on 24×85, 128→192 on 12×21, 192→256 on 4×4, dense 256→50.

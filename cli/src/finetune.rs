@@ -24,10 +24,10 @@ use crate::RunOptions;
 #[derive(Args, Debug, Clone)]
 pub struct TrainOptions {
     /// L2 penalty of the stacked head's regression (`stack`).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = StackConfig::default().l2)]
     pub stack_l2: f64,
     /// κ of the stacked head's fusion, β = artists / (artists + κ) per genre (`stack`).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = StackConfig::default().kappa)]
     pub stack_kappa: f64,
     /// First trained layer of the CRNN (`finetune`): gru1, gru2 or output; everything below
     /// it stays frozen (convs always: their activations are cached).
@@ -66,7 +66,7 @@ pub struct TrainOptions {
     /// Dropout before the output layer (Choi's CRNN: 0.3).
     #[arg(long, default_value_t = 0.3)]
     pub dropout_out: f32,
-    /// Do not standardise the conv channels before gru1 (see the README, "Fine-tuning").
+    /// Do not standardise the conv channels before gru1 (see the README, "Strategies").
     #[arg(long)]
     pub no_input_norm: bool,
     /// Augmented copies of every training song (noise, time stretch, pitch shift; seeded).
@@ -143,7 +143,7 @@ impl TrainOptions {
     pub fn extract(&self, run: &RunOptions) -> ExtractConfig {
         ExtractConfig {
             resampler: run.resampler,
-            batch: run.batch,
+            batch: run.batch.unwrap_or(mgr_core::pipeline::DEFAULT_BATCH),
             cache: self.cache.clone(),
         }
     }

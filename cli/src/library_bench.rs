@@ -28,7 +28,7 @@ use mgr_core::config::FramingConfig;
 use mgr_core::library::walk::{walk, WalkOptions};
 use mgr_core::mel::LogMel;
 use mgr_core::model::{CandleDevice, Model};
-use mgr_core::pipeline::{default_batch, Stream, StreamConfig, FRAME_VALUES};
+use mgr_core::pipeline::{Stream, StreamConfig, FRAME_VALUES};
 use mgr_core::resample::Resampler;
 use serde_json::json;
 
@@ -206,19 +206,11 @@ fn measure(a: &crate::bench::BenchArgs, clips: &[PathBuf], files: &[PathBuf]) ->
     let resampler = Resampler::new(a.run.resampler);
     let cpu = CandleDevice::Cpu;
     let model = Model::builtin("gtzan", &cpu)?;
-    // `--batch` on the CPU (default 8); on a GPU at least its default of 64.
-    let batch = |dev: &CandleDevice| {
-        if dev.is_cpu() {
-            a.run.batch.max(1)
-        } else {
-            a.run.batch.max(default_batch(dev))
-        }
-    };
     let cores = rayon::current_num_threads();
     // One configuration: the stage reference, then the library run, on the current pool.
     let row = |name: String, model: &Model, workers: usize| -> Result<Row> {
         let dev = model.device();
-        let b = batch(dev);
+        let b = a.run.batch_for(dev);
         let stages = stage_times(&sample, model, &resampler, b)?;
         let config = StreamConfig {
             resampler: a.run.resampler,

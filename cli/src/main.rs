@@ -12,21 +12,20 @@ mod parity;
 mod plot;
 mod ui;
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::{Args, Parser, Subcommand};
+use indicatif::ProgressBar;
 use mgr_core::library::record::Format as RecordFormat;
 use mgr_core::library::tags::TagOptions;
 use mgr_core::library::walk::{Shard, WalkOptions};
 use mgr_core::library::{self, LibraryJob, Observer, ResultsFile, RunPlan, RunReport, SongOutcome};
 use mgr_core::model::{device, DeviceKind, Model};
-use mgr_core::pipeline::{Progress, StreamConfig};
+use mgr_core::pipeline::{default_batch, Progress, StreamConfig};
 use mgr_core::resample::ResamplerKind;
 use output::Row;
 
@@ -67,10 +66,10 @@ pub struct RunOptions {
     /// (a shorter polyphase filter) moves scores by up to 0.012 (see README).
     #[arg(long, default_value = "reference", value_parser = parse_resampler)]
     resampler: ResamplerKind,
-    /// Frames per forward pass (`classify` and `tag`: 8 on the CPU, 64 on a GPU unless given;
-    /// the scores do not depend on it).
-    #[arg(long, default_value_t = mgr_core::pipeline::DEFAULT_BATCH)]
-    batch: usize,
+    /// Frames per forward pass [default: 8 on the CPU, 64 on a GPU] (the scores do not
+    /// depend on it).
+    #[arg(long)]
+    batch: Option<usize>,
     /// Worker threads for the networks (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -165,21 +164,9 @@ fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    // `--batch` left at its default means "the device's default" for the library commands.
-    let batch_given = match matches.subcommand() {
-        Some(("tag" | "classify", m)) => {
-            m.value_source("batch") == Some(clap::parser::ValueSource::CommandLine)
-        }
-        _ => false,
-    };
-    let result = match cli.command {
-        Command::Tag(a) => tag(a, batch_given),
-        Command::Classify(a) => classify(a, batch_given),
+    let result = match Cli::parse().command {
+        Command::Tag(a) => tag(a),
+        Command::Classify(a) => classify(a),
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Finetune(a) => finetune::run(a),
@@ -204,22 +191,24 @@ fn apply_threads(run: &RunOptions) {
 /// A built-in model name or a path to a safetensors file.
 pub fn load_model(spec: &str, run: &RunOptions) -> Result<Model> {
     let dev = device(run.device)?;
-    if mgr_core::model::BUILTIN_NAMES.contains(&spec) {
-        return Ok(Model::builtin(spec, &dev)?);
+    Model::from_spec(spec, &dev).with_context(|| format!("loading model {spec}"))
+}
+
+impl RunOptions {
+    /// `--batch`, or the default of `device` ([`default_batch`]).
+    pub fn batch_for(&self, device: &mgr_core::model::CandleDevice) -> usize {
+        self.batch.unwrap_or_else(|| default_batch(device)).max(1)
     }
-    let path = Path::new(spec);
-    Model::load(path, &dev).with_context(|| format!("loading model {spec}"))
 }
 
 /// The stream settings of a run: `--batch` (or the device's default), `--resampler`, one
 /// front-end worker per thread (`--threads`, default all cores).
-fn stream_config(run: &RunOptions, model: &Model, batch_given: bool) -> StreamConfig {
-    let mut config = StreamConfig::for_device(model.device());
-    config.resampler = run.resampler;
-    if batch_given {
-        config.batch = run.batch.max(1);
+fn stream_config(run: &RunOptions, model: &Model) -> StreamConfig {
+    StreamConfig {
+        resampler: run.resampler,
+        batch: run.batch_for(model.device()),
+        ..StreamConfig::for_device(model.device())
     }
-    config
 }
 
 /// Stopped by Ctrl-C: the first press stops the run cleanly, a second one quits at once.
@@ -284,7 +273,7 @@ impl Observer for Collect {
     }
 
     fn song(&mut self, song: &SongOutcome<'_>, progress: &Progress) {
-        let (files, _, songs) = progress.snapshot();
+        let (files, songs) = progress.snapshot();
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_position(songs as u64);
         self.bar.set_message(format!(
@@ -299,10 +288,7 @@ impl Observer for Collect {
                     Ok(s) => Ok(s.clone()),
                     Err(e) => Err(e.to_string()),
                 },
-                tags: song.tags.map(|t| match t {
-                    Ok(s) => s.clone(),
-                    Err(e) => format!("error: {e}"),
-                }),
+                tags: song.tags_text(),
             };
             self.rows.push((song.index, row));
         } else {
@@ -318,19 +304,16 @@ impl Observer for Collect {
 }
 
 fn progress(n: usize) -> ProgressBar {
-    if n > 1 && std::io::stderr().is_terminal() {
-        let pb = ProgressBar::new(n as u64);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} songs  {msg}  {elapsed_precise} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        // Redrawn twice a second, so that the elapsed time moves while a long song runs.
-        pb.enable_steady_tick(std::time::Duration::from_millis(500));
-        pb
-    } else {
-        ProgressBar::hidden()
+    match ui::bar(
+        n,
+        "{bar:30} {pos}/{len} songs  {msg}  {elapsed_precise} eta {eta}",
+    ) {
+        Some(pb) => {
+            // Redrawn twice a second, so that the elapsed time moves while a long song runs.
+            pb.enable_steady_tick(std::time::Duration::from_millis(500));
+            pb
+        }
+        None => ProgressBar::hidden(),
     }
 }
 
@@ -339,13 +322,12 @@ fn progress(n: usize) -> ProgressBar {
 fn library_run(
     model: &str,
     run: &RunOptions,
-    batch_given: bool,
     job: impl FnOnce(StreamConfig) -> LibraryJob,
     keep: bool,
 ) -> Result<(Collect, Model, RunReport)> {
     apply_threads(run);
     let model = load_model(model, run)?;
-    let job = job(stream_config(run, &model, batch_given));
+    let job = job(stream_config(run, &model));
     install_ctrl_c();
     let mut collect = Collect::new(keep);
     let report = library::run(&job, &model, &CANCEL, &mut collect)?;
@@ -363,7 +345,7 @@ fn exit_code(report: &RunReport) -> ExitCode {
     }
 }
 
-fn tag(a: TagArgs, batch_given: bool) -> Result<ExitCode> {
+fn tag(a: TagArgs) -> Result<ExitCode> {
     let job = |stream| LibraryJob {
         roots: a.paths.clone(),
         walk: WalkOptions::default(),
@@ -373,7 +355,7 @@ fn tag(a: TagArgs, batch_given: bool) -> Result<ExitCode> {
         tags: None,
         stream,
     };
-    let (collect, model, report) = library_run(&a.model, &a.run, batch_given, job, true)?;
+    let (collect, model, report) = library_run(&a.model, &a.run, job, true)?;
     let labels = model.labels().to_vec();
     print!(
         "{}",
@@ -382,7 +364,7 @@ fn tag(a: TagArgs, batch_given: bool) -> Result<ExitCode> {
     Ok(exit_code(&report))
 }
 
-fn classify(a: ClassifyArgs, batch_given: bool) -> Result<ExitCode> {
+fn classify(a: ClassifyArgs) -> Result<ExitCode> {
     let results = match (&a.jsonl, &a.csv_file) {
         (Some(path), _) => Some((path.clone(), RecordFormat::Jsonl)),
         (None, Some(path)) => Some((path.clone(), RecordFormat::Csv)),
@@ -417,7 +399,7 @@ fn classify(a: ClassifyArgs, batch_given: bool) -> Result<ExitCode> {
         stream,
     };
     let started = Instant::now();
-    let (collect, model, report) = library_run(&a.model, &a.run, batch_given, job, to_stdout)?;
+    let (collect, model, report) = library_run(&a.model, &a.run, job, to_stdout)?;
     let labels = model.labels().to_vec();
     if a.model != "gtzan" {
         // Say which model answered, and where it came from (stderr: stdout stays data).

@@ -6,6 +6,18 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 use mgr_core::progress::Progress;
 
+/// A bar of `total` steps drawn with `template` when stderr is a terminal and there is more
+/// than one step; otherwise `None`.
+pub fn bar(total: usize, template: &str) -> Option<ProgressBar> {
+    (total > 1 && std::io::stderr().is_terminal()).then(|| {
+        let pb = ProgressBar::new(total as u64);
+        pb.set_style(
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    })
+}
+
 /// Draws [`Progress`] reports with indicatif (only when stderr is a terminal) and prints notes
 /// above the bar.
 #[derive(Debug, Default)]
@@ -15,14 +27,10 @@ pub struct Bar {
 
 impl Progress for Bar {
     fn begin(&self, what: &str, total: usize) {
-        if total > 1 && std::io::stderr().is_terminal() {
-            let pb = ProgressBar::new(total as u64);
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+        if let Some(pb) = bar(
+            total,
+            "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        ) {
             pb.set_message(what.to_string());
             *self.bar.borrow_mut() = Some(pb);
         }

@@ -105,6 +105,16 @@ pub struct SongOutcome<'a> {
     pub tags: Option<&'a Result<String, TagError>>,
 }
 
+impl SongOutcome<'_> {
+    /// What happened to the tags, as one line (`error: …` for a failure).
+    pub fn tags_text(&self) -> Option<String> {
+        self.tags.map(|t| match t {
+            Ok(s) => s.clone(),
+            Err(e) => format!("error: {e}"),
+        })
+    }
+}
+
 /// Receives the run's events; called on the run's finisher thread.
 pub trait Observer: Send {
     /// The tree is walked and the work is known.
@@ -136,8 +146,8 @@ pub fn run(
     cancel: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<RunReport, LibraryError> {
-    let walked = walk::walk(&job.roots, job.walk);
-    let mut files = walked.files.clone();
+    let mut walked = walk::walk(&job.roots, job.walk);
+    let mut files = std::mem::take(&mut walked.files);
     if let Some(shard) = job.shard {
         files = shard.select(files);
     }
@@ -171,10 +181,7 @@ pub fn run(
         )?);
     }
     let plan = RunPlan {
-        walk: Walk {
-            files: Vec::new(),
-            ..walked
-        },
+        walk: walked,
         listed,
         already_done: listed - todo.len(),
         todo: todo.len(),
@@ -259,9 +266,12 @@ impl Finisher<'_> {
         let labels = self.model.labels();
         let tags = match (&result, self.job.tags) {
             (Ok(song), Some(options)) => {
-                let scores = tags::scores_value(self.model.name(), labels, song);
+                // The scores field is only built when it is to be written.
+                let scores = options
+                    .scores
+                    .then(|| tags::scores_value(self.model.name(), labels, song));
                 let label = &labels[song.by_mean()];
-                let outcome = tags::write_genre(path, label, Some(&scores), options);
+                let outcome = tags::write_genre(path, label, scores.as_deref(), options);
                 if outcome
                     .as_ref()
                     .is_ok_and(|p| options.apply && p.action == tags::TagAction::Change)
@@ -277,22 +287,23 @@ impl Finisher<'_> {
         if let Some(Err(_)) = &tags {
             self.tag_failures += 1;
         }
-        let error_text = result.as_ref().err().map(|e| e.to_string());
-        let tag_text = tags.as_ref().map(|t| match t {
-            Ok(s) => s.clone(),
-            Err(e) => format!("error: {e}"),
-        });
+        let outcome = SongOutcome {
+            index,
+            path,
+            result: &result,
+            tags: tags.as_ref(),
+        };
         if let Some(w) = self.writer.as_deref_mut() {
+            let error_text = result.as_ref().err().map(|e| e.to_string());
+            let tags_text = outcome.tags_text();
             let record = Record {
                 path,
-                result: match (&result, &error_text) {
-                    (Ok(s), _) => Ok(s),
-                    (Err(_), Some(e)) => Err(e.as_str()),
-                    (Err(_), None) => Err(""),
-                },
+                result: result
+                    .as_ref()
+                    .map_err(|_| error_text.as_deref().unwrap_or_default()),
                 labels,
                 per_frame: self.job.per_frame,
-                tags: tag_text.as_deref(),
+                tags: tags_text.as_deref(),
             };
             w.write(&record, id)?;
         }
@@ -300,15 +311,7 @@ impl Finisher<'_> {
         if result.is_err() {
             self.failed += 1;
         }
-        self.observer.song(
-            &SongOutcome {
-                index,
-                path,
-                result: &result,
-                tags: tags.as_ref(),
-            },
-            self.progress,
-        );
+        self.observer.song(&outcome, self.progress);
         Ok(())
     }
 }

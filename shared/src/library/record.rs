@@ -73,7 +73,7 @@ pub fn round4(v: f32) -> f64 {
     (f64::from(v) * 1e4).round() / 1e4
 }
 
-fn scores_map(labels: &[String], scores: &[f32]) -> Value {
+pub(super) fn scores_map(labels: &[String], scores: &[f32]) -> Value {
     let mut m = Map::new();
     for (l, v) in labels.iter().zip(scores) {
         m.insert(l.clone(), json!(round4(*v)));
@@ -363,15 +363,6 @@ impl ResumeIndex {
             (Some(Some(recorded)), Some(now)) => *recorded == now,
             _ => false,
         }
-    }
-
-    /// Number of paths with a successful record.
-    pub fn len(&self) -> usize {
-        self.done.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.done.is_empty()
     }
 
     /// Bytes of a partial last record (cut off when the file is reopened for appending).

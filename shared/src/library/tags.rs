@@ -43,7 +43,6 @@ use lofty::ogg::{OggPictureStorage, VorbisComments, VorbisFile};
 use lofty::prelude::Accessor;
 use serde_json::json;
 
-use super::record::round4;
 use crate::aggregate::SongScores;
 
 /// Name of the scores field (ID3v2 `TXXX` description, Vorbis comment key).
@@ -112,11 +111,7 @@ fn same_genre(a: &str, b: &str) -> bool {
 
 /// The scores field's value for a song.
 pub fn scores_value(model: &str, labels: &[String], song: &SongScores) -> String {
-    let scores: serde_json::Map<String, serde_json::Value> = labels
-        .iter()
-        .zip(&song.mean)
-        .map(|(l, v)| (l.clone(), json!(round4(*v))))
-        .collect();
+    let scores = super::record::scores_map(labels, &song.mean);
     json!({"model": model, "label": labels[song.by_mean()], "scores": scores}).to_string()
 }
 

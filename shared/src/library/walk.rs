@@ -14,7 +14,6 @@
 //! * Files are kept when their extension is one of [`AUDIO_EXTENSIONS`]; a file given
 //!   explicitly is kept whatever its name (decoding will say if it is not audio).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::audio::has_audio_extension;
@@ -132,7 +131,6 @@ struct Walker {
     options: WalkOptions,
     walk: Walk,
     /// Every folder walked so far, with the path it was first walked under.
-    seen: HashSet<DirKey>,
     first_path: std::collections::HashMap<DirKey, PathBuf>,
     /// Folders from the root down to the current one.
     ancestors: Vec<DirKey>,
@@ -143,7 +141,6 @@ pub fn walk(roots: &[PathBuf], options: WalkOptions) -> Walk {
     let mut w = Walker {
         options,
         walk: Walk::default(),
-        seen: HashSet::new(),
         first_path: Default::default(),
         ancestors: Vec::new(),
     };
@@ -168,11 +165,10 @@ impl Walker {
                 });
                 return;
             }
-            if !self.seen.insert(key) {
-                let first = self.first_path.get(&key).cloned().unwrap_or_default();
+            if let Some(first) = self.first_path.get(&key) {
                 self.walk.notes.push(WalkNote::AlreadyWalked {
                     path: path.to_path_buf(),
-                    first,
+                    first: first.clone(),
                 });
                 return;
             }

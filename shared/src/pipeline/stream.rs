@@ -17,7 +17,7 @@
 //! * The network sees batches of exactly [`StreamConfig::batch`] frames (the last one may be
 //!   shorter) regardless of file boundaries. On the CPU a frame's scores do not depend on
 //!   the other frames in its batch (every layer computes each batch row alone, in the same
-//!   order), so the scores are bit-identical to one song at a time (`tests/library.rs`
+//!   order), so the scores are bit-identical to one song at a time (`tests/stream.rs`
 //!   checks it).
 //! * Results arrive in completion order; the index says which file. A failed file is
 //!   delivered at once with its error; a failed forward pass fails the songs that had frames
@@ -69,7 +69,7 @@ impl StreamConfig {
 
     fn queue(&self) -> usize {
         if self.queue_frames > 0 {
-            self.queue_frames.max(1)
+            self.queue_frames
         } else {
             2 * self.batch.max(1) + self.workers
         }
@@ -82,8 +82,6 @@ impl StreamConfig {
 pub struct Progress {
     /// Files through the front-end (decoded, resampled, framed), failed ones included.
     pub files: AtomicUsize,
-    /// Frames scored by the network.
-    pub frames: AtomicUsize,
     /// Songs delivered (results and errors).
     pub songs: AtomicUsize,
 }
@@ -93,11 +91,10 @@ impl Progress {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// `(files, frames, songs)` now.
-    pub fn snapshot(&self) -> (usize, usize, usize) {
+    /// `(files, songs)` now.
+    pub fn snapshot(&self) -> (usize, usize) {
         (
             self.files.load(Ordering::Relaxed),
-            self.frames.load(Ordering::Relaxed),
             self.songs.load(Ordering::Relaxed),
         )
     }
@@ -145,10 +142,6 @@ impl<'m> Stream<'m> {
         Self { model, config }
     }
 
-    pub fn config(&self) -> &StreamConfig {
-        &self.config
-    }
-
     /// Analyse `paths`, calling `done(index, result)` on the calling thread as each song
     /// completes (in completion order). Returns when every song was delivered or, once
     /// `cancel` is set, as soon as the work in hand is dropped.
@@ -169,23 +162,29 @@ impl<'m> Stream<'m> {
         progress: &Progress,
         mut done: impl FnMut(usize, Result<SongScores>),
     ) -> StreamSummary {
-        let mut net = Batcher::new(self.model, self.config.batch, progress);
+        let mut net = Batcher::new(self.model, self.config.batch);
         let mut deliver = |i: usize, r: Result<SongScores>| {
             Progress::add(&progress.songs, 1);
             done(i, r);
         };
-        let cancelled = if self.config.workers == 0 {
+        let stopped = if self.config.workers == 0 {
             self.run_inline(paths, cancel, progress, &mut net, &mut deliver)
         } else {
             self.run_threaded(paths, cancel, progress, &mut net, &mut deliver)
         };
+        // The last, short batch, unless the run was cancelled.
+        let cancelled = stopped || cancel.load(Ordering::Relaxed);
+        if !cancelled {
+            net.flush(&mut deliver);
+        }
         StreamSummary {
             delivered: progress.songs.load(Ordering::Relaxed),
             cancelled,
         }
     }
 
-    /// Front-end and network on the calling thread, one file after another.
+    /// Front-end and network on the calling thread, one file after another, until every file
+    /// is in or `cancel`. Returns whether it stopped early.
     fn run_inline(
         &self,
         paths: &[impl AsRef<Path> + Sync],
@@ -212,10 +211,6 @@ impl<'m> Stream<'m> {
                 }
             }
         }
-        if cancel.load(Ordering::Relaxed) {
-            return true;
-        }
-        net.flush(done);
         false
     }
 
@@ -291,8 +286,8 @@ fn front_worker(
     }
 }
 
-/// Receive frames until every worker is done (then score the last, short batch) or until
-/// `cancel`. Returns whether the run was cancelled.
+/// Receive frames until every worker is done or until `cancel`. Returns whether it stopped
+/// early.
 fn network_loop(
     rx: &Receiver<Msg>,
     cancel: &AtomicBool,
@@ -315,14 +310,9 @@ fn network_loop(
                 pool.put(logmel);
             }
             Ok(Msg::Failed(song, e)) => done(song, Err(e)),
-            Err(_) => break,
+            Err(_) => return false,
         }
     }
-    if cancel.load(Ordering::Relaxed) {
-        return true;
-    }
-    net.flush(done);
-    false
 }
 
 /// Log-mel buffers handed back by the network thread for the workers to reuse, so that
@@ -366,7 +356,6 @@ struct Partial {
 struct Batcher<'m> {
     model: &'m Model,
     batch: usize,
-    progress: &'m Progress,
     /// The batch being filled: `rows.len()` log-mels, concatenated.
     input: Vec<f32>,
     /// (song, frame) of each row of `input`.
@@ -375,12 +364,11 @@ struct Batcher<'m> {
 }
 
 impl<'m> Batcher<'m> {
-    fn new(model: &'m Model, batch: usize, progress: &'m Progress) -> Self {
+    fn new(model: &'m Model, batch: usize) -> Self {
         let batch = batch.max(1);
         Self {
             model,
             batch,
-            progress,
             input: Vec::with_capacity(batch * FRAME_VALUES),
             rows: Vec::with_capacity(batch),
             songs: HashMap::new(),
@@ -423,36 +411,28 @@ impl<'m> Batcher<'m> {
             )),
             Err(e) => Err(e.to_string()),
         };
-        Progress::add(&self.progress.frames, self.rows.len());
-        let mut touched = Vec::with_capacity(self.rows.len());
-        match scored {
-            Ok(scores) => {
-                for (&(song, frame), s) in self.rows.iter().zip(scores) {
-                    if let Some(p) = self.songs.get_mut(&song) {
-                        p.frames[frame] = Some(s);
-                        p.missing -= 1;
-                    }
-                    touched.push(song);
+        let scores = match scored {
+            Ok(s) => s.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(reason) => vec![Err(reason); self.rows.len()],
+        };
+        let mut complete = Vec::new();
+        for (&(song, frame), s) in self.rows.iter().zip(scores) {
+            if let Some(p) = self.songs.get_mut(&song) {
+                match s {
+                    Ok(s) => p.frames[frame] = Some(s),
+                    Err(reason) => p.failed = Some(reason),
                 }
-            }
-            Err(reason) => {
-                for &(song, _) in &self.rows {
-                    if let Some(p) = self.songs.get_mut(&song) {
-                        p.failed = Some(reason.clone());
-                        p.missing -= 1;
-                    }
-                    touched.push(song);
+                p.missing -= 1;
+                if p.missing == 0 {
+                    complete.push(song);
                 }
             }
         }
         self.rows.clear();
         self.input.clear();
-        touched.dedup();
-        for song in touched {
-            if self.songs.get(&song).is_some_and(|p| p.missing == 0) {
-                if let Some(p) = self.songs.remove(&song) {
-                    done(song, self.finish(p));
-                }
+        for song in complete {
+            if let Some(p) = self.songs.remove(&song) {
+                done(song, self.finish(p));
             }
         }
     }
