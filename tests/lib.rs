@@ -93,13 +93,17 @@ pub fn worst(a: &[f32], b: &[f64]) -> (f64, usize) {
         .fold((0.0, 0), |acc, v| if v.0 > acc.0 { v } else { acc })
 }
 
-/// Largest absolute difference of two score vectors of the same length.
+/// Largest absolute difference of two score vectors of the same length; infinite when either
+/// holds a NaN (`f32::max` alone would skip it).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max)
+        .fold(
+            0f32,
+            |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) },
+        )
 }
 
 /// Assert `max |a − b| ≤ limit`, printing the worst deviation either way.

@@ -60,7 +60,6 @@ pub struct Clip {
 /// All clips under a root, sorted by genre and name, with the genres in sorted order.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    pub root: PathBuf,
     pub clips: Vec<Clip>,
     pub genres: Vec<String>,
 }
@@ -91,11 +90,8 @@ pub fn genre_root(dir: &Path) -> PathBuf {
 /// same song would be counted twice and could sit on both sides of a split.
 pub fn discover_all(dirs: &[PathBuf]) -> Result<Dataset, DatasetError> {
     let mut clips: Vec<Clip> = Vec::new();
-    let mut roots = Vec::new();
     for dir in dirs {
-        let ds = discover(dir)?;
-        roots.push(ds.root);
-        clips.extend(ds.clips);
+        clips.extend(discover(dir)?.clips);
     }
     clips.sort_by(|a, b| (&a.genre, &a.name, &a.path).cmp(&(&b.genre, &b.name, &b.path)));
     for w in clips.windows(2) {
@@ -109,15 +105,7 @@ pub fn discover_all(dirs: &[PathBuf]) -> Result<Dataset, DatasetError> {
     }
     let mut genres: Vec<String> = clips.iter().map(|c| c.genre.clone()).collect();
     genres.dedup();
-    let root = match roots.as_slice() {
-        [one] => one.clone(),
-        _ => PathBuf::new(),
-    };
-    Ok(Dataset {
-        root,
-        clips,
-        genres,
-    })
+    Ok(Dataset { clips, genres })
 }
 
 /// Find every audio file (by extension) below `dir`'s genre folders.
@@ -161,11 +149,7 @@ pub fn discover(dir: &Path) -> Result<Dataset, DatasetError> {
     if clips.is_empty() {
         return Err(DatasetError::NoClips(dir.to_path_buf()));
     }
-    Ok(Dataset {
-        root,
-        clips,
-        genres,
-    })
+    Ok(Dataset { clips, genres })
 }
 
 /// The data, artists and split of a run: what both `eval` and `finetune` start from.
@@ -178,6 +162,18 @@ pub struct Prepared {
     pub groups: Groups,
     pub index: Option<ArtistIndex>,
     pub plan: SplitPlan,
+}
+
+impl Prepared {
+    /// How songs were kept apart across splits: `artist` (whole artist groups, from an index)
+    /// or `clip`.
+    pub fn grouping(&self) -> &'static str {
+        if self.index.is_some() {
+            "artist"
+        } else {
+            "clip"
+        }
+    }
 }
 
 /// Find the clips of `data`, their artists, and split them. `labels` = the genres the system

@@ -124,13 +124,8 @@ pub fn plan(
     valid_per_genre: usize,
 ) -> Result<SplitPlan, DatasetError> {
     let grouped = groups.len() < clips.len();
-    let carve = |pool: &[usize], per: usize, s: u64| {
-        if grouped {
-            carve_groups(pool, targets, groups, per, s)
-        } else {
-            carve(pool, targets, per, s)
-        }
-    };
+    // (Without artists every clip is a group of its own, numbered in clip order.)
+    let carve = |pool: &[usize], per: usize, s: u64| carve_groups(pool, targets, groups, per, s);
     let empty = |reason: &str| DatasetError::EmptySplit {
         split: spec.to_string(),
         reason: reason.into(),
@@ -267,9 +262,10 @@ fn grouped_folds(k: usize, targets: &[usize], groups: &Groups) -> Vec<usize> {
     groups.of.iter().map(|&g| fold_of_group[g]).collect()
 }
 
-/// [`carve`] by whole artist groups: for each genre, seeded-random groups of the pool that
-/// hold its clips move to validation until it has `per_genre` of them, keeping at least one
-/// group of the genre for training (a genre of one group gets no validation songs).
+/// Carve a validation part from `pool` by whole artist groups: for each genre, seeded-random
+/// groups of the pool that hold its clips move to validation until it has `per_genre` songs,
+/// keeping at least one group of the genre for training (a genre of one group gets no
+/// validation songs).
 fn carve_groups(
     pool: &[usize],
     targets: &[usize],
@@ -305,32 +301,6 @@ fn carve_groups(
         }
     }
     pool.iter().partition(|&&i| !taken[groups.of[i]])
-}
-
-/// Move `per_genre` seeded-random songs of each genre from `pool` to a validation part,
-/// keeping at least one training song per genre.
-fn carve(
-    pool: &[usize],
-    targets: &[usize],
-    per_genre: usize,
-    seed: u64,
-) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5);
-    let n_genres = targets.iter().max().map_or(0, |m| m + 1);
-    let mut valid = Vec::new();
-    for g in 0..n_genres {
-        let mut idx: Vec<usize> = pool.iter().copied().filter(|&i| targets[i] == g).collect();
-        rng.shuffle(&mut idx);
-        let take = per_genre.min(idx.len().saturating_sub(1));
-        valid.extend_from_slice(&idx[..take]);
-    }
-    valid.sort_unstable();
-    let train = pool
-        .iter()
-        .copied()
-        .filter(|i| valid.binary_search(i).is_err())
-        .collect();
-    (train, valid)
 }
 
 #[cfg(test)]

@@ -128,7 +128,15 @@ pub fn gtzan(cfg: &EvalConfig, progress: &dyn Progress) -> Result<EvalReport, Ev
     );
     // The published model on the test songs, unless it is the system evaluated.
     let published = if cfg.published_baseline && !(cfg.model == "gtzan" && cfg.train.is_none()) {
-        published_scores(cfg, &prep, &dev, progress)?
+        // When the base model is the published one, its activations already hold the scores.
+        let from = if cfg.model == "gtzan" {
+            Published::Extracted(&acts, &model_labels)
+        } else {
+            let source = ModelSource::new("gtzan")?;
+            let model = Model::from_bytes(&source.bytes, "gtzan", &dev)?;
+            Published::ToExtract(source, Box::new(model))
+        };
+        published_scores(cfg, &prep, from, progress)?
     } else {
         None
     };
@@ -331,12 +339,7 @@ pub fn gtzan(cfg: &EvalConfig, progress: &dyn Progress) -> Result<EvalReport, Ev
         baselines: baseline_reports,
         headline,
         single_artist_genres,
-        grouping: if prep.index.is_some() {
-            "artist"
-        } else {
-            "clip"
-        }
-        .into(),
+        grouping: prep.grouping().into(),
         artist_index: prep
             .index
             .as_ref()
@@ -401,20 +404,30 @@ fn train_fold(
 /// Frame scores by clip index.
 type FrameScores = HashMap<usize, Vec<Vec<f32>>>;
 
+/// Where the published model's scores come from.
+enum Published<'a> {
+    /// It is the evaluated run's base model: its activations and labels.
+    Extracted(&'a Activations, &'a [String]),
+    /// Loaded for the baseline: run it on the test clips.
+    ToExtract(ModelSource, Box<Model>),
+}
+
 /// The published GTZAN CRNN's frame scores for every test clip, restricted to the data's
 /// genres (`None` when a data genre is not one of its ten).
 fn published_scores(
     cfg: &EvalConfig,
     prep: &Prepared,
-    dev: &candle_core::Device,
+    from: Published<'_>,
     progress: &dyn Progress,
 ) -> Result<Option<FrameScores>, EvalError> {
-    let source = ModelSource::new("gtzan")?;
-    let model = Model::from_bytes(&source.bytes, "gtzan", dev)?;
+    let published_labels = match &from {
+        Published::Extracted(_, labels) => labels.to_vec(),
+        Published::ToExtract(_, model) => model.labels().to_vec(),
+    };
     let columns: Option<Vec<usize>> = prep
         .labels
         .iter()
-        .map(|l| model.labels().iter().position(|m| m == l))
+        .map(|l| published_labels.iter().position(|m| m == l))
         .collect();
     let Some(columns) = columns else {
         progress
@@ -429,19 +442,26 @@ fn published_scores(
         .collect();
     test.sort_unstable();
     test.dedup();
-    let acts = extract(
-        model,
-        &source,
-        &cfg.extract,
-        &prep.dataset.clips,
-        &test,
-        &AugmentPlan {
-            clips: &[],
-            copies: 0,
-            seed: cfg.seed,
-        },
-        progress,
-    );
+    let extracted;
+    let acts = match from {
+        Published::Extracted(acts, _) => acts,
+        Published::ToExtract(source, model) => {
+            extracted = extract(
+                *model,
+                &source,
+                &cfg.extract,
+                &prep.dataset.clips,
+                &test,
+                &AugmentPlan {
+                    clips: &[],
+                    copies: 0,
+                    seed: cfg.seed,
+                },
+                progress,
+            );
+            &extracted
+        }
+    };
     Ok(Some(
         test.iter()
             .filter_map(|&i| {

@@ -306,6 +306,21 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device};
 
+    /// max |a − b| over all elements.
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        max_abs(&(a - b).unwrap())
+    }
+
+    /// max |t| over all elements.
+    fn max_abs(t: &Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
     /// The GTZAN CRNN's four conv blocks on the CPU.
     fn crnn_blocks() -> Vec<ConvBlock> {
         let dev = Device::Cpu;
@@ -358,16 +373,6 @@ mod tests {
         assert_eq!(chunked.dims(), [5, 128, 1, 1]);
         assert_eq!(chunked_taps.len(), 4);
         assert_eq!(chunked_taps[0], ("block1".to_string(), vec![5, 64, 48, 60]));
-        let max_diff = |a: &Tensor, b: &Tensor| {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
         assert_eq!(max_diff(&chunked, &whole), 0.0);
         let d = max_diff(&chunked, &fused);
         assert!(d < 1e-4, "generic vs fused: {d}");
@@ -420,17 +425,7 @@ mod tests {
             let fused = block.forward(&x).unwrap();
             let reference = block.forward_candle(&x).unwrap();
             assert_eq!(fused.dims(), reference.dims());
-            let diff = (&fused - &reference)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap();
-            let scale = reference.abs().unwrap().max_all().unwrap();
-            let (d, s) = (
-                diff.to_scalar::<f32>().unwrap(),
-                scale.to_scalar::<f32>().unwrap(),
-            );
+            let (d, s) = (max_diff(&fused, &reference), max_abs(&reference));
             println!(
                 "block {}: max |fused − candle| = {d:.2e} (max {s:.2})",
                 i + 1

@@ -297,8 +297,9 @@ impl Model {
                 labels.len()
             )));
         }
+        let is_crnn = tensors.contains_key("gru1.w_ih");
         if let Some(h) = &head {
-            let dims = expected_head_dims(tensors.contains_key("gru1.w_ih"), n_out);
+            let dims = expected_head_dims(is_crnn, n_out);
             if h.dims != dims {
                 return Err(invalid(format!(
                     "the stacked head reads {} features, the network gives {dims}",
@@ -312,7 +313,6 @@ impl Model {
                 .map_err(|_| invalid(format!("bn_eps {v:?} is not a number")))?,
             None => 1e-5,
         };
-        let is_crnn = tensors.contains_key("gru1.w_ih");
         let tensors = tensors
             .into_iter()
             .map(|(k, v)| Ok((k, v.to_device(device)?)))

@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor};
 use safetensors::{Dtype, View};
 
 use super::TrainError;
+use crate::model::meta::keys;
 
 /// Named tensors and string metadata: the content of a safetensors file.
 pub type TensorsAndMetadata = (Vec<(String, Tensor)>, HashMap<String, String>);
@@ -101,8 +102,8 @@ pub fn model_tensors(
             None => tensors.push((name.clone(), t.clone())),
         }
     }
-    if let Some(base_model) = meta.get("model").cloned() {
-        meta.insert("base_model".into(), base_model);
+    if let Some(base_model) = meta.get(keys::MODEL).cloned() {
+        meta.insert(keys::BASE_MODEL.into(), base_model);
     }
     meta.extend(metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok((tensors, meta))

@@ -200,12 +200,7 @@ pub fn finetune(
         Ok(())
     })?;
     // Validation accuracy of the selected model, song level (mean of frame scores).
-    let mut correct = 0;
-    for song in &valid {
-        if let Some(s) = SongScores::from_frames(trained.predict(song.acts)?) {
-            correct += usize::from(s.by_mean() == song.target);
-        }
-    }
+    let (correct, _) = song_hits(&mut trained, &valid)?;
     let validation_accuracy = (!valid.is_empty()).then(|| correct as f64 / valid.len() as f64);
     let cross_validation = if cross_validate {
         let cv = cross_validation(&cfg.spec, &acts, &prep, &ctx, CV_FOLDS, cfg.seed)?;
@@ -220,11 +215,6 @@ pub fn finetune(
         None
     };
 
-    let grouping = if prep.index.is_some() {
-        "artist"
-    } else {
-        "clip"
-    };
     let provenance = Provenance {
         tool: "mgr-cli finetune".into(),
         strategy: cfg.spec.strategy.to_string(),
@@ -233,7 +223,7 @@ pub fn finetune(
         train_songs,
         valid_songs: valid.len(),
         split: cfg.split.to_string(),
-        grouping: grouping.into(),
+        grouping: prep.grouping().into(),
         validation_accuracy,
         cross_validation: cross_validation.clone(),
         seed: cfg.seed,
@@ -257,7 +247,7 @@ pub fn finetune(
     let config = serde_json::json!({
         "strategy": cfg.spec.strategy.to_string(),
         "split": cfg.split.to_string(),
-        "train_songs": fold.train.len(),
+        "train_songs": train_songs,
         "valid_songs": valid.len(),
         "augment": cfg.augment,
         "stack": cfg.spec.stack,
@@ -326,24 +316,29 @@ fn cross_validation(
     for fold in &plan.folds {
         let train = acts.songs(&fold.train, &prep.targets, groups, true);
         let mut trained = fit(spec, &train, &[], ctx, None, &mut |_, _| Ok(()))?;
-        for song in acts.songs(&fold.test, &prep.targets, groups, false) {
-            if let Some(s) = SongScores::from_frames(trained.predict(song.acts)?) {
-                correct += usize::from(s.by_mean() == song.target);
-                songs += 1;
-            }
-        }
+        let test = acts.songs(&fold.test, &prep.targets, groups, false);
+        let (c, n) = song_hits(&mut trained, &test)?;
+        correct += c;
+        songs += n;
     }
     Ok(CrossValidation {
         split: SplitSpec::KFold(k).to_string(),
-        grouping: if prep.index.is_some() {
-            "artist"
-        } else {
-            "clip"
-        }
-        .into(),
+        grouping: prep.grouping().into(),
         songs,
         accuracy: correct as f64 / songs.max(1) as f64,
     })
+}
+
+/// Songs decided right (mean of the frame scores) and songs with frames, among `songs`.
+fn song_hits(trained: &mut Trained, songs: &[super::Song]) -> Result<(usize, usize), TrainError> {
+    let (mut correct, mut scored) = (0, 0);
+    for song in songs {
+        if let Some(s) = SongScores::from_frames(trained.predict(song.acts)?) {
+            correct += usize::from(s.by_mean() == song.target);
+            scored += 1;
+        }
+    }
+    Ok((correct, scored))
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, TrainError> {
