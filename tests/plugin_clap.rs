@@ -10,7 +10,6 @@
 use std::time::{Duration, Instant};
 
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
-use clack_extensions::render::{PluginRender, RenderMode};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use mgr_core::audio::{decode_file, Audio};
@@ -207,23 +206,12 @@ fn state_round_trip_and_corrupted_blob() {
 /// for `audio` (a new song).
 fn render_after(before: Option<&Audio>, audio: &Audio, block: usize) -> (Value, Duration) {
     let (_entry, mut instance) = load();
-    {
-        let handle = instance.plugin_handle();
-        let render: PluginRender = handle.get_extension().expect("render extension");
-        render
-            .set(&handle, RenderMode::Offline)
-            .expect("offline render mode");
-    }
+    set_offline(&mut instance);
     let rate = f64::from(audio.sample_rate());
     let mut s = Session::start(&mut instance, rate, block);
     // Update every 30 s: fewer forward passes in a debug test; the song average does not depend
     // on it.
-    let hop_id = {
-        let handle = instance.plugin_handle();
-        let params: PluginParams = handle.get_extension().unwrap();
-        let mut buf = ParamInfoBuffer::new();
-        params.get_info(&handle, 0, &mut buf).unwrap().id
-    };
+    let hop_id = param_id(&mut instance, 0);
     s.events
         .push(ParamValueEvent::new(0, hop_id, Pckn::match_all(), 1.0));
     let t = Instant::now();
@@ -243,16 +231,9 @@ fn render_after(before: Option<&Audio>, audio: &Audio, block: usize) -> (Value, 
     }
     // Wait until the worker has analysed every sample (the resampler's tail included).
     let want = mgr_core::resample::output_len(audio.samples().len(), audio.sample_rate()) as u64;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let result = loop {
-        std::thread::sleep(Duration::from_millis(200));
-        pump(&mut instance);
-        let a = analysis(&save_state(&mut instance));
-        if a["heard_samples"].as_u64() == Some(want) && a["song"].is_object() {
-            break a;
-        }
-        assert!(Instant::now() < deadline, "analysis incomplete: {a}");
-    };
+    let result = wait_for(&mut instance, Duration::from_secs(300), |a| {
+        song_done(a, want)
+    });
     assert_eq!(result["dropped_samples"], 0, "samples were dropped");
     let took = t.elapsed();
     s.stop(&mut instance);
@@ -358,26 +339,16 @@ fn a_bad_model_file_keeps_the_built_in_model() {
     let saved = serde_json::json!({"model_path": bad.to_str().unwrap()});
     state["fields"]["analysis"] = Value::String(saved.to_string());
     assert!(load_state(&mut instance, &state_blob(&state)));
-    {
-        let h = instance.plugin_handle();
-        let r: PluginRender = h.get_extension().unwrap();
-        r.set(&h, RenderMode::Offline).unwrap();
-    }
+    set_offline(&mut instance);
     let audio = decode_file(&pack("audio/bensound/bensound-thejazzpiano.mp3")).unwrap();
     let mut s = Session::start(&mut instance, f64::from(audio.sample_rate()), 1024);
     for c in audio.samples().chunks(1024) {
         s.block(c, c);
     }
     let want = mgr_core::resample::output_len(audio.samples().len(), audio.sample_rate()) as u64;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let a = loop {
-        std::thread::sleep(Duration::from_millis(200));
-        let a = analysis(&save_state(&mut instance));
-        if a["heard_samples"].as_u64() == Some(want) && a["song"].is_object() {
-            break a;
-        }
-        assert!(Instant::now() < deadline, "analysis incomplete: {a}");
-    };
+    let a = wait_for(&mut instance, Duration::from_secs(300), |a| {
+        song_done(a, want)
+    });
     println!(
         "with a broken model file: {} (model_path {})",
         a["song_label"], a["model_path"]

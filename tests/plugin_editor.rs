@@ -10,11 +10,9 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
-use clack_extensions::params::{ParamInfoBuffer, PluginParams};
-use clack_extensions::render::{PluginRender, RenderMode};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use mgr_core::audio::decode_file;
@@ -38,11 +36,7 @@ fn editor_opens_and_shows_the_analysis() {
         return;
     }
     let (_entry, mut instance) = load();
-    {
-        let h = instance.plugin_handle();
-        let r: PluginRender = h.get_extension().unwrap();
-        r.set(&h, RenderMode::Offline).unwrap();
-    }
+    set_offline(&mut instance);
     // Three genres back to back, so the history strip has something to show.
     let mut song = Vec::new();
     let mut rate = 22_050;
@@ -57,27 +51,16 @@ fn editor_opens_and_shows_the_analysis() {
         song.extend_from_slice(a.samples());
     }
     let mut s = Session::start(&mut instance, f64::from(rate), 1024);
-    let hop = {
-        let h = instance.plugin_handle();
-        let p: PluginParams = h.get_extension().unwrap();
-        let mut buf = ParamInfoBuffer::new();
-        p.get_info(&h, 0, &mut buf).unwrap().id
-    };
+    let hop = param_id(&mut instance, 0);
     // 6 s between windows: (6 − 1) / (30 − 1) normalised.
     s.events
         .push(ParamValueEvent::new(0, hop, Pckn::match_all(), 5.0 / 29.0));
     for c in song.chunks(1024) {
         s.block(c, c);
     }
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        std::thread::sleep(Duration::from_millis(500));
-        let a = analysis(&save_state(&mut instance));
-        if a["song"].is_object() && a["history"].as_array().is_some_and(|h| h.len() >= 14) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "analysis did not finish: {a}");
-    }
+    wait_for(&mut instance, Duration::from_secs(600), |a| {
+        a["song"].is_object() && a["history"].as_array().is_some_and(|h| h.len() >= 14)
+    });
 
     // A host window to embed the editor in.
     let (conn, screen_num) = x11rb::connect(None).expect("X11 connection");

@@ -255,6 +255,12 @@ pub fn set_offline(instance: &mut PluginInstance<TestHost>) {
     r.set(&h, RenderMode::Offline).expect("offline render mode");
 }
 
+/// The saved analysis `a` has analysed `heard` samples (12 kHz) and holds a song result: a
+/// render of that many input samples is complete.
+pub fn song_done(a: &Value, heard: u64) -> bool {
+    a["heard_samples"].as_u64() == Some(heard) && a["song"].is_object()
+}
+
 /// Poll the saved analysis until `done` holds for it (timeout: `limit`).
 pub fn wait_for(
     instance: &mut PluginInstance<TestHost>,

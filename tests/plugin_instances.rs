@@ -81,9 +81,7 @@ fn eight_instances_analyse_side_by_side() {
     for (k, inst) in instances.iter_mut().enumerate() {
         let song = &songs[k % songs.len()];
         let heard = output_len(song.samples().len(), song.sample_rate()) as u64;
-        let got = wait_for(inst, Duration::from_secs(300), |a| {
-            a["heard_samples"].as_u64() == Some(heard) && a["song"].is_object()
-        });
+        let got = wait_for(inst, Duration::from_secs(300), |a| song_done(a, heard));
         results.push(got);
     }
     let analysed = status_mib("VmRSS:");

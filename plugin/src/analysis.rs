@@ -200,12 +200,8 @@ impl Analysis {
         self.clip[b.len()..].copy_from_slice(a);
     }
 
-    fn run(
-        &mut self,
-        which: Clip,
-        set: Settings,
-        scorer: &mut dyn Scorer,
-    ) -> Option<(Vec<f32>, f32)> {
+    /// Score the window or the short-song frame: its scores and RMS level.
+    fn run(&mut self, which: Clip, scorer: &mut dyn Scorer) -> Option<(Vec<f32>, f32)> {
         let t = Instant::now();
         let clip: &[f32] = match which {
             Clip::Window => {
@@ -219,7 +215,6 @@ impl Analysis {
         };
         let rms = rms_db(clip);
         let out = scorer.score(clip).ok();
-        let _ = set;
         self.inferences += 1;
         self.last_inference_ms = Some(t.elapsed().as_secs_f32() * 1e3);
         out.map(|s| (s, rms))
@@ -230,14 +225,8 @@ impl Analysis {
     fn score_window(&mut self, set: Settings, scorer: &mut dyn Scorer, short: bool) {
         self.stale = false;
         let mut short_done = false;
-        if let Some((scores, rms)) = self.run(Clip::Window, set, scorer) {
+        if let Some((scores, rms)) = self.run(Clip::Window, scorer) {
             let silent = rms < set.gate_db;
-            let top = mgr_core::model::argmax(&scores);
-            self.history.push(HistoryEntry {
-                end_s: self.len() as f32 / SAMPLE_RATE as f32,
-                top: top.filter(|_| !silent).map(|i| i as u16),
-                score: top.map(|i| scores[i]).unwrap_or(0.0),
-            });
             // The window that ends where a song frame ends is that frame: score it once.
             if self.frame_due {
                 self.frames.push((!silent).then(|| scores.clone()));
@@ -248,12 +237,7 @@ impl Analysis {
                 self.short = Some((self.len(), (!silent).then(|| scores.clone())));
                 short_done = true;
             }
-            self.current = Some(Current {
-                scores,
-                end_s: self.len() as f64 / f64::from(SAMPLE_RATE),
-                rms_db: rms,
-                silent,
-            });
+            self.show(scores, rms, silent);
         }
         if short && self.is_short() && !short_done {
             self.score_short(set, scorer);
@@ -262,33 +246,38 @@ impl Analysis {
 
     fn score_frame(&mut self, set: Settings, scorer: &mut dyn Scorer) {
         self.frame_due = false;
-        let Some((scores, rms)) = self.run(Clip::Window, set, scorer) else {
+        let Some((scores, rms)) = self.run(Clip::Window, scorer) else {
             self.frames.push(None);
             return;
         };
         let silent = rms < set.gate_db;
+        self.frames.push((!silent).then(|| scores.clone()));
         if set.catch_up {
             // The frame is the only window scored while catching up: it is "now" and a cell of
             // the history.
-            let top = mgr_core::model::argmax(&scores);
-            self.history.push(HistoryEntry {
-                end_s: self.len() as f32 / SAMPLE_RATE as f32,
-                top: top.filter(|_| !silent).map(|i| i as u16),
-                score: top.map(|i| scores[i]).unwrap_or(0.0),
-            });
-            self.current = Some(Current {
-                scores: scores.clone(),
-                end_s: self.len() as f64 / f64::from(SAMPLE_RATE),
-                rms_db: rms,
-                silent,
-            });
+            self.show(scores, rms, silent);
         }
-        self.frames.push((!silent).then_some(scores));
+    }
+
+    /// The window that ends here becomes "now" and a cell of the history.
+    fn show(&mut self, scores: Vec<f32>, rms: f32, silent: bool) {
+        let top = mgr_core::model::argmax(&scores);
+        self.history.push(HistoryEntry {
+            end_s: self.len() as f32 / SAMPLE_RATE as f32,
+            top: top.filter(|_| !silent).map(|i| i as u16),
+            score: top.map(|i| scores[i]).unwrap_or(0.0),
+        });
+        self.current = Some(Current {
+            scores,
+            end_s: self.len() as f64 / f64::from(SAMPLE_RATE),
+            rms_db: rms,
+            silent,
+        });
     }
 
     fn score_short(&mut self, set: Settings, scorer: &mut dyn Scorer) {
         let scores = self
-            .run(Clip::Short, set, scorer)
+            .run(Clip::Short, scorer)
             .and_then(|(s, rms)| (rms >= set.gate_db).then_some(s));
         self.short = Some((self.len(), scores));
     }

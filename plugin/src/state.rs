@@ -119,47 +119,35 @@ pub struct Snapshot {
     /// Host sample rate.
     pub rate: u32,
     pub stream: StreamStats,
-    /// Times the `reset` parameter was switched on (the editor waits for it to count).
-    pub resets: u64,
 }
 
 /// The persisted part of the analysis (JSON in the plugin state). Documented as the channel a
 /// host (or a test) can read the song result from: `song_label` is the top genre.
+/// Every field may be missing from a stored state (older versions, hand-written states).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SavedState {
     /// User model file; `None` = built-in GTZAN CRNN. A state loaded with another path loads
     /// that model and starts a new song (the editor's model selector goes this way too).
-    #[serde(default)]
     pub model_path: Option<String>,
     /// Folder the model file dialog opens in.
-    #[serde(default)]
     pub last_folder: Option<String>,
     /// The active model (written by the plugin; ignored on load).
-    #[serde(default)]
     pub model: Option<ModelInfo>,
     /// Why the last model load failed, if it did (the previous model stays active).
-    #[serde(default)]
     pub model_error: Option<String>,
-    #[serde(default)]
     pub labels: Vec<String>,
-    #[serde(default)]
     pub song: Option<SongResult>,
     /// Top genre of `song`, for readers that do not want to index `labels`.
-    #[serde(default)]
     pub song_label: Option<String>,
-    #[serde(default)]
     pub history: Vec<HistoryEntry>,
-    #[serde(default)]
     pub heard_s: f64,
     /// Samples of this song analysed, at 12 kHz (an offline render is complete when this is
     /// `ceil(input samples · 12000 / rate)`).
-    #[serde(default)]
     pub heard_samples: u64,
     /// Input samples lost to a full ring since the plugin was created (realtime mode only).
-    #[serde(default)]
     pub dropped_samples: u64,
     /// Render speed and ring use since the plugin was created (written by the plugin).
-    #[serde(default)]
     pub stream: Option<StreamStats>,
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use mgr_core::config::{CLIP_SAMPLES, N_FRAMES, N_MELS, SAMPLE_RATE};
 use mgr_core::mel::LogMel;
+use mgr_core::model::meta::keys;
 use mgr_core::model::{device, DeviceKind, Model};
 use mgr_core::resample::StreamResampler;
 use nice_plug_egui::RepaintNotifier;
@@ -188,10 +189,10 @@ fn model_info(model: &Model, path: Option<&str>) -> ModelInfo {
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.to_string()),
         },
-        description: meta.get("model").cloned(),
+        description: meta.get(keys::MODEL).cloned(),
         base_model: meta
-            .get("base_model")
-            .or_else(|| meta.get("base_model_spec"))
+            .get(keys::BASE_MODEL)
+            .or_else(|| meta.get(keys::BASE_MODEL_SPEC))
             .cloned(),
         provenance: model.provenance().map(|p| p.summary()),
     }
@@ -239,13 +240,24 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("mgr-analysis".into())
             .spawn(move || {
-                let mut state = WorkerState::new(shared.clone(), params);
+                // Cleared however the thread ends, a panic included: the audio thread only
+                // waits for room in the ring while the worker lives.
+                let _alive = AliveGuard(shared.clone());
+                let mut state = WorkerState::new(shared, params);
                 state.run(rx);
-                shared.signals.alive.store(false, Ordering::Release);
             })?;
         Ok(Self {
             thread: Some(thread),
         })
+    }
+}
+
+/// Marks the worker gone when dropped.
+struct AliveGuard(Arc<Shared>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.signals.alive.store(false, Ordering::Release);
     }
 }
 
@@ -600,10 +612,10 @@ impl WorkerState {
     fn stream_stats(&self, skipped_windows: u64) -> StreamStats {
         let sig = &self.shared.signals;
         let rate = f64::from(self.rate.max(1));
+        let lead_peak_s = sig.lead_peak_ms.load(Ordering::Relaxed) as f64 / 1e3;
         StreamStats {
-            faster_than_realtime: sig.lead_peak_ms.load(Ordering::Relaxed) as f64
-                > crate::RENDER_LEAD * 1e3,
-            lead_peak_s: sig.lead_peak_ms.load(Ordering::Relaxed) as f64 / 1e3,
+            faster_than_realtime: lead_peak_s > crate::RENDER_LEAD,
+            lead_peak_s,
             waited_s: sig.waited_us.load(Ordering::Relaxed) as f64 / 1e6,
             ring_peak_s: sig.ring_peak.load(Ordering::Relaxed) as f64 / rate,
             ring_s: sig.ring_capacity.load(Ordering::Relaxed) as f64 / rate,
@@ -640,7 +652,6 @@ impl WorkerState {
             dropped: self.shared.signals.dropped.load(Ordering::Relaxed),
             rate: self.rate,
             stream: stream.clone(),
-            resets: self.shared.signals.resets.load(Ordering::Acquire),
         };
         let song_label = song
             .as_ref()
