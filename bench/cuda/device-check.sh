@@ -38,33 +38,8 @@ started=$(date +%s)
 threads=$(nproc)
 
 say() { echo "$*" >>"$summary"; }
-
-# run_step NAME LIMIT_S STDOUT_FILE CMD...: stdout to the file, stderr to $work/NAME.err and
-# the log; sets STEP_S (wall seconds) and returns the command's exit code (124: timed out).
-run_step() {
-  local name=$1 limit=$2 outfile=$3
-  shift 3
-  STEP_S=0
-  local left=$((BUDGET_S - ($(date +%s) - started)))
-  if [ "$left" -le 5 ]; then
-    say "$name: SKIPPED (time budget of ${BUDGET_S} s used up)"
-    return 125
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "== $name (limit ${limit} s): $*" >>"$log"
-  local t0 t1 rc
-  t0=$(date +%s.%N)
-  timeout -k 5 "$limit" "$@" >"$outfile" 2>"$work/$name.err"
-  rc=$?
-  t1=$(date +%s.%N)
-  STEP_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-  head -c 20000 "$work/$name.err" >>"$log"
-  echo "-- $name: exit $rc, ${STEP_S} s" >>"$log"
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    say "$name: TIMED OUT after ${limit} s"
-  fi
-  return "$rc"
-}
+# shellcheck source=bench/cuda/common.sh
+. "$(dirname "$0")/common.sh"
 
 have_python=0
 command -v python3 >/dev/null 2>&1 && have_python=1
@@ -79,39 +54,7 @@ fi
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null)
 say "GPU: ${gpu:-nvidia-smi failed}; CPU: $threads cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 
-# The CUDA runtime libraries: the PyTorch environment's wheels (nvidia/cu13/lib, or one folder
-# per library in older wheels), else wherever a search finds them. libcuda comes from the driver.
-lib_dirs=()
-add_dir() {
-  local d
-  for d in "${lib_dirs[@]:-}"; do [ "$d" = "$1" ] && return; done
-  lib_dirs+=("$1")
-}
-if [ "$have_python" = 1 ]; then
-  for sp in $(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null); do
-    for lib in libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libcudnn.so.9; do
-      for d in "$sp"/nvidia/cu13/lib "$sp"/nvidia/*/lib; do
-        [ -e "$d/$lib" ] && { add_dir "$d"; break; }
-      done
-    done
-  done
-fi
-if [ ${#lib_dirs[@]} -eq 0 ]; then
-  while read -r f; do
-    add_dir "$(dirname "$f")"
-  done < <(timeout 60 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
-    \( -name libcublas.so.13 -o -name libcublasLt.so.13 -o -name libcurand.so.10 \
-    -o -name libcudnn.so.9 \) \
-    -print 2>/dev/null)
-fi
-old_ld="${LD_LIBRARY_PATH:-}"
-if [ ${#lib_dirs[@]} -gt 0 ]; then
-  LD_LIBRARY_PATH="$(
-    IFS=:
-    echo "${lib_dirs[*]}"
-  )${old_ld:+:$old_ld}"
-  export LD_LIBRARY_PATH
-fi
+find_cuda_libs
 say "CUDA libraries: ${lib_dirs[*]:-not found, left to the default library paths}"
 {
   nvidia-smi
@@ -293,53 +236,37 @@ fi
 
 # --- (c2) end to end over 1,000 files (the 20 clips, E2E_COPIES = 50 times) ------------------
 tree="$work/tree"
-for i in $(seq -w 1 "$E2E_COPIES"); do
-  mkdir -p "$tree/$i"
-  for f in "$carry"/gtzan/*.flac; do
-    ln -s "$(readlink -f "$f")" "$tree/$i/$(basename "$f")"
-  done
-done
+clip_tree "$tree" "$E2E_COPIES"
 n_files=$(find "$tree" -name '*.flac' | wc -l)
 e2e="$OUT/e2e.txt"
-run_step e2e-cpu 150 "$work/e2e-cpu.csv" "$bin" classify --csv --threads "$threads" "$tree"
-cpu_rc=$?
-cpu_s=$STEP_S
-echo "cpu, $threads threads: exit $cpu_rc, $cpu_s s for $n_files files" >>"$e2e"
-run_step e2e-cuda 150 "$work/e2e-cuda.csv" "$bin" classify --csv --device cuda \
-  --batch "$E2E_BATCH" --threads "$threads" "$tree"
-cuda_rc=$?
-cuda_s=$STEP_S
-echo "cuda --batch $E2E_BATCH: exit $cuda_rc, $cuda_s s for $n_files files" >>"$e2e"
-same=$(paste -d'|' <(cut -d, -f1,3 "$work/e2e-cpu.csv") <(cut -d, -f1,3 "$work/e2e-cuda.csv") |
-  awk -F'|' 'NR > 1 && $1 == $2 && $1 != "" { n++ } END { print n + 0 }')
-echo "same label on CPU and CUDA: $same/$n_files" >>"$e2e"
-if [ "$cpu_rc" -eq 0 ] && [ "$cuda_rc" -eq 0 ]; then
-  speedup=$(awk -v a="$cpu_s" -v b="$cuda_s" 'BEGIN { printf "%.2f", a / b }')
-  say "(c) classify $n_files files end to end: CPU $cpu_s s, CUDA (--batch $E2E_BATCH)" \
-    "$cuda_s s, CPU/CUDA = ${speedup}x; same label $same/$n_files"
-else
-  say "(c) classify $n_files files end to end: FAIL (exit codes: CPU $cpu_rc, CUDA $cuda_rc;" \
-    "log.txt)"
-fi
 
-# --- (c3) the same 1,000 files with the Fast resampler: the front-end 20x lighter, so the
-# network's share shows
-run_step e2e-cpu-fast 150 "$work/e2e-cpu-fast.csv" "$bin" classify --csv --resampler fast \
-  --threads "$threads" "$tree"
-cpu_rc=$?
-cpu_s=$STEP_S
-run_step e2e-cuda-fast 150 "$work/e2e-cuda-fast.csv" "$bin" classify --csv --resampler fast \
-  --device cuda --batch "$E2E_BATCH" --threads "$threads" "$tree"
-cuda_rc=$?
-cuda_s=$STEP_S
-same=$(paste -d'|' <(cut -d, -f1,3 "$work/e2e-cpu-fast.csv") <(cut -d, -f1,3 "$work/e2e-cuda-fast.csv") |
-  awk -F'|' 'NR > 1 && $1 == $2 && $1 != "" { n++ } END { print n + 0 }')
-echo "--resampler fast: cpu exit $cpu_rc, $cpu_s s; cuda exit $cuda_rc, $cuda_s s; same label $same/$n_files" >>"$e2e"
-if [ "$cpu_rc" -eq 0 ] && [ "$cuda_rc" -eq 0 ]; then
-  speedup=$(awk -v a="$cpu_s" -v b="$cuda_s" 'BEGIN { printf "%.2f", a / b }')
-  say "(c) the same with --resampler fast: CPU $cpu_s s, CUDA $cuda_s s, CPU/CUDA = ${speedup}x;" \
-    "same label $same/$n_files"
-fi
+# e2e_pair RESAMPLER: classify the tree on the CPU (all cores) and on CUDA, labels compared.
+e2e_pair() {
+  local res=$1 cpu_rc cpu_s cuda_rc cuda_s same speedup
+  run_step "e2e-cpu-$res" 150 "$work/e2e-cpu-$res.csv" "$bin" classify --csv \
+    --resampler "$res" --threads "$threads" "$tree"
+  cpu_rc=$?
+  cpu_s=$STEP_S
+  run_step "e2e-cuda-$res" 150 "$work/e2e-cuda-$res.csv" "$bin" classify --csv \
+    --resampler "$res" --device cuda --batch "$E2E_BATCH" --threads "$threads" "$tree"
+  cuda_rc=$?
+  cuda_s=$STEP_S
+  same=$(same_labels "$work/e2e-cpu-$res.csv" "$work/e2e-cuda-$res.csv")
+  echo "--resampler $res: cpu ($threads threads) exit $cpu_rc, $cpu_s s; cuda (--batch $E2E_BATCH)" \
+    "exit $cuda_rc, $cuda_s s; $n_files files, same label $same/$n_files" >>"$e2e"
+  if [ "$cpu_rc" -eq 0 ] && [ "$cuda_rc" -eq 0 ]; then
+    speedup=$(awk -v a="$cpu_s" -v b="$cuda_s" 'BEGIN { printf "%.2f", a / b }')
+    say "(c) classify $n_files files end to end, --resampler $res: CPU $cpu_s s," \
+      "CUDA (--batch $E2E_BATCH) $cuda_s s, CPU/CUDA = ${speedup}x; same label $same/$n_files"
+  else
+    say "(c) classify $n_files files end to end, --resampler $res: FAIL (exit codes: CPU" \
+      "$cpu_rc, CUDA $cuda_rc; log.txt)"
+  fi
+}
+# The default Reference resampler, then Fast: the front-end 20x lighter, so the network's
+# share shows.
+e2e_pair reference
+e2e_pair fast
 
 say "total $(($(date +%s) - started)) s; details in $OUT"
 cat "$summary"
