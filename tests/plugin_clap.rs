@@ -182,6 +182,17 @@ fn state_round_trip_and_corrupted_blob() {
     assert_eq!(back["history"], song["history"]);
     let params = state_json(&save_state(&mut other));
     assert_eq!(params["params"]["hop"], serde_json::json!({"f32": 12.0}));
+    // The same state loaded while the plugin runs, after the host switched *Reset song* off:
+    // the value the load brings back on is still not a press (the song stays).
+    let reset = param_id(&mut other, 3);
+    s2.events
+        .push(ParamValueEvent::new(0, reset, Pckn::match_all(), 0.0));
+    s2.block(&l, &r);
+    assert!(load_state(&mut other, &blob), "loads while active");
+    s2.block(&l, &r);
+    std::thread::sleep(Duration::from_millis(300));
+    let again = analysis(&save_state(&mut other));
+    assert_eq!(again["song"], song["song"], "a state load is not a press");
 
     // Corrupted blobs are refused without a crash, and audio still passes.
     for bad in [
