@@ -59,6 +59,14 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `mgr-cli finetune --data ROOT --out MODEL EXTRA... --cache CACHE`.
+fn finetune(root: &Path, model: &Path, cache: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["finetune", "--data", s(root), "--out", s(model)];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--cache", s(cache)]);
+    run(&args)
+}
+
 fn metadata(path: &Path) -> serde_json::Map<String, Value> {
     let bytes = std::fs::read(path).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -84,23 +92,21 @@ fn finetune_saves_a_model_that_classify_and_eval_load() {
     let (root, cache) = tiny();
     let work = scratch_dir("finetune-e2e");
     let model = work.join("tiny.safetensors");
-    let out = run(&[
-        "finetune",
-        "--data",
-        s(root),
-        "--out",
-        s(&model),
-        "--model",
-        "crnn",
-        "--strategy",
-        "finetune",
-        "--epochs",
-        "2",
-        "--seed",
-        "3",
-        "--cache",
-        s(cache),
-    ]);
+    let out = finetune(
+        root,
+        &model,
+        cache,
+        &[
+            "--model",
+            "crnn",
+            "--strategy",
+            "finetune",
+            "--epochs",
+            "2",
+            "--seed",
+            "3",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -359,19 +365,12 @@ fn features_svm_on_the_fcn_becomes_its_output_layer() {
     let (root, cache) = tiny();
     let work = scratch_dir("finetune-fcn-svm");
     let model = work.join("fcn-svm.safetensors");
-    let out = run(&[
-        "finetune",
-        "--data",
-        s(root),
-        "--out",
-        s(&model),
-        "--model",
-        "fcn",
-        "--strategy",
-        "features-svm",
-        "--cache",
-        s(cache),
-    ]);
+    let out = finetune(
+        root,
+        &model,
+        cache,
+        &["--model", "fcn", "--strategy", "features-svm"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(
         epoch_losses(&out.stdout).is_empty(),
@@ -505,17 +504,7 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
     let (root, cache) = tiny();
     let work = scratch_dir("finetune-stack");
     let model = work.join("stack.safetensors");
-    let out = run(&[
-        "finetune",
-        "--data",
-        s(root),
-        "--out",
-        s(&model),
-        "--seed",
-        "5",
-        "--cache",
-        s(cache),
-    ]);
+    let out = finetune(root, &model, cache, &["--seed", "5"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         epoch_losses(&out.stdout).is_empty(),
@@ -689,15 +678,7 @@ fn finetune_refuses_a_missing_output_folder_up_front() {
     let (root, cache) = tiny();
     let work = scratch_dir("finetune-no-folder");
     let model = work.join("missing").join("m.safetensors");
-    let out = run(&[
-        "finetune",
-        "--data",
-        s(root),
-        "--out",
-        s(&model),
-        "--cache",
-        s(cache),
-    ]);
+    let out = finetune(root, &model, cache, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
