@@ -13,7 +13,7 @@ use mgr_tests::{pack, wav_bytes};
 fn analyzer() -> Analyzer {
     let dev = device(DeviceKind::Cpu).unwrap();
     Analyzer::new(
-        Model::builtin("gtzan", &dev).unwrap(),
+        mgr_core::model::Builtin::Gtzan.load(&dev).unwrap(),
         ResamplerKind::Reference,
     )
 }
@@ -72,7 +72,7 @@ fn text_renamed_wav_is_an_error() {
 #[test]
 fn missing_file_is_an_io_error() {
     let e = decode_file(Path::new("no/such/file.mp3")).unwrap_err();
-    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(matches!(e, Error::Io(_)), "{e}");
     assert_one_line(&e);
 }
 
@@ -192,7 +192,7 @@ fn corrupt_model_file_is_an_error() {
     assert!(matches!(e, Error::InvalidModel { .. }), "{e}");
     assert_one_line(&e);
     // A truncated copy of a real model.
-    let real = mgr_core::model::builtin::GTZAN_CRNN;
+    let real = mgr_core::model::Builtin::Gtzan.bytes();
     let e = Model::from_bytes(&real[..real.len() / 2], "half", &dev).unwrap_err();
     assert_one_line(&e);
 }

@@ -50,7 +50,8 @@ fn frames(n: usize) -> Vec<f32> {
 }
 
 fn generic(name: &str) -> Model {
-    Model::builtin(name, &CandleDevice::Cpu)
+    mgr_core::model::ModelSpec::from(name)
+        .load(&CandleDevice::Cpu)
         .unwrap()
         .with_conv_kernels(ConvKernels::Generic)
 }

@@ -125,7 +125,9 @@ pub fn model(name: &str) -> &'static Model {
         return m;
     }
     let m: &'static Model = Box::leak(Box::new(
-        Model::builtin(name, &candle_core_device()).expect("built-in model loads"),
+        mgr_core::model::ModelSpec::from(name)
+            .load(&candle_core_device())
+            .expect("built-in model loads"),
     ));
     models.push((name.to_string(), m));
     m

@@ -28,7 +28,7 @@ fn two_minute_song_gives_two_frames_averaged() {
     let song = Audio::new(y.clone(), SAMPLE_RATE, 1).unwrap();
     let m = model("gtzan");
     let mut analyzer = Analyzer::new(
-        mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+        mgr_core::model::Builtin::Gtzan.load(m.device()).unwrap(),
         ResamplerKind::Reference,
     );
     let scores = analyzer.analyze_audio(&song).unwrap();
@@ -73,7 +73,7 @@ fn many_files_pipelined_equal_one_at_a_time_and_keep_order() {
     let m = model("gtzan");
     let new_analyzer = || {
         Analyzer::new(
-            mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+            mgr_core::model::Builtin::Gtzan.load(m.device()).unwrap(),
             ResamplerKind::Fast,
         )
     };

@@ -13,7 +13,7 @@ use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use mgr_core::audio::{decode_file, Audio};
-use mgr_core::model::{device, DeviceKind, Model};
+use mgr_core::model::{device, DeviceKind};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::ResamplerKind;
 use mgr_tests::pack;
@@ -263,7 +263,7 @@ fn compare_after(name: &str, before: Option<&Audio>, audio: &Audio) {
 
     for kind in [ResamplerKind::Fast, ResamplerKind::Reference] {
         let dev = device(DeviceKind::Cpu).unwrap();
-        let mut an = Analyzer::new(Model::builtin("gtzan", &dev).unwrap(), kind);
+        let mut an = Analyzer::new(mgr_core::model::Builtin::Gtzan.load(&dev).unwrap(), kind);
         let want = an.analyze_audio(audio).unwrap();
         let worst = mgr_tests::max_abs_diff(&mean, &want.mean);
         println!(
@@ -370,7 +370,7 @@ fn a_bad_model_file_keeps_the_built_in_model() {
         "fell back to the built-in model"
     );
     let dev = device(DeviceKind::Cpu).unwrap();
-    let model = Model::builtin("gtzan", &dev).unwrap();
+    let model = mgr_core::model::Builtin::Gtzan.load(&dev).unwrap();
     let labels = model.labels().to_vec();
     let want = Analyzer::new(model, ResamplerKind::Fast)
         .analyze_audio(&audio)

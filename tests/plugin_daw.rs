@@ -24,7 +24,9 @@ mod plugin_host;
 use plugin_host::*;
 
 fn builtin() -> Model {
-    Model::builtin("gtzan", &device(DeviceKind::Cpu).unwrap()).unwrap()
+    mgr_core::model::Builtin::Gtzan
+        .load(&device(DeviceKind::Cpu).unwrap())
+        .unwrap()
 }
 
 /// `mgr-cli classify --resampler fast` on `audio`: what the plugin must report for it.
@@ -261,9 +263,7 @@ fn finetuned_copy(dir: &std::path::Path) -> std::path::PathBuf {
         mgr_core::model::meta::keys::PROVENANCE.to_string(),
         serde_json::to_string(&provenance).unwrap(),
     );
-    let (tensors, meta) =
-        mgr_core::train::export::model_tensors(mgr_core::model::builtin::GTZAN_CRNN, &[], &meta)
-            .unwrap();
+    let (tensors, meta) = mgr_core::train::export::model_tensors(&published_weights(), &[], &meta);
     let path = dir.join("house_genres.safetensors");
     mgr_core::train::export::write_safetensors(&path, &tensors, meta).unwrap();
     path
@@ -402,8 +402,8 @@ fn reset_and_model_loading_through_the_host() {
 /// fixed pattern, not a fit: what matters here is that the plugin runs the head as the library
 /// does.
 fn stacked_copy(dir: &std::path::Path) -> std::path::PathBuf {
-    use mgr_core::model::head::StackHead;
     use mgr_core::model::meta::{keys, CrossValidation, Provenance};
+    use mgr_core::model::net::head::StackHead;
     let labels = builtin().labels().to_vec();
     let n = labels.len();
     let dims = 64 + 3 * 128 + 32 + n;
@@ -449,11 +449,10 @@ fn stacked_copy(dir: &std::path::Path) -> std::path::PathBuf {
         serde_json::to_string(&provenance).unwrap(),
     );
     let (tensors, meta) = mgr_core::train::export::model_tensors(
-        mgr_core::model::builtin::GTZAN_CRNN,
+        &published_weights(),
         &head.tensors().unwrap(),
         &meta,
-    )
-    .unwrap();
+    );
     let path = dir.join("stacked.safetensors");
     mgr_core::train::export::write_safetensors(&path, &tensors, meta).unwrap();
     path
@@ -466,7 +465,9 @@ fn stacked_copy(dir: &std::path::Path) -> std::path::PathBuf {
 fn a_stacked_model_runs_in_the_plugin_as_in_classify() {
     let dir = mgr_tests::scratch_dir("stacked-model");
     let path = stacked_copy(&dir);
-    let model = Model::load(&path, &device(DeviceKind::Cpu).unwrap()).unwrap();
+    let model = mgr_core::model::ModelSpec::File(path.clone())
+        .load(&device(DeviceKind::Cpu).unwrap())
+        .unwrap();
     let audio = decode_file(&pack("audio/bensound/bensound-thejazzpiano.mp3")).unwrap();
     let want = Analyzer::new(model, ResamplerKind::Fast)
         .analyze_audio(&audio)
@@ -500,4 +501,10 @@ fn a_stacked_model_runs_in_the_plugin_as_in_classify() {
         "{prov}"
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The published GTZAN CRNN's tensors and metadata: the base of a trained model file.
+fn published_weights() -> mgr_core::model::Weights {
+    let bytes = mgr_core::model::Builtin::Gtzan.bytes();
+    mgr_core::model::Weights::parse(bytes, "gtzan").unwrap()
 }

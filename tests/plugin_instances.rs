@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use mgr_core::audio::decode_file;
-use mgr_core::model::{device, DeviceKind, Model};
+use mgr_core::model::{device, DeviceKind};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::{output_len, ResamplerKind};
 use mgr_tests::pack;
@@ -37,7 +37,7 @@ fn eight_instances_analyse_side_by_side() {
         .map(|n| decode_file(&pack(&format!("audio/bensound/bensound-{n}.mp3"))).unwrap())
         .collect();
     let dev = device(DeviceKind::Cpu).unwrap();
-    let model = Model::builtin("gtzan", &dev).unwrap();
+    let model = mgr_core::model::Builtin::Gtzan.load(&dev).unwrap();
     let labels = model.labels().to_vec();
     let mut an = Analyzer::new(model, ResamplerKind::Fast);
     let want: Vec<_> = songs.iter().map(|s| an.analyze_audio(s).unwrap()).collect();

@@ -11,7 +11,8 @@ use clap::{Args, ValueEnum};
 use mgr_core::audio::{decode_file, Decoder};
 use mgr_core::config::{FramingConfig, CLIP_SAMPLES, FRAME_SECONDS, N_FRAMES, N_MELS};
 use mgr_core::mel::LogMel;
-use mgr_core::model::{crnn, device, fcn, Architecture, Model};
+use mgr_core::model::net::{crnn, fcn};
+use mgr_core::model::{device, Architecture, Builtin};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::{Resampler, ResamplerKind};
 use serde_json::json;
@@ -204,8 +205,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     }
 
     if stages.contains(&Stage::Network) {
-        let fcn = Model::builtin("fcn", &dev)?;
-        let crnn = Model::builtin("gtzan", &dev)?;
+        let fcn = Builtin::Fcn.load(&dev)?;
+        let crnn = Builtin::Gtzan.load(&dev)?;
         let mut batches = vec![1usize];
         if a.net_batch > 1 {
             batches.push(a.net_batch);
@@ -241,8 +242,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             (ResamplerKind::Reference, "reference"),
             (ResamplerKind::Fast, "fast"),
         ] {
-            let mut analyzer = Analyzer::new(Model::builtin("gtzan", &dev)?, kind)
-                .with_batch(a.run.batch_for(&dev));
+            let mut analyzer =
+                Analyzer::new(Builtin::Gtzan.load(&dev)?, kind).with_batch(a.run.batch_for(&dev));
             let t = time(reps, || Ok(analyzer.analyze_file(&a.file)?))?;
             rows.push(row(
                 &format!("e2e_{name}"),

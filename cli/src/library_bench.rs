@@ -27,8 +27,8 @@ use mgr_core::audio::Decoder;
 use mgr_core::config::FramingConfig;
 use mgr_core::library::walk::{walk, WalkOptions};
 use mgr_core::mel::LogMel;
-use mgr_core::model::{CandleDevice, Model};
-use mgr_core::pipeline::{Stream, StreamConfig, FRAME_VALUES};
+use mgr_core::model::{Builtin, CandleDevice, Model};
+use mgr_core::pipeline::{Pipeline, PipelineConfig, FRAME_VALUES};
 use mgr_core::resample::Resampler;
 use serde_json::json;
 
@@ -135,11 +135,11 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 /// Run the library through the streaming pipeline; songs per second.
-fn library_run(files: &[PathBuf], model: &Model, config: StreamConfig) -> Result<f64> {
+fn library_run(files: &[PathBuf], model: &Model, config: PipelineConfig) -> Result<f64> {
     let never = AtomicBool::new(false);
     let mut failed = 0usize;
     let start = Instant::now();
-    let summary = Stream::new(model, config).run(files, &never, |_, r| {
+    let summary = Pipeline::new(model, config).run(files, &never, |_, r| {
         if r.is_err() {
             failed += 1;
         }
@@ -205,18 +205,18 @@ fn measure(a: &crate::bench::BenchArgs, clips: &[PathBuf], files: &[PathBuf]) ->
     let sample: Vec<PathBuf> = clips.iter().take(20).cloned().collect();
     let resampler = Resampler::new(a.run.resampler);
     let cpu = CandleDevice::Cpu;
-    let model = Model::builtin("gtzan", &cpu)?;
+    let model = Builtin::Gtzan.load(&cpu)?;
     let cores = rayon::current_num_threads();
     // One configuration: the stage reference, then the library run, on the current pool.
     let row = |name: String, model: &Model, workers: usize| -> Result<Row> {
         let dev = model.device();
         let b = a.run.batch_for(dev);
         let stages = stage_times(&sample, model, &resampler, b)?;
-        let config = StreamConfig {
+        let config = PipelineConfig {
             resampler: a.run.resampler,
             batch: b,
             workers,
-            ..StreamConfig::for_device(dev)
+            ..PipelineConfig::for_device(dev)
         };
         let reset = reset_peak_rss();
         let songs_per_s = library_run(files, model, config)?;
@@ -236,7 +236,7 @@ fn measure(a: &crate::bench::BenchArgs, clips: &[PathBuf], files: &[PathBuf]) ->
     let mut rows = vec![one.install(|| row("1 thread".into(), &model, 0))?];
     rows.push(row(format!("{cores} threads (all cores)"), &model, cores)?);
     if let Some(gpu) = cuda_device() {
-        let model = Model::builtin("gtzan", &gpu)?;
+        let model = Builtin::Gtzan.load(&gpu)?;
         rows.push(row(
             format!("cuda + {cores} front-end threads"),
             &model,
@@ -267,7 +267,7 @@ fn report(a: &crate::bench::BenchArgs, clips: &[PathBuf], n: usize, rows: &[Row]
             })
             .collect();
         let doc = json!({"source": a.file.display().to_string(), "clips": clips.len(),
-                         "files": n, "resampler": resampler, "model": "gtzan", "rows": arr});
+                         "files": n, "resampler": resampler, "model": Builtin::Gtzan.name(), "rows": arr});
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }

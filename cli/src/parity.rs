@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use mgr_core::config::{FramingConfig, N_FRAMES, N_MELS};
-use mgr_core::model::{argmax, device, ConvKernels, DeviceKind, Model, BUILTIN_NAMES};
+use mgr_core::model::{argmax, device, Builtin, ConvKernels, DeviceKind};
 use mgr_core::pipeline::FrontEnd;
 use mgr_core::resample::ResamplerKind;
 use serde_json::json;
@@ -22,14 +22,14 @@ pub struct ParityArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Device to compare with the CPU.
-    #[arg(long, value_parser = crate::parse_device)]
+    #[arg(long)]
     device: DeviceKind,
     /// Batch sizes, each one forward pass.
     #[arg(long, value_delimiter = ',', default_value = "1,4,8,64")]
     batches: Vec<usize>,
     /// Built-in models to compare.
     #[arg(long, value_delimiter = ',', default_value = "gtzan,crnn,fcn")]
-    models: Vec<String>,
+    models: Vec<Builtin>,
     /// Largest allowed |device − CPU| of any score.
     #[arg(long, default_value_t = 1e-4)]
     tolerance: f32,
@@ -87,16 +87,6 @@ pub fn run(a: ParityArgs) -> Result<ExitCode> {
     if let Some(n) = a.threads.filter(|n| *n > 0) {
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
-    if let Some(m) = a
-        .models
-        .iter()
-        .find(|m| !BUILTIN_NAMES.contains(&m.as_str()))
-    {
-        bail!(
-            "--models: {m} is not a built-in model ({})",
-            BUILTIN_NAMES.join(",")
-        );
-    }
     if a.batches.is_empty() || a.batches.contains(&0) {
         bail!("--batches: give batch sizes of at least 1");
     }
@@ -111,15 +101,15 @@ pub fn run(a: ParityArgs) -> Result<ExitCode> {
     let logmels = frames(&a.paths, most)?;
     let mut rows = Vec::new();
     for name in &a.models {
-        let cpu = Model::builtin(name, &mgr_core::model::CandleDevice::Cpu)?;
+        let cpu = name.load(&mgr_core::model::CandleDevice::Cpu)?;
         let want = cpu.predict(&logmels, 1)?;
-        let model = Model::builtin(name, &dev)?.with_conv_kernels(kernels);
+        let model = name.load(&dev)?.with_conv_kernels(kernels);
         for &batch in &a.batches {
             let got = model
                 .predict(&logmels[..batch * PER], batch)
                 .with_context(|| format!("{name} at batch {batch} on {dev_name}"))?;
             let mut row = Row {
-                model: name.clone(),
+                model: name.to_string(),
                 batch,
                 worst: 0.0,
                 same_top: 0,

@@ -668,13 +668,13 @@ impl App {
                     ui.label("Licence notices of the embedded weights:");
                     egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| {
                         ui.label(
-                            RichText::new(mgr_core::model::builtin::LICENSE_JIMENEZ)
+                            RichText::new(mgr_core::model::spec::LICENSE_JIMENEZ)
                                 .monospace()
                                 .size(10.0),
                         );
                         ui.separator();
                         ui.label(
-                            RichText::new(mgr_core::model::builtin::LICENSE_CHOI)
+                            RichText::new(mgr_core::model::spec::LICENSE_CHOI)
                                 .monospace()
                                 .size(10.0),
                         );

@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use mgr_core::config::{CLIP_SAMPLES, N_FRAMES, N_MELS, SAMPLE_RATE};
 use mgr_core::mel::LogMel;
 use mgr_core::model::meta::keys;
-use mgr_core::model::{device, DeviceKind, Model};
+use mgr_core::model::{device, DeviceKind, Model, ModelSpec};
 use mgr_core::resample::StreamResampler;
 use nice_plug_egui::RepaintNotifier;
 
@@ -168,11 +168,9 @@ fn load_model(path: Option<&str>) -> Result<Arc<Model>, String> {
         return Ok(m);
     }
     let dev = device(DeviceKind::Cpu).map_err(|e| e.to_string())?;
-    let model = match path {
-        None => Model::builtin("gtzan", &dev),
-        Some(p) => Model::load(Path::new(p), &dev),
-    }
-    .map_err(|e| e.to_string())?;
+    // A path is always a file, even one called `gtzan`; no path is the built-in default.
+    let spec = path.map_or_else(ModelSpec::default, |p| ModelSpec::File(p.into()));
+    let model = spec.load(&dev).map_err(|e| e.to_string())?;
     let model = Arc::new(model);
     loaded.push((key, Arc::downgrade(&model)));
     Ok(model)

@@ -23,6 +23,7 @@ pub mod library;
 pub mod mel;
 pub mod mfcc;
 pub mod model;
+mod names;
 pub mod pipeline;
 pub mod progress;
 pub mod resample;

@@ -108,6 +108,65 @@ impl Provenance {
     }
 }
 
+/// What `finetune` records in a trained model's file beside its tensors, turned into the
+/// metadata [`keys`] in one place.
+#[derive(Debug, Clone)]
+pub struct TrainedModel<'a> {
+    /// The genres it predicts, in output order.
+    pub labels: &'a [String],
+    /// Short model name (the output file's stem).
+    pub name: String,
+    /// Training strategy.
+    pub strategy: String,
+    /// The base model as the user named it.
+    pub base_model: String,
+    /// The training configuration.
+    pub config: serde_json::Value,
+    /// Validation results of the written model.
+    pub validation: serde_json::Value,
+    /// One JSON entry per epoch of a fine-tune (already serialised).
+    pub history: Option<String>,
+    /// Output non-linearity of the scores.
+    pub output_activation: &'static str,
+    /// Where it came from, for `classify` and the plugin to show.
+    pub provenance: Provenance,
+}
+
+impl TrainedModel<'_> {
+    /// The metadata entries (the base model's own entries are kept beside them).
+    pub fn metadata(&self) -> Result<HashMap<String, String>, serde_json::Error> {
+        let mut m = HashMap::from([
+            (
+                keys::LABELS.to_string(),
+                serde_json::to_string(self.labels)?,
+            ),
+            (
+                keys::MODEL.to_string(),
+                format!(
+                    "{} (mgr-cli finetune, {} from {})",
+                    self.name, self.strategy, self.base_model
+                ),
+            ),
+            (keys::STRATEGY.to_string(), self.strategy.clone()),
+            (keys::BASE_MODEL_SPEC.to_string(), self.base_model.clone()),
+            (keys::CONFIG.to_string(), self.config.to_string()),
+            (keys::VALIDATION.to_string(), self.validation.to_string()),
+            (
+                keys::OUTPUT_ACTIVATION.to_string(),
+                self.output_activation.to_string(),
+            ),
+            (
+                keys::PROVENANCE.to_string(),
+                serde_json::to_string(&self.provenance)?,
+            ),
+        ]);
+        if let Some(h) = &self.history {
+            m.insert(keys::HISTORY.to_string(), h.clone());
+        }
+        Ok(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,8 @@ use polyphase::Bank;
 use reference::KaiserTable;
 
 /// Which resampling algorithm to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ResamplerKind {
     /// Bit-faithful port of the 2016 resampy `kaiser_best` interpolator (slow, exact).
     #[default]
@@ -40,16 +41,7 @@ pub enum ResamplerKind {
     Fast,
 }
 
-impl std::str::FromStr for ResamplerKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "reference" => Ok(Self::Reference),
-            "fast" => Ok(Self::Fast),
-            other => Err(format!("unknown resampler {other:?} (reference|fast)")),
-        }
-    }
-}
+crate::names::kebab_names!(ResamplerKind);
 
 /// Resamples whole signals to 12 kHz. Holds the filter table (built once) so that many files
 /// can be converted without rebuilding it.

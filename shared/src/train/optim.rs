@@ -12,16 +12,7 @@ pub enum OptimizerKind {
     SgdNesterov,
 }
 
-impl std::str::FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "adam" => Ok(Self::Adam),
-            "sgd-nesterov" => Ok(Self::SgdNesterov),
-            o => Err(format!("unknown optimizer {o:?} (adam|sgd-nesterov)")),
-        }
-    }
-}
+crate::names::kebab_names!(OptimizerKind);
 
 /// Hyper-parameters of the optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -11,7 +11,7 @@
 
 use super::linear::logistic_regression;
 use super::{frames_of, Songs, TrainError};
-use crate::model::head::{stack_features, StackHead};
+use crate::model::net::head::{stack_features, StackHead};
 
 /// The recipe's two constants.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -11,17 +11,7 @@ pub enum TrainFrom {
     Output,
 }
 
-impl std::str::FromStr for TrainFrom {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gru1" => Ok(Self::Gru1),
-            "gru2" => Ok(Self::Gru2),
-            "output" => Ok(Self::Output),
-            o => Err(format!("unknown layer {o:?} (gru1|gru2|output)")),
-        }
-    }
-}
+crate::names::kebab_names!(TrainFrom);
 
 /// `--init`: start the trained layers from the pretrained tensors or at random.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -31,16 +21,7 @@ pub enum Init {
     Random,
 }
 
-impl std::str::FromStr for Init {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "msd" => Ok(Self::Msd),
-            "random" => Ok(Self::Random),
-            o => Err(format!("unknown init {o:?} (msd|random)")),
-        }
-    }
-}
+crate::names::kebab_names!(Init);
 
 /// Everything that decides a training run (stored in checkpoints and the output metadata).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

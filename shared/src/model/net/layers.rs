@@ -7,7 +7,7 @@
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
-use super::conv::{to_channels_first, to_channels_last, FusedConv};
+use crate::model::cpu::conv::{to_channels_first, to_channels_last, FusedConv};
 
 /// Scale and shift equivalent to an inference-mode BatchNorm: `y = x·scale + shift`.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ impl Module for TimeBatchNorm {
 
 /// conv 3×3 ("same", cross-correlation) → BatchNorm (folded) → ELU(1) → max-pool (floor).
 ///
-/// On the CPU the fused kernel of [`super::conv`] runs the block; on other devices candle's ops.
+/// On the CPU the fused kernel of [`crate::model::cpu::conv`] runs the block; on other devices candle's ops.
 #[derive(Debug, Clone)]
 pub struct ConvBlock {
     conv: Conv2d,
@@ -124,7 +124,7 @@ pub type Tap<'a> = dyn FnMut(&str, &Tensor) + 'a;
 /// Which implementation runs the conv blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvKernels {
-    /// The fused kernels of [`super::conv`] on the CPU, candle's generic ops on every other
+    /// The fused kernels of [`crate::model::cpu::conv`] on the CPU, candle's generic ops on every other
     /// device.
     #[default]
     Auto,
@@ -325,12 +325,13 @@ mod tests {
     fn crnn_blocks() -> Vec<ConvBlock> {
         let dev = Device::Cpu;
         let tensors =
-            candle_core::safetensors::load_buffer(super::super::builtin::GTZAN_CRNN, &dev).unwrap();
+            candle_core::safetensors::load_buffer(crate::model::Builtin::Gtzan.bytes(), &dev)
+                .unwrap();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
         let mut c_in = 1;
-        super::super::crnn::CHANNELS
+        crate::model::net::crnn::CHANNELS
             .iter()
-            .zip(&super::super::crnn::POOLS)
+            .zip(&crate::model::net::crnn::POOLS)
             .enumerate()
             .map(|(i, (&c, &pool))| {
                 let b = ConvBlock::new(i + 1, c_in, c, pool, 1e-5, &vb).unwrap();
@@ -411,13 +412,14 @@ mod tests {
     fn fused_kernel_equals_candle_ops_on_published_weights() {
         let dev = Device::Cpu;
         let tensors =
-            candle_core::safetensors::load_buffer(super::super::builtin::GTZAN_CRNN, &dev).unwrap();
+            candle_core::safetensors::load_buffer(crate::model::Builtin::Gtzan.bytes(), &dev)
+                .unwrap();
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
         let mut x = Tensor::randn(0f32, 1.0, (2, 1, 48, 150), &dev).unwrap();
         let mut c_in = 1;
-        for (i, (&c, &pool)) in super::super::crnn::CHANNELS
+        for (i, (&c, &pool)) in crate::model::net::crnn::CHANNELS
             .iter()
-            .zip(&super::super::crnn::POOLS)
+            .zip(&crate::model::net::crnn::POOLS)
             .enumerate()
             .take(2)
         {
