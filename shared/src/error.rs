@@ -1,17 +1,46 @@
-//! The one error type of `mgr-core`: every variant says what the user gave us and why we refused it.
+//! The error of the core pipeline (file → genre): every variant says what the user gave us
+//! and why we refused it. [`IoError`] is the one shape of a failed read or write, shared by
+//! every module's error type.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A file or folder that could not be read or written: what was tried, on which path, and
+/// the system's reason, in one line (`cannot read x.flac: No such file or directory`).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {op} {}: {cause}", path.display())]
+pub struct IoError {
+    /// What was tried: `read`, `write`, `create`, `open`, `list`, `rename`, ….
+    pub op: &'static str,
+    /// The file or folder.
+    pub path: PathBuf,
+    /// The system's reason (part of the message, so not repeated as a source).
+    pub cause: std::io::Error,
+}
+
+impl IoError {
+    /// `map_err` adaptor: `std::fs::read(p).map_err(IoError::read(p))`.
+    pub fn read(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> Self {
+        Self::on("read", path)
+    }
+
+    /// `map_err` adaptor for writing (creating, appending, renaming into place).
+    pub fn write(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> Self {
+        Self::on("write", path)
+    }
+
+    /// `map_err` adaptor for any operation `op` (a verb: `list`, `rename`, …).
+    pub fn on(op: &'static str, path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.as_ref().to_path_buf();
+        move |cause| Self { op, path, cause }
+    }
+}
 
 /// Everything that can go wrong between a file on disk and a genre.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The bytes are not audio in a format we can decode.
     #[error("{path}: unsupported or unrecognised audio format ({reason})")]
     UnsupportedFormat { path: PathBuf, reason: String },

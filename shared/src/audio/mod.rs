@@ -24,7 +24,7 @@ use std::path::Path;
 pub use mono::{Audio, MAX_FILE_BYTES, MAX_INPUT_RATE, MAX_SAMPLES};
 pub use via_symphonia::remove_mp3_decoder_delay;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoError, Result};
 
 /// File extensions that [`decode_file`] is expected to read; used when walking folders.
 pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga", "au", "snd"];
@@ -82,10 +82,7 @@ impl Decoder {
 /// [`MAX_FILE_BYTES`].
 fn read_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
     use std::io::Read;
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |e| Error::from(IoError::read(path)(e));
     let file = std::fs::File::open(path).map_err(io)?;
     bytes.clear();
     // The length on disk is a hint (a device or a pipe says 0): the read is bounded anyway.

@@ -72,10 +72,7 @@ impl ArtistIndex {
 
     /// Read an index file.
     pub fn load(path: &Path) -> Result<Self, DatasetError> {
-        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(crate::error::IoError::read(path))?;
         // The file is mostly ASCII with a few Latin-1 names; a lossy read keeps every line.
         let mut index = Self::parse(&String::from_utf8_lossy(&bytes));
         if index.artists.is_empty() {

@@ -16,13 +16,9 @@ use split::{plan, SplitPlan, SplitSpec};
 /// What can go wrong when reading data folders, an artist index or a split request.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    /// The data folder does not exist or cannot be listed.
-    #[error("cannot read data folder {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The data folder does not exist or cannot be listed, or an index cannot be read.
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     /// No `<genre>/<file>` audio files were found under the folder.
     #[error("{0}: no audio files in <genre>/ sub-folders (expected GTZAN's genres/<genre>/<clip> layout)")]
     NoClips(PathBuf),
@@ -40,7 +36,7 @@ pub enum DatasetError {
         second: PathBuf,
     },
     /// A data genre the model cannot predict.
-    #[error("genre folder {genre:?} is not a label of the model ({labels}); use --train to learn these genres")]
+    #[error("genre folder {genre:?} is not a label of the model ({labels}); train a classifier to learn these genres")]
     UnknownGenre { genre: String, labels: String },
     /// The split leaves a part empty (e.g. k-fold with more folds than clips of a genre).
     #[error("split {split}: {reason}")]
@@ -111,12 +107,8 @@ pub fn discover_all(dirs: &[PathBuf]) -> Result<Dataset, DatasetError> {
 /// Find every audio file (by extension) below `dir`'s genre folders.
 pub fn discover(dir: &Path) -> Result<Dataset, DatasetError> {
     let root = genre_root(dir);
-    let io = |source| DatasetError::Io {
-        path: root.clone(),
-        source,
-    };
     let mut genre_dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map_err(io)?
+        .map_err(crate::error::IoError::on("list data folder", &root))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
@@ -284,7 +276,7 @@ mod tests {
         ));
         assert!(matches!(
             discover(&c.join("missing")),
-            Err(DatasetError::Io { .. })
+            Err(DatasetError::Io(_))
         ));
         for d in [a, b, c] {
             let _ = std::fs::remove_dir_all(d);

@@ -263,10 +263,7 @@ impl ResumeIndex {
         labels: &[String],
     ) -> Result<Self, LibraryError> {
         let mut text = String::new();
-        let io = |source| LibraryError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |e| LibraryError::from(crate::error::IoError::read(path)(e));
         match File::open(path) {
             Ok(mut f) => {
                 f.read_to_string(&mut text).map_err(io)?;
@@ -391,10 +388,7 @@ impl RecordWriter {
         model: &str,
         labels: &[String],
     ) -> Result<Self, LibraryError> {
-        let io = |source| LibraryError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |e| LibraryError::from(crate::error::IoError::write(path)(e));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -436,10 +430,7 @@ impl RecordWriter {
         self.file
             .write_all(text.as_bytes())
             .and_then(|()| self.file.flush())
-            .map_err(|source| LibraryError::Io {
-                path: self.path.clone(),
-                source,
-            })
+            .map_err(|e| crate::error::IoError::write(&self.path)(e).into())
     }
 
     /// Append one song (whole lines, one `write`).

@@ -78,12 +78,9 @@ pub enum TagError {
     Write { path: PathBuf, reason: String },
     #[error("{path}: the rewritten copy failed its check ({reason}); original untouched")]
     Verify { path: PathBuf, reason: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
 }
 
 /// The genre as written into a tag: the label with a capital letter (GTZAN's `hiphop` as
@@ -165,10 +162,7 @@ impl Tags {
             }
             _ => None,
         };
-        let mut f = File::open(path).map_err(|source| TagError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let mut f = File::open(path).map_err(crate::error::IoError::read(path))?;
         let opts = parse_options();
         let read = match kind {
             Some(FileType::Mpeg) => MpegFile::read_from(&mut f, opts).map(|t| Self::Mpeg(t.into())),
@@ -357,7 +351,7 @@ impl Plan {
             TagAction::Change => format!("would write: {} (was: {was})", self.new),
             TagAction::Unchanged => format!("unchanged: {}", self.new),
             TagAction::KeepUsers => format!(
-                "kept: {was} (set by the user; mgr says {}, --overwrite-existing replaces it)",
+                "kept: {was} (set by the user; mgr says {}; overwrite-existing replaces it)",
                 self.new
             ),
         }
@@ -371,10 +365,7 @@ pub fn plan(
     scores: Option<&str>,
     options: TagOptions,
 ) -> Result<Plan, TagError> {
-    let target = std::fs::canonicalize(path).map_err(|source| TagError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let target = std::fs::canonicalize(path).map_err(crate::error::IoError::read(path))?;
     let tags = Tags::read(&target)?;
     let old = tags.genre();
     let new = genre_name(label);
@@ -425,10 +416,7 @@ impl Plan {
             return Ok(None);
         }
         let target = &self.target;
-        let io = |source| TagError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io = |e| TagError::from(crate::error::IoError::read(&self.path)(e));
         let meta = std::fs::metadata(target).map_err(io)?;
         if meta.permissions().readonly() || OpenOptions::new().write(true).open(target).is_err() {
             return Err(TagError::ReadOnly {
@@ -499,10 +487,8 @@ impl Prepared {
 
     /// Replace the original with the verified copy.
     pub fn commit(mut self) -> Result<(), TagError> {
-        std::fs::rename(&self.temp, &self.target).map_err(|source| TagError::Io {
-            path: self.target.clone(),
-            source,
-        })?;
+        std::fs::rename(&self.temp, &self.target)
+            .map_err(crate::error::IoError::write(&self.target))?;
         self.committed = true;
         // Make the rename itself durable (best effort: not every platform can open a folder).
         if let Some(dir) = self.target.parent() {

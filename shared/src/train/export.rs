@@ -8,7 +8,9 @@ use candle_core::{DType, Device, Tensor};
 use safetensors::{Dtype, View};
 
 use super::TrainError;
+use crate::error::IoError;
 use crate::model::meta::keys;
+use crate::model::Weights;
 
 /// Named tensors and string metadata: the content of a safetensors file.
 pub type TensorsAndMetadata = (Vec<(String, Tensor)>, HashMap<String, String>);
@@ -64,14 +66,10 @@ pub fn write_safetensors(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
     let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    let io = |source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::write(&tmp, &data).map_err(io)?;
+    std::fs::write(&tmp, &data).map_err(IoError::write(path))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io(e)
+        IoError::write(path)(e).into()
     })
 }
 
@@ -88,14 +86,21 @@ pub fn read_safetensors(bytes: &[u8], what: &str) -> Result<TensorsAndMetadata, 
     Ok((tensors, metadata))
 }
 
-/// A full model file: every tensor of `base` (the published layout), with `replace` swapped in
-/// (the output layer may change size), the base metadata kept and `metadata` added on top.
+/// A full model file: every tensor of `base` (the published layout, in name order), with
+/// `replace` swapped in (the output layer may change size), the base metadata kept and
+/// `metadata` added on top.
 pub fn model_tensors(
-    base: &[u8],
+    base: &Weights,
     replace: &[(String, Tensor)],
     metadata: &HashMap<String, String>,
-) -> Result<TensorsAndMetadata, TrainError> {
-    let (mut tensors, mut meta) = read_safetensors(base, "base model")?;
+) -> TensorsAndMetadata {
+    let mut tensors: Vec<(String, Tensor)> = base
+        .tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut meta = base.metadata.clone();
     for (name, t) in replace {
         match tensors.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = t.clone(),
@@ -106,7 +111,7 @@ pub fn model_tensors(
         meta.insert(keys::BASE_MODEL.into(), base_model);
     }
     meta.extend(metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
-    Ok((tensors, meta))
+    (tensors, meta)
 }
 
 #[cfg(test)]

@@ -63,10 +63,7 @@ impl TopTrainer {
     /// Continue from a checkpoint written by [`TopTrainer::save_checkpoint`] for the same
     /// configuration and classes (only the epoch budget may differ).
     pub fn resume(&mut self, path: &Path) -> Result<(), TrainError> {
-        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(crate::error::IoError::read(path))?;
         let (tensors, meta) = read_safetensors(&bytes, &path.display().to_string())?;
         let bad = |r: &str| TrainError::Checkpoint {
             path: path.to_path_buf(),
