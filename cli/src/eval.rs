@@ -13,11 +13,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use mgr_core::dataset::split::SplitSpec;
 use mgr_core::eval::report::{EvalReport, LevelReport};
 use mgr_core::eval::run::{gtzan as run_gtzan, EvalConfig};
+use mgr_core::model::ModelSpec;
 use mgr_core::train::Strategy;
 
-use crate::finetune::{parse, TrainOptions};
+use crate::options::{apply_threads, RunOptions, TrainOptions};
 use crate::ui::Bar;
-use crate::RunOptions;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -45,14 +45,14 @@ struct GtzanArgs {
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
     /// gtzan (built in), fcn, crnn, or a safetensors file (e.g. from `mgr-cli finetune`).
-    #[arg(long, default_value = "gtzan")]
-    model: String,
+    #[arg(long, default_value_t = ModelSpec::default())]
+    model: ModelSpec,
     /// all | fault-filtered | random | kfold:K (artist-grouped) | kfold-random:K.
     #[arg(long, default_value = "all")]
-    split: String,
+    split: SplitSpec,
     /// Train on each fold's training part first (stack, features-softmax, features-svm,
     /// finetune).
-    #[arg(long, value_parser = parse::<Strategy>)]
+    #[arg(long)]
     train: Option<Strategy>,
     /// Also report baselines on the same folds: mfcc, published (comma-separated or repeated).
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -76,21 +76,12 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
 }
 
 fn gtzan(a: GtzanArgs) -> Result<ExitCode> {
-    crate::apply_threads(&a.run);
-    let split: SplitSpec = a.split.parse()?;
+    apply_threads(&a.run);
     let cfg = EvalConfig {
-        data: a.dirs.clone(),
-        model: a.model.clone(),
-        split,
+        experiment: a.train_opts.experiment(&a.dirs, &a.model, a.split, &a.run),
         train: a.train.map(|s| a.train_opts.spec(s)),
-        augment: a.train_opts.augment,
-        valid_per_genre: a.train_opts.valid_per_genre,
-        seed: a.train_opts.seed,
         mfcc_baseline: a.baseline.contains(&BaselineArg::Mfcc),
         published_baseline: a.baseline.contains(&BaselineArg::Published),
-        artists: a.train_opts.artists.clone(),
-        extract: a.train_opts.extract(&a.run),
-        device: a.run.device,
     };
     let report = run_gtzan(&cfg, &Bar::default())?;
     print!("{}", text(&report));
@@ -139,6 +130,26 @@ fn row(s: &mut String, l: &LevelReport, level: &str) {
 /// The human-readable report.
 fn text(r: &EvalReport) -> String {
     let mut s = String::new();
+    summary(&mut s, r);
+    headline(&mut s, r);
+    per_genre(&mut s, &r.main);
+    confusion(&mut s, &r.main);
+    if !r.skipped.is_empty() {
+        let _ = writeln!(s, "\n{} files skipped:", r.skipped.len());
+        for k in &r.skipped {
+            let _ = writeln!(s, "  {}: {}", k.path, k.error);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nwall time {:.1} s (frozen networks and front-end {:.1} s)",
+        r.wall_seconds, r.extract_seconds
+    );
+    s
+}
+
+/// What was evaluated on what, how the songs were grouped, and every system's line.
+fn summary(s: &mut String, r: &EvalReport) {
     let folds = r.main.folds.len();
     let _ = writeln!(
         s,
@@ -166,61 +177,68 @@ fn text(r: &EvalReport) -> String {
         "system", "level", "accuracy", "macro-F1", "pooled"
     );
     for l in &r.levels {
-        row(&mut s, l, l.level.name());
+        row(s, l, l.level.name());
     }
     for l in &r.baselines {
-        row(&mut s, l, "song-mean");
+        row(s, l, "song-mean");
     }
-    if !r.headline.excluded.is_empty() {
+}
+
+/// The headline over the genres with several artists, and the single-artist genres apart.
+fn headline(s: &mut String, r: &EvalReport) {
+    if r.headline.excluded.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\nheadline: songs of the {} genres with two or more artist groups ({} left out: one artist each)",
+        r.headline.genres.len(),
+        r.headline.excluded.join(", ")
+    );
+    for l in &r.headline.systems {
+        row(s, l, "song-mean");
+    }
+    let _ = writeln!(
+        s,
+        "\nsingle-artist genres (cannot be tested on an unheard artist):"
+    );
+    for g in &r.single_artist_genres {
+        if g.test_songs == 0 {
+            let _ = writeln!(s, "  {:<10} no test songs ({})", g.genre, g.group);
+            continue;
+        }
+        let acc: Vec<String> = g
+            .accuracy
+            .iter()
+            .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v.as_f64().unwrap_or(0.0)))
+            .collect();
+        let seen = if g.test_songs_trained_on_genre == 0 {
+            "training never saw the genre".to_string()
+        } else {
+            format!(
+                "training saw the genre for {} of {} test songs",
+                g.test_songs_trained_on_genre, g.test_songs
+            )
+        };
         let _ = writeln!(
             s,
-            "\nheadline: songs of the {} genres with two or more artist groups ({} left out: one artist each)",
-            r.headline.genres.len(),
-            r.headline.excluded.join(", ")
+            "  {:<10} {} songs ({}), {seen}: {}",
+            g.genre,
+            g.test_songs,
+            g.group,
+            acc.join(", ")
         );
-        for l in &r.headline.systems {
-            row(&mut s, l, "song-mean");
-        }
-        let _ = writeln!(
-            s,
-            "\nsingle-artist genres (cannot be tested on an unheard artist):"
-        );
-        for g in &r.single_artist_genres {
-            if g.test_songs == 0 {
-                let _ = writeln!(s, "  {:<10} no test songs ({})", g.genre, g.group);
-                continue;
-            }
-            let acc: Vec<String> = g
-                .accuracy
-                .iter()
-                .map(|(k, v)| format!("{k} {:.0} %", 100.0 * v.as_f64().unwrap_or(0.0)))
-                .collect();
-            let seen = if g.test_songs_trained_on_genre == 0 {
-                "training never saw the genre".to_string()
-            } else {
-                format!(
-                    "training saw the genre for {} of {} test songs",
-                    g.test_songs_trained_on_genre, g.test_songs
-                )
-            };
-            let _ = writeln!(
-                s,
-                "  {:<10} {} songs ({}), {seen}: {}",
-                g.genre,
-                g.test_songs,
-                g.group,
-                acc.join(", ")
-            );
-        }
     }
-    let m = &r.main;
-    let labels = &m.labels;
+}
+
+/// Precision, recall and F1 of every genre with songs or predictions.
+fn per_genre(s: &mut String, m: &LevelReport) {
     let _ = writeln!(
         s,
         "\nper genre ({}, song level, pooled over folds):\n{:<12} {:>9} {:>7} {:>6} {:>8}",
         m.system, "genre", "precision", "recall", "F1", "songs"
     );
-    for (i, l) in labels.iter().enumerate() {
+    for (i, l) in m.labels.iter().enumerate() {
         let predicted: usize = m.confusion.iter().map(|r| r[i]).sum();
         let c = &m.per_class[l];
         let support = c["support"].as_u64().unwrap_or(0);
@@ -237,14 +255,18 @@ fn text(r: &EvalReport) -> String {
             support
         );
     }
+}
+
+/// The pooled song-level confusion matrix, rows with songs only.
+fn confusion(s: &mut String, m: &LevelReport) {
     let _ = writeln!(s, "\nconfusion (rows: true genre, columns: predicted):");
     let _ = write!(s, "{:<12}", "");
-    for l in labels {
+    for l in &m.labels {
         let short: String = l.chars().take(5).collect();
         let _ = write!(s, "{short:>6}");
     }
     let _ = writeln!(s);
-    for (l, counts) in labels.iter().zip(&m.confusion) {
+    for (l, counts) in m.labels.iter().zip(&m.confusion) {
         if counts.iter().sum::<usize>() == 0 {
             continue;
         }
@@ -254,16 +276,4 @@ fn text(r: &EvalReport) -> String {
         }
         let _ = writeln!(s);
     }
-    if !r.skipped.is_empty() {
-        let _ = writeln!(s, "\n{} files skipped:", r.skipped.len());
-        for k in &r.skipped {
-            let _ = writeln!(s, "  {}: {}", k.path, k.error);
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\nwall time {:.1} s (frozen networks and front-end {:.1} s)",
-        r.wall_seconds, r.extract_seconds
-    );
-    s
 }

@@ -5,6 +5,7 @@
 pub mod metrics;
 pub mod report;
 pub mod run;
+pub mod systems;
 
 use crate::dataset::DatasetError;
 
@@ -15,9 +16,7 @@ pub enum EvalError {
     #[error(transparent)]
     Dataset(#[from] DatasetError),
     /// Training or a baseline was asked for with every clip in the test part.
-    #[error(
-        "--train and --baseline need held-out songs: use --split kfold:K, random or fault-filtered"
-    )]
+    #[error("training and baselines need held-out songs: split kfold:K, random or fault-filtered")]
     NeedsHeldOut,
     /// The split leaves no clip of the data to test.
     #[error("split {split}: none of the {clips} clips in {data} is in the test part")]

@@ -6,8 +6,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::metrics::{mean_std, Confusion};
+use super::run::FoldResults;
 use crate::aggregate::{Decision, SongScores};
+use crate::dataset::split::Fold;
+use crate::dataset::Prepared;
 use crate::model::argmax;
+use crate::train::experiment::Experiment;
+use crate::train::extract::Activations;
 
 /// The three levels a system is scored at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -219,6 +224,21 @@ pub struct FoldInfo {
     pub test_songs_with_artist_in_training: Option<usize>,
 }
 
+impl FoldInfo {
+    /// The sizes of `fold`; artist overlap is counted when a system `trains` and the artists
+    /// are known.
+    pub fn new(prep: &Prepared, fold: &Fold, trains: bool) -> Self {
+        let seen: Vec<usize> = fold.train.iter().chain(&fold.valid).copied().collect();
+        Self {
+            train: fold.train.len(),
+            valid: fold.valid.len(),
+            test: fold.test.len(),
+            test_songs_with_artist_in_training: (trains && prep.index.is_some())
+                .then(|| prep.groups.overlap(&seen, &fold.test)),
+        }
+    }
+}
+
 /// A genre that cannot be tested on unheard artists (all its songs are one artist group).
 #[derive(Debug, Clone, Serialize)]
 pub struct SingleArtistGenre {
@@ -273,6 +293,23 @@ pub struct FoldTraining {
     pub seconds: f64,
 }
 
+impl FoldTraining {
+    /// One line for the user about fold `k` of `n`.
+    pub fn line(&self, k: usize, n: usize) -> String {
+        format!(
+            "fold {}/{n}: trained on {} examples ({} validation songs){} in {:.1} s",
+            k + 1,
+            self.examples,
+            self.valid_songs,
+            match (self.epochs, self.best_epoch) {
+                (Some(e), Some(b)) => format!(", {e} epochs (best {b})"),
+                _ => String::new(),
+            },
+            self.seconds
+        )
+    }
+}
+
 /// Everything `eval gtzan` reports. Serialised, its top level is the main system at song level
 /// (mean rule), as before; the rest sits beside it.
 #[derive(Debug, Clone, Serialize)]
@@ -306,6 +343,159 @@ pub struct EvalReport {
     pub skipped: Vec<Skipped>,
     /// Every test song, in data order.
     pub predictions: Vec<SongPrediction>,
+}
+
+impl EvalReport {
+    /// The report of the systems' runs on the experiment's folds (the first run is the
+    /// system evaluated). Times are left at 0 for the caller to fill in.
+    pub fn build(exp: &Experiment, acts: &Activations, folds: FoldResults) -> Self {
+        let (prep, labels) = (&exp.prep, &exp.prep.labels);
+        let split = exp.config.split.to_string();
+        let all = |_: &Outcome| true;
+        let main = &folds.runs[0];
+        let main_song = main.level_report(Level::SongMean, labels, &split, &all);
+        Self {
+            songs: main_song.n,
+            levels: Level::ALL
+                .iter()
+                .map(|&level| main.level_report(level, labels, &split, &all))
+                .collect(),
+            baselines: folds.runs[1..]
+                .iter()
+                .map(|b| b.level_report(Level::SongMean, labels, &split, &all))
+                .collect(),
+            headline: Headline::of(prep, &folds.runs, &split),
+            single_artist_genres: SingleArtistGenre::all(prep, &folds.runs),
+            grouping: prep.grouping().into(),
+            artist_index: prep
+                .index
+                .as_ref()
+                .and_then(|i| i.source.as_ref())
+                .map(|p| p.display().to_string()),
+            test_songs_with_artist_in_training: folds
+                .info
+                .iter()
+                .map(|f| f.test_songs_with_artist_in_training)
+                .sum(),
+            frames: main.pooled(Level::Frame, labels, &all).total(),
+            main: main_song,
+            fold_info: folds.info,
+            training: folds.training,
+            data: exp
+                .config
+                .data
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect(),
+            model: exp.config.model.to_string(),
+            wall_seconds: 0.0,
+            extract_seconds: 0.0,
+            missing_from_folder: prep.plan.missing,
+            unlisted: prep.plan.unlisted,
+            predictions: SongPrediction::all(prep, &folds.runs),
+            skipped: acts
+                .skipped
+                .iter()
+                .map(|(p, e)| Skipped {
+                    path: p.display().to_string(),
+                    error: e.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Headline {
+    /// Genres no split can test on unheard artists are left out of the headline.
+    fn of(prep: &Prepared, runs: &[SystemRun], split: &str) -> Self {
+        let labels = &prep.labels;
+        let single = prep.groups.single_group_genres(&prep.targets, labels.len());
+        let testable: Vec<usize> = (0..labels.len())
+            .filter(|g| prep.targets.contains(g) && !single.contains(g))
+            .collect();
+        let in_headline = |o: &Outcome| testable.contains(&o.truth);
+        Self {
+            genres: testable.iter().map(|&g| labels[g].clone()).collect(),
+            excluded: single.iter().map(|&g| labels[g].clone()).collect(),
+            systems: runs
+                .iter()
+                .map(|s| s.level_report(Level::SongMean, labels, split, &in_headline))
+                .collect(),
+        }
+    }
+}
+
+impl SingleArtistGenre {
+    /// Every genre whose songs are one artist group, with every system's accuracy on it.
+    fn all(prep: &Prepared, runs: &[SystemRun]) -> Vec<Self> {
+        let (labels, targets) = (&prep.labels, &prep.targets);
+        let single = prep.groups.single_group_genres(targets, labels.len());
+        single
+            .iter()
+            .map(|&g| {
+                let (mut test_songs, mut trained_on) = (0, 0);
+                for f in &prep.plan.folds {
+                    let n = f.test.iter().filter(|&&i| targets[i] == g).count();
+                    test_songs += n;
+                    if f.train.iter().any(|&i| targets[i] == g) {
+                        trained_on += n;
+                    }
+                }
+                let of_genre = |o: &Outcome| o.truth == g;
+                let accuracy = runs
+                    .iter()
+                    .map(|s| {
+                        // No test song of the genre (a fixed split may hold none): no accuracy.
+                        let acc = (test_songs > 0)
+                            .then(|| s.pooled(Level::SongMean, labels, &of_genre).accuracy());
+                        (s.name.clone(), acc.map_or(Value::Null, Value::from))
+                    })
+                    .collect();
+                let group = targets
+                    .iter()
+                    .position(|&t| t == g)
+                    .map(|i| prep.groups.keys[prep.groups.of[i]].clone())
+                    .unwrap_or_default();
+                Self {
+                    genre: labels[g].clone(),
+                    group,
+                    test_songs,
+                    test_songs_trained_on_genre: trained_on,
+                    accuracy,
+                }
+            })
+            .collect()
+    }
+}
+
+impl SongPrediction {
+    /// Every test song of the main system with every system's decision, by genre and clip.
+    fn all(prep: &Prepared, runs: &[SystemRun]) -> Vec<Self> {
+        let (clips, labels) = (&prep.dataset.clips, &prep.labels);
+        let mut predictions = Vec::new();
+        for (k, outcomes) in runs[0].folds.iter().enumerate() {
+            for o in outcomes {
+                let c = &clips[o.clip];
+                let predicted = runs
+                    .iter()
+                    .filter_map(|s| {
+                        let p = s.folds[k].iter().find(|x| x.clip == o.clip)?;
+                        Some((s.name.clone(), Value::from(labels[p.mean].clone())))
+                    })
+                    .collect();
+                predictions.push(Self {
+                    clip: c.name.clone(),
+                    path: c.path.display().to_string(),
+                    genre: labels[o.truth].clone(),
+                    group: prep.groups.keys[prep.groups.of[o.clip]].clone(),
+                    fold: k,
+                    predicted,
+                });
+            }
+        }
+        predictions.sort_by(|a, b| (&a.genre, &a.clip).cmp(&(&b.genre, &b.clip)));
+        predictions
+    }
 }
 
 fn keyed<S: serde::Serializer>(

@@ -10,12 +10,11 @@
 use std::path::{Path, PathBuf};
 
 use super::TrainError;
-use crate::audio::decode_file;
-use crate::config::{N_FRAMES, N_MELS};
-use crate::model::head::Taps;
+use crate::config::{FramingConfig, N_FRAMES, N_MELS};
+use crate::model::net::head::Taps;
 use crate::model::{Architecture, CandleTensor, Model};
-use crate::pipeline::Analyzer;
-use crate::resample::{Resampler, ResamplerKind};
+use crate::pipeline::FrontEnd;
+use crate::resample::ResamplerKind;
 use crate::rng::Rng;
 
 /// What one frame leaves behind.
@@ -102,49 +101,52 @@ impl Augment {
     }
 }
 
-/// Runs a model over clips and collects [`ClipActs`].
-pub struct Extractor {
-    analyzer: Analyzer,
-    resampler: Resampler,
+/// Runs a model over clips and collects [`ClipActs`]: the same [`FrontEnd`] as `classify`
+/// (decode, resample, frames, log-mel), with the augmentation applied between its stages.
+pub struct Extractor<'m> {
+    model: &'m Model,
+    front: FrontEnd,
     batch: usize,
 }
 
-impl std::fmt::Debug for Extractor {
+impl std::fmt::Debug for Extractor<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Extractor")
-            .field("model", self.analyzer.model())
+            .field("model", self.model)
+            .field("front", &self.front)
             .finish()
     }
 }
 
-impl Extractor {
-    pub fn new(model: Model, resampler: ResamplerKind, batch: usize) -> Self {
+impl<'m> Extractor<'m> {
+    /// Run `model` with `resampler` and forward passes of `batch` frames.
+    pub fn new(model: &'m Model, resampler: ResamplerKind, batch: usize) -> Self {
         Self {
-            analyzer: Analyzer::new(model, resampler),
-            resampler: Resampler::new(resampler),
+            model,
+            front: FrontEnd::new(resampler, FramingConfig::default()),
             batch: batch.max(1),
         }
     }
 
+    /// The network this runs.
     pub fn model(&self) -> &Model {
-        self.analyzer.model()
+        self.model
     }
 
-    /// Decode a file and run it; `augment` = (seed, settings) for an augmented copy.
+    /// Decode a file and run it; `augment` = (seed, settings) for an augmented copy: noise on
+    /// the 12 kHz signal before the frames are cut, then each frame's log-mel stretched and
+    /// shifted, all drawn from one generator seeded by `seed`.
     pub fn extract(
         &mut self,
         path: &Path,
         augment: Option<(u64, &Augment)>,
     ) -> Result<ClipActs, TrainError> {
-        let audio = decode_file(path)?;
-        let mut y = self
-            .resampler
-            .to_12k(audio.samples(), audio.sample_rate())?;
         let mut rng = augment.map(|(seed, _)| Rng::new(seed));
-        if let (Some((_, aug)), Some(rng)) = (augment, rng.as_mut()) {
-            aug.noise(&mut y, rng);
-        }
-        let mut feats = self.analyzer.features_12k(&y);
+        let mut feats = self.front.file_with(path, |y| {
+            if let (Some((_, aug)), Some(rng)) = (augment, rng.as_mut()) {
+                aug.noise(y, rng);
+            }
+        })?;
         let per = N_MELS * N_FRAMES;
         if let (Some((_, aug)), Some(rng)) = (augment, rng.as_mut()) {
             for lm in feats.logmels.chunks_mut(per) {
@@ -160,7 +162,7 @@ impl Extractor {
 
     /// Run a batch of concatenated log-mels through the network, tapping what we keep.
     fn run(&self, logmels: &[f32]) -> Result<Vec<FrameActs>, TrainError> {
-        let model = self.analyzer.model();
+        let model = self.model;
         let x = model.input_tensor(logmels)?;
         let n = x.dim(0).map_err(crate::Error::from)?;
         let crnn = model.architecture() == Architecture::Crnn;
@@ -413,8 +415,10 @@ mod tests {
             PathBuf::from,
         );
         let clip = pack.join("data/gtzan-mini/genres/blues/blues.00000.flac");
-        let model = Model::builtin("gtzan", &candle_core::Device::Cpu).unwrap();
-        let mut ex = Extractor::new(model, ResamplerKind::Fast, 1);
+        let model = crate::model::Builtin::Gtzan
+            .load(&candle_core::Device::Cpu)
+            .unwrap();
+        let mut ex = Extractor::new(&model, ResamplerKind::Fast, 1);
         let acts = ex.extract(&clip, None).unwrap();
         assert_eq!(acts.frames.len(), 1);
         let f = &acts.frames[0];

@@ -2,51 +2,15 @@
 //! or evaluation run needs, read from the activation cache where it is there. Shared by
 //! `finetune` and `eval gtzan` so that a library user reproduces a CLI run exactly.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use super::activations::{ActivationCache, Augment, ClipActs, Extractor};
-use super::{Song, TrainError};
+use super::Song;
 use crate::dataset::Clip;
 use crate::hash::fnv1a;
-use crate::model::{builtin, Model, BUILTIN_NAMES};
+use crate::model::{Model, ModelFile};
 use crate::progress::Progress;
 use crate::resample::ResamplerKind;
-
-/// A model as named on the command line: its bytes (to derive a model file from it) and an
-/// identity that changes whenever the bytes do (so cached activations are never stale).
-#[derive(Debug, Clone)]
-pub struct ModelSource {
-    /// What the user gave: a built-in name or a path.
-    pub spec: String,
-    pub bytes: Cow<'static, [u8]>,
-    /// `spec#<FNV-1a of the bytes>`.
-    pub id: String,
-}
-
-impl ModelSource {
-    /// A built-in name ([`BUILTIN_NAMES`]) or a safetensors file.
-    pub fn new(spec: &str) -> Result<Self, TrainError> {
-        let bytes: Cow<'static, [u8]> = match builtin::bytes(spec) {
-            Some(b) => Cow::Borrowed(b),
-            None => Cow::Owned(std::fs::read(spec).map_err(|source| TrainError::Io {
-                path: PathBuf::from(spec),
-                source,
-            })?),
-        };
-        let id = format!("{spec}#{:016x}", fnv1a(0, bytes.iter().copied()));
-        Ok(Self {
-            spec: spec.to_string(),
-            bytes,
-            id,
-        })
-    }
-
-    /// Whether this is one of the embedded models.
-    pub fn is_builtin(&self) -> bool {
-        BUILTIN_NAMES.contains(&self.spec.as_str())
-    }
-}
 
 /// The seed of augmented copy `copy` of a clip: derived from the run's seed and the clip's
 /// name (not its position), so adding clips to a data set does not change other clips' copies.
@@ -114,8 +78,8 @@ impl Activations {
 /// Run the frozen `model` over `clips[i]` for every `i` in `wanted`, plus the augmented copies
 /// `plan` asks for. Unreadable files are reported to `progress` and skipped.
 pub fn extract(
-    model: Model,
-    source: &ModelSource,
+    model: &Model,
+    source: &ModelFile,
     cfg: &ExtractConfig,
     clips: &[Clip],
     wanted: &[usize],
@@ -180,19 +144,6 @@ pub fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sources_are_identified_by_their_bytes() {
-        let a = ModelSource::new("gtzan").unwrap();
-        let b = ModelSource::new("crnn").unwrap();
-        assert!(a.is_builtin());
-        assert_ne!(a.id, b.id);
-        assert_eq!(a.id, ModelSource::new("gtzan").unwrap().id);
-        assert!(matches!(
-            ModelSource::new("no/such/model.safetensors"),
-            Err(TrainError::Io { .. })
-        ));
-    }
 
     #[test]
     fn augment_seeds_depend_on_seed_name_and_copy() {

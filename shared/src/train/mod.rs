@@ -8,6 +8,7 @@
 //! split before frames are cut) → per-frame scores → song decision by the mean of its frames.
 
 pub mod activations;
+pub mod experiment;
 pub mod export;
 pub mod extract;
 pub mod finetune;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
 
-use crate::model::head::{stack_features, StackHead};
+use crate::model::net::head::{stack_features, StackHead};
 use activations::ClipActs;
 use linear::{Knn, LinearModel, SoftmaxConfig, SvmConfig};
 use top::{EpochReport, TopConfig, TopData, TopTrainer};
@@ -35,13 +36,9 @@ pub enum TrainError {
     /// The data folders, the artist index or the split request.
     #[error(transparent)]
     Dataset(#[from] crate::dataset::DatasetError),
-    /// Reading or writing a file (its path; the cause is the error's source).
-    #[error("{}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Reading or writing a file.
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     /// A safetensors file could not be read or written.
     #[error("safetensors: {0}")]
     Format(String),
@@ -71,31 +68,7 @@ pub enum Strategy {
     Finetune,
 }
 
-impl std::str::FromStr for Strategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "stack" => Ok(Self::Stack),
-            "features-softmax" => Ok(Self::FeaturesSoftmax),
-            "features-svm" => Ok(Self::FeaturesSvm),
-            "finetune" => Ok(Self::Finetune),
-            o => Err(format!(
-                "unknown strategy {o:?} (stack|features-softmax|features-svm|finetune)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Strategy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Stack => "stack",
-            Self::FeaturesSoftmax => "features-softmax",
-            Self::FeaturesSvm => "features-svm",
-            Self::Finetune => "finetune",
-        })
-    }
-}
+crate::names::kebab_names!(Strategy);
 
 /// A full training request.
 #[derive(Debug, Clone)]

@@ -1,0 +1,192 @@
+//! Options several subcommands share: how a network runs ([`RunOptions`]) and how a
+//! classifier is trained on a data set ([`TrainOptions`], for `finetune` and `eval --train`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use mgr_core::dataset::artists::ArtistSource;
+use mgr_core::dataset::split::SplitSpec;
+use mgr_core::model::{DeviceKind, ModelSpec};
+use mgr_core::pipeline::default_batch;
+use mgr_core::resample::ResamplerKind;
+use mgr_core::train::experiment::ExperimentConfig;
+use mgr_core::train::extract::ExtractConfig;
+use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
+use mgr_core::train::optim::{OptimConfig, OptimizerKind};
+use mgr_core::train::stack::StackConfig;
+use mgr_core::train::top::{Init, TopConfig, TrainFrom};
+use mgr_core::train::{Strategy, TrainSpec};
+
+/// Options shared by every command that runs a network.
+#[derive(Args, Debug, Clone)]
+pub struct RunOptions {
+    /// Compute device (cuda/metal need a build with that cargo feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceKind,
+    /// Resampler to 12 kHz: `reference` reproduces the published inputs exactly; `fast`
+    /// (a shorter polyphase filter) moves scores by up to 0.012 (see README).
+    #[arg(long, default_value = "reference")]
+    pub resampler: ResamplerKind,
+    /// Frames per forward pass [default: 8 on the CPU, 64 on a GPU] (the scores do not
+    /// depend on it).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Worker threads for the networks (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Apply `--threads` before candle starts its pools.
+pub fn apply_threads(run: &RunOptions) {
+    if let Some(n) = run.threads.filter(|n| *n > 0) {
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+}
+
+impl RunOptions {
+    /// `--batch`, or the default of `device` ([`default_batch`]).
+    pub fn batch_for(&self, device: &mgr_core::model::CandleDevice) -> usize {
+        self.batch.unwrap_or_else(|| default_batch(device)).max(1)
+    }
+}
+
+/// How to train (shared by `finetune` and `eval gtzan --train`).
+#[derive(Args, Debug, Clone)]
+pub struct TrainOptions {
+    /// L2 penalty of the stacked head's regression (`stack`).
+    #[arg(long, default_value_t = StackConfig::default().l2)]
+    pub stack_l2: f64,
+    /// κ of the stacked head's fusion, β = artists / (artists + κ) per genre (`stack`).
+    #[arg(long, default_value_t = StackConfig::default().kappa)]
+    pub stack_kappa: f64,
+    /// First trained layer of the CRNN (`finetune`): gru1, gru2 or output; everything below
+    /// it stays frozen (convs always: their activations are cached).
+    #[arg(long, default_value = "gru1")]
+    pub train_from: TrainFrom,
+    /// Trained layers start from the base model's weights (`msd`) or at random.
+    #[arg(long, default_value = "msd")]
+    pub init: Init,
+    /// adam or sgd-nesterov.
+    #[arg(long, default_value = "adam")]
+    pub optimizer: OptimizerKind,
+    /// Learning rate [default: 0.001 for adam, 0.01 for sgd-nesterov].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Nesterov momentum (sgd-nesterov).
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// L2 weight decay added to the gradients.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Frames per training step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Maximum epochs (early stopping usually ends a run first).
+    #[arg(long, default_value_t = 300)]
+    pub epochs: usize,
+    /// Stop after this many epochs without a lower validation loss.
+    #[arg(long, default_value_t = 10)]
+    pub patience: usize,
+    /// Halve the learning rate after this many epochs without a lower validation loss.
+    #[arg(long, default_value_t = 4)]
+    pub lr_patience: usize,
+    /// Dropout on the conv sequence (Choi's CRNN: 0.1 after each conv block).
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout_conv: f32,
+    /// Dropout before the output layer (Choi's CRNN: 0.3).
+    #[arg(long, default_value_t = 0.3)]
+    pub dropout_out: f32,
+    /// Do not standardise the conv channels before gru1 (see the README, "Strategies").
+    #[arg(long)]
+    pub no_input_norm: bool,
+    /// Augmented copies of every training song (noise, time stretch, pitch shift; seeded).
+    #[arg(long, default_value_t = 0)]
+    pub augment: usize,
+    /// Validation songs per genre taken from the training part (splits all and kfold).
+    #[arg(long, default_value_t = 1)]
+    pub valid_per_genre: usize,
+    /// Seed of every random choice (splits, initialisation, shuffling, dropout, augmentation).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder for cached frozen-network activations (reused across runs).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Artist index (Sturm's `GTZANindex.txt`) for artist-grouped splits and validation:
+    /// a file, `auto` (look beside the data), or `none`.
+    #[arg(long, default_value = "auto", value_parser = parse_artists)]
+    pub artists: ArtistSource,
+}
+
+fn parse_artists(s: &str) -> std::result::Result<ArtistSource, String> {
+    Ok(match s {
+        "auto" => ArtistSource::Auto,
+        "none" => ArtistSource::Off,
+        path => ArtistSource::File(PathBuf::from(path)),
+    })
+}
+
+impl TrainOptions {
+    pub fn spec(&self, strategy: Strategy) -> TrainSpec {
+        let lr = self.lr.unwrap_or(match self.optimizer {
+            OptimizerKind::Adam => 1e-3,
+            OptimizerKind::SgdNesterov => 1e-2,
+        });
+        TrainSpec {
+            strategy,
+            stack: StackConfig {
+                l2: self.stack_l2,
+                kappa: self.stack_kappa,
+            },
+            top: TopConfig {
+                train_from: self.train_from,
+                init: self.init,
+                optim: OptimConfig {
+                    kind: self.optimizer,
+                    lr,
+                    momentum: self.momentum,
+                    weight_decay: self.weight_decay,
+                },
+                batch_size: self.batch_size.max(1),
+                epochs: self.epochs,
+                patience: self.patience,
+                lr_patience: self.lr_patience,
+                dropout_seq: self.dropout_conv,
+                dropout_out: self.dropout_out,
+                input_norm: !self.no_input_norm,
+                seed: self.seed,
+            },
+            softmax: SoftmaxConfig::default(),
+            svm: SvmConfig {
+                seed: self.seed,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The experiment on `data` with base model `model` and `split`, run as `run` says.
+    pub fn experiment(
+        &self,
+        data: &[PathBuf],
+        model: &ModelSpec,
+        split: SplitSpec,
+        run: &RunOptions,
+    ) -> ExperimentConfig {
+        ExperimentConfig {
+            data: data.to_vec(),
+            artists: self.artists.clone(),
+            split,
+            valid_per_genre: self.valid_per_genre,
+            model: model.clone(),
+            augment: self.augment,
+            seed: self.seed,
+            extract: ExtractConfig {
+                resampler: run.resampler,
+                batch: run.batch.unwrap_or(mgr_core::pipeline::DEFAULT_BATCH),
+                cache: self.cache.clone(),
+            },
+            device: run.device,
+        }
+    }
+}
