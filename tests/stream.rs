@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mgr_core::pipeline::{Analyzer, FrontEnd, Stream, StreamConfig, FRAME_VALUES};
+use mgr_core::pipeline::{Analyzer, FrontEnd, Pipeline, PipelineConfig, FRAME_VALUES};
 use mgr_core::resample::ResamplerKind;
 use mgr_tests::{model, pack, scratch_dir};
 
@@ -95,7 +95,7 @@ fn stream_equals_one_song_at_a_time_for_any_batch_and_workers() {
     let paths = library_paths();
     let m = model("gtzan");
     let mut single = Analyzer::new(
-        mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+        mgr_core::model::Builtin::Gtzan.load(m.device()).unwrap(),
         ResamplerKind::Reference,
     );
     let want: Vec<_> = paths.iter().map(|p| single.analyze_file(p)).collect();
@@ -106,13 +106,13 @@ fn stream_equals_one_song_at_a_time_for_any_batch_and_workers() {
     );
     let never = AtomicBool::new(false);
     for (batch, workers) in [(1, 0), (3, 0), (8, 1), (3, 2), (8, 3), (64, 2)] {
-        let cfg = StreamConfig {
+        let cfg = PipelineConfig {
             batch,
             workers,
-            ..StreamConfig::for_device(m.device())
+            ..PipelineConfig::for_device(m.device())
         };
         let mut got: Vec<Option<_>> = (0..paths.len()).map(|_| None).collect();
-        let summary = Stream::new(m, cfg).run(&paths, &never, |i, r| {
+        let summary = Pipeline::new(m, cfg).run(&paths, &never, |i, r| {
             assert!(got[i].is_none(), "song {i} delivered twice");
             got[i] = Some(r);
         });
@@ -144,7 +144,7 @@ fn analyze_files_keeps_input_order() {
     let paths = library_paths();
     let m = model("gtzan");
     let mut a = Analyzer::new(
-        mgr_core::model::Model::builtin("gtzan", m.device()).unwrap(),
+        mgr_core::model::Builtin::Gtzan.load(m.device()).unwrap(),
         ResamplerKind::Fast,
     )
     .with_batch(4);
@@ -183,13 +183,13 @@ fn cancel_stops_before_the_next_file_and_delivers_nothing_half_done() {
         .collect();
     let m = model("gtzan");
     let cancel = AtomicBool::new(false);
-    let cfg = StreamConfig {
+    let cfg = PipelineConfig {
         batch: 2,
         workers: 2,
-        ..StreamConfig::for_device(m.device())
+        ..PipelineConfig::for_device(m.device())
     };
     let mut got = Vec::new();
-    let summary = Stream::new(m, cfg).run(&paths, &cancel, |i, r| {
+    let summary = Pipeline::new(m, cfg).run(&paths, &cancel, |i, r| {
         let song = r.expect("every song decodes");
         assert_eq!(song.frames.len(), frames_of(i), "song {i} delivered whole");
         got.push(i);

@@ -7,6 +7,7 @@ mod bench;
 mod eval;
 mod finetune;
 mod library_bench;
+mod options;
 mod output;
 mod parity;
 mod plot;
@@ -24,9 +25,10 @@ use mgr_core::library::record::Format as RecordFormat;
 use mgr_core::library::tags::TagOptions;
 use mgr_core::library::walk::{Shard, WalkOptions};
 use mgr_core::library::{self, LibraryJob, Observer, ResultsFile, RunPlan, RunReport, SongOutcome};
-use mgr_core::model::{device, DeviceKind, Model};
-use mgr_core::pipeline::{default_batch, Progress, StreamConfig};
-use mgr_core::resample::ResamplerKind;
+use mgr_core::model::{device, Builtin, Model, ModelSpec};
+use mgr_core::pipeline::PipelineConfig;
+use mgr_core::progress::Counters;
+use options::{apply_threads, RunOptions};
 use output::Row;
 
 #[derive(Parser, Debug)]
@@ -56,41 +58,14 @@ enum Command {
     Parity(parity::ParityArgs),
 }
 
-/// Options shared by every command that runs a network.
-#[derive(Args, Debug, Clone)]
-pub struct RunOptions {
-    /// Compute device (cuda/metal need a build with that cargo feature).
-    #[arg(long, default_value = "cpu", value_parser = parse_device)]
-    device: DeviceKind,
-    /// Resampler to 12 kHz: `reference` reproduces the published inputs exactly; `fast`
-    /// (a shorter polyphase filter) moves scores by up to 0.012 (see README).
-    #[arg(long, default_value = "reference", value_parser = parse_resampler)]
-    resampler: ResamplerKind,
-    /// Frames per forward pass [default: 8 on the CPU, 64 on a GPU] (the scores do not
-    /// depend on it).
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Worker threads for the networks (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-}
-
-fn parse_device(s: &str) -> std::result::Result<DeviceKind, String> {
-    s.parse()
-}
-
-fn parse_resampler(s: &str) -> std::result::Result<ResamplerKind, String> {
-    s.parse()
-}
-
 #[derive(Args, Debug)]
 struct TagArgs {
     /// Audio files or folders (searched recursively).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Tagging network: `crnn`, `fcn`, or a safetensors file in the same layout.
-    #[arg(long, default_value = "crnn")]
-    model: String,
+    #[arg(long, default_value_t = ModelSpec::Builtin(Builtin::Crnn))]
+    model: ModelSpec,
     /// Number of tags to print per file.
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -107,8 +82,8 @@ struct ClassifyArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Genre model: `gtzan` (built in) or a safetensors file from `mgr-cli finetune`.
-    #[arg(long, default_value = "gtzan")]
-    model: String,
+    #[arg(long, default_value_t = ModelSpec::default())]
+    model: ModelSpec,
     /// Also print the scores of every 29.12 s frame and the majority-vote label.
     #[arg(long)]
     per_frame: bool,
@@ -181,33 +156,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Apply `--threads` before candle starts its pools.
-fn apply_threads(run: &RunOptions) {
-    if let Some(n) = run.threads.filter(|n| *n > 0) {
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
-}
-
-/// A built-in model name or a path to a safetensors file.
-pub fn load_model(spec: &str, run: &RunOptions) -> Result<Model> {
+/// A built-in model or a safetensors file, on `--device`.
+pub fn load_model(spec: &ModelSpec, run: &RunOptions) -> Result<Model> {
     let dev = device(run.device)?;
-    Model::from_spec(spec, &dev).with_context(|| format!("loading model {spec}"))
-}
-
-impl RunOptions {
-    /// `--batch`, or the default of `device` ([`default_batch`]).
-    pub fn batch_for(&self, device: &mgr_core::model::CandleDevice) -> usize {
-        self.batch.unwrap_or_else(|| default_batch(device)).max(1)
-    }
+    spec.load(&dev)
+        .with_context(|| format!("loading model {spec}"))
 }
 
 /// The stream settings of a run: `--batch` (or the device's default), `--resampler`, one
 /// front-end worker per thread (`--threads`, default all cores).
-fn stream_config(run: &RunOptions, model: &Model) -> StreamConfig {
-    StreamConfig {
+fn pipeline_config(run: &RunOptions, model: &Model) -> PipelineConfig {
+    PipelineConfig {
         resampler: run.resampler,
         batch: run.batch_for(model.device()),
-        ..StreamConfig::for_device(model.device())
+        ..PipelineConfig::for_device(model.device())
     }
 }
 
@@ -272,7 +234,7 @@ impl Observer for Collect {
         self.started = Instant::now();
     }
 
-    fn song(&mut self, song: &SongOutcome<'_>, progress: &Progress) {
+    fn song(&mut self, song: &SongOutcome<'_>, progress: &Counters) {
         let (files, songs) = progress.snapshot();
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_position(songs as u64);
@@ -320,17 +282,21 @@ fn progress(n: usize) -> ProgressBar {
 /// Load the model and run the library workflow; returns the observer, the labels and the
 /// exit code.
 fn library_run(
-    model: &str,
+    model: &ModelSpec,
     run: &RunOptions,
-    job: impl FnOnce(StreamConfig) -> LibraryJob,
+    job: impl FnOnce(PipelineConfig) -> LibraryJob,
     keep: bool,
 ) -> Result<(Collect, Model, RunReport)> {
     apply_threads(run);
     let model = load_model(model, run)?;
-    let job = job(stream_config(run, &model));
+    let job = job(pipeline_config(run, &model));
     install_ctrl_c();
     let mut collect = Collect::new(keep);
-    let report = library::run(&job, &model, &CANCEL, &mut collect)?;
+    let report = library::run(&job, &model, &CANCEL, &mut collect).map_err(|e| match e {
+        // The library names the option; here it is a flag.
+        library::LibraryError::ResultsExist { .. } => anyhow::anyhow!("{e} (--resume)"),
+        e => e.into(),
+    })?;
     collect.bar.finish_and_clear();
     Ok((collect, model, report))
 }
@@ -346,14 +312,14 @@ fn exit_code(report: &RunReport) -> ExitCode {
 }
 
 fn tag(a: TagArgs) -> Result<ExitCode> {
-    let job = |stream| LibraryJob {
+    let job = |pipeline| LibraryJob {
         roots: a.paths.clone(),
         walk: WalkOptions::default(),
         shard: None,
         results: None,
         per_frame: false,
         tags: None,
-        stream,
+        pipeline,
     };
     let (collect, model, report) = library_run(&a.model, &a.run, job, true)?;
     let labels = model.labels().to_vec();
@@ -381,7 +347,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         resume: a.resume,
     });
     let to_stdout = results.is_none();
-    let job = |stream| LibraryJob {
+    let job = |pipeline| LibraryJob {
         roots: a.paths.clone(),
         walk: WalkOptions {
             hidden: a.hidden,
@@ -396,12 +362,12 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
             overwrite_existing: a.overwrite_existing,
             update_mtime: a.update_mtime,
         }),
-        stream,
+        pipeline,
     };
     let started = Instant::now();
     let (collect, model, report) = library_run(&a.model, &a.run, job, to_stdout)?;
     let labels = model.labels().to_vec();
-    if a.model != "gtzan" {
+    if !a.model.is_published_gtzan() {
         // Say which model answered, and where it came from (stderr: stdout stays data).
         match model.provenance() {
             Some(p) => eprintln!("model {}: {}", model.name(), p.summary()),

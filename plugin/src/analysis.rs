@@ -9,14 +9,14 @@
 //!   audio heard so far: up to 69.12 s, one centre-cropped (or zero-padded) 29.12 s frame;
 //!   beyond, the non-overlapping 29.12 s frames that start 20 s in, each voting once 20 s more
 //!   audio has followed it. Which frames those are is decided by the library's
-//!   [`FrameStream`], the streaming form of the rule `classify` uses, so when a song ends the
+//!   [`FrameCutter`], the streaming form of the rule `classify` uses, so when a song ends the
 //!   song average is the CLI's answer for the same audio (up to the resampler, see the README).
 //!
 //! Frames below the silence gate (window RMS) are shown but do not vote.
 
 use std::time::Instant;
 
-use mgr_core::aggregate::{FrameStream, Framing, SongFrames};
+use mgr_core::aggregate::{FrameCutter, Framing, SongFrames};
 use mgr_core::config::{CLIP_SAMPLES, SAMPLE_RATE};
 
 use crate::state::{Current, HistoryEntry, SongResult};
@@ -51,7 +51,7 @@ pub struct Analysis {
     window: Vec<f32>,
     wpos: usize,
     /// Samples of this song so far, and which song frames they complete and decide.
-    stream: FrameStream,
+    stream: FrameCutter,
     next_hop: usize,
     /// The window ending now is a long-song frame that has not been scored yet.
     frame_due: bool,
@@ -85,7 +85,7 @@ impl Analysis {
             head: Vec::with_capacity(framing.short_song()),
             window: vec![0.0; CLIP_SAMPLES],
             wpos: 0,
-            stream: FrameStream::new(framing),
+            stream: FrameCutter::new(framing),
             next_hop: CLIP_SAMPLES,
             frame_due: false,
             frames: Vec::new(),

@@ -10,7 +10,7 @@
 //! Song decision: argmax of the mean of the frame scores ([`Decision::Mean`], the paper's
 //! rule); majority vote ([`Decision::Vote`]) is reported beside it.
 //!
-//! The whole-signal form is [`Framing::frames`]; the streaming form, [`FrameStream`], is told
+//! The whole-signal form is [`Framing::frames`]; the streaming form, [`FrameCutter`], is told
 //! how many samples have arrived and says which frames can be scored now. A long frame can be
 //! scored as soon as its samples are in, but it only counts once 20 s more have followed
 //! (before that the song could still end and make it the dropped tail); at any length the frames
@@ -113,13 +113,13 @@ pub enum SongFrames {
 /// long frame is complete (score it then, while its samples are still at hand) and which frames
 /// decide the song so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameStream {
+pub struct FrameCutter {
     framing: Framing,
     len: usize,
     complete: usize,
 }
 
-impl FrameStream {
+impl FrameCutter {
     pub fn new(framing: Framing) -> Self {
         Self {
             framing,
@@ -143,7 +143,7 @@ impl FrameStream {
     }
 
     /// The sample count at which the next long frame is complete: feed at most up to it, then
-    /// score what [`FrameStream::advance`] returns.
+    /// score what [`FrameCutter::advance`] returns.
     pub fn next_complete_at(&self) -> usize {
         self.framing.long_frame(self.complete).end
     }
@@ -287,7 +287,7 @@ mod tests {
         lengths.push(3_600 * S + 17);
         let mut seed = 0x2545_f491_u32;
         for len in lengths {
-            let mut stream = FrameStream::new(f);
+            let mut stream = FrameCutter::new(f);
             let mut scored: Vec<Range<usize>> = Vec::new();
             while stream.len() < len {
                 seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);

@@ -1,6 +1,13 @@
-//! How long library jobs (feature extraction, training, evaluation) tell their caller how far
-//! they are. The library never prints: the CLI draws a progress bar and writes notes to stderr,
-//! tests and other callers pass [`Silent`].
+//! How long jobs tell their caller how far they are, in one vocabulary. The library never
+//! prints: the CLI draws a progress bar and writes notes to stderr, tests and other callers
+//! pass [`Silent`].
+//!
+//! * [`Progress`]: what a job reports as it goes (stages, steps done, notes for the user) —
+//!   feature extraction, training, evaluation.
+//! * [`Counters`]: what the many-file pipeline counts while it runs, readable from any thread
+//!   (a library run's progress bar reads them with every song it reports).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Receives progress reports. Every method has a do-nothing default.
 pub trait Progress {
@@ -19,3 +26,32 @@ pub trait Progress {
 pub struct Silent;
 
 impl Progress for Silent {}
+
+/// Counts a [`crate::pipeline::Pipeline`] updates while it runs; read them from any thread.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Files through the front-end (decoded, resampled, framed), failed ones included.
+    pub files: AtomicUsize,
+    /// Songs delivered (results and errors).
+    pub songs: AtomicUsize,
+}
+
+impl Counters {
+    /// `n` more files through the front-end.
+    pub fn add_files(&self, n: usize) {
+        self.files.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` more songs delivered.
+    pub fn add_songs(&self, n: usize) {
+        self.songs.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `(files, songs)` now.
+    pub fn snapshot(&self) -> (usize, usize) {
+        (
+            self.files.load(Ordering::Relaxed),
+            self.songs.load(Ordering::Relaxed),
+        )
+    }
+}

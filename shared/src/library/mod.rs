@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! roots ─► walk (sorted, hidden skipped, loops reported) ─► shard I/N ─► resume filter
-//!       ─► pipeline::Stream (all cores, batched) ─► finisher thread: tags → result file → observer
+//!       ─► pipeline::Pipeline (all cores, batched) ─► finisher thread: tags → result file → observer
 //! ```
 //!
 //! * [`walk`]: folders → the sorted file list; [`walk::Shard`]: every N-th of it.
@@ -25,7 +25,8 @@ use std::sync::mpsc::channel;
 use crate::aggregate::SongScores;
 use crate::error::Error;
 use crate::model::Model;
-use crate::pipeline::{Progress, Stream, StreamConfig};
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::progress::Counters;
 use record::{FileId, Format, Record, RecordWriter, ResumeIndex};
 use tags::{TagError, TagOptions};
 use walk::{Shard, Walk, WalkOptions};
@@ -33,13 +34,10 @@ use walk::{Shard, Walk, WalkOptions};
 /// What went wrong with a library run as a whole (a song's own failure is in its result).
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path} already holds results: add --resume to continue it, or name a new file")]
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+    #[error("{path} already holds results: resume it, or name a new file")]
     ResultsExist { path: PathBuf },
     #[error("{path} changed while it was being read; is another run writing to it?")]
     ChangedWhileReading { path: PathBuf },
@@ -79,7 +77,7 @@ pub struct LibraryJob {
     pub per_frame: bool,
     /// Write the top genre into the files' tags.
     pub tags: Option<TagOptions>,
-    pub stream: StreamConfig,
+    pub pipeline: PipelineConfig,
 }
 
 /// What the run is about to do, once the tree is walked.
@@ -120,7 +118,7 @@ pub trait Observer: Send {
     /// The tree is walked and the work is known.
     fn start(&mut self, _plan: &RunPlan) {}
     /// A song is done (result file written first).
-    fn song(&mut self, _song: &SongOutcome<'_>, _progress: &Progress) {}
+    fn song(&mut self, _song: &SongOutcome<'_>, _progress: &Counters) {}
 }
 
 /// What a run did.
@@ -187,7 +185,7 @@ pub fn run(
         todo: todo.len(),
     };
     observer.start(&plan);
-    let progress = Progress::default();
+    let progress = Counters::default();
     let paths: Vec<&Path> = todo.iter().map(|(_, p, _)| p.as_path()).collect();
     let mut report = RunReport {
         plan,
@@ -195,7 +193,7 @@ pub fn run(
     };
     let mut fatal = None;
     let (tx, rx) = channel::<(usize, Result<SongScores, Error>)>();
-    let stream = Stream::new(model, job.stream.clone());
+    let stream = Pipeline::new(model, job.pipeline.clone());
     let summary = std::thread::scope(|s| {
         let finisher = s.spawn(|| {
             let mut finisher = Finisher {
@@ -245,7 +243,7 @@ struct Finisher<'a> {
     model: &'a Model,
     writer: Option<&'a mut RecordWriter>,
     observer: &'a mut dyn Observer,
-    progress: &'a Progress,
+    progress: &'a Counters,
     finished: usize,
     failed: usize,
     tag_failures: usize,

@@ -2,13 +2,13 @@
 //!
 //! * [`FrontEnd`]: decode → resample to 12 kHz → cut frames → log-mel, one file at a time,
 //!   reusing its buffers from file to file.
-//! * [`stream`]: many files at full machine speed — front-end workers on every core feed
+//! * [`parallel`]: many files at full machine speed — front-end workers on every core feed
 //!   log-mel frames of any song into full network batches through a bounded queue; each
 //!   song's result is delivered as soon as its last frame is scored.
 //! * [`Analyzer`]: one model and one front-end, for a song at a time (and, through
-//!   [`stream`], for a list of files in order).
+//!   [`parallel`], for a list of files in order).
 
-pub mod stream;
+pub mod parallel;
 
 use std::ops::Range;
 use std::path::Path;
@@ -21,7 +21,7 @@ use crate::mel::LogMel;
 use crate::model::{CandleDevice, Model};
 use crate::resample::{Resampler, ResamplerKind};
 
-pub use stream::{Progress, Stream, StreamConfig, StreamSummary};
+pub use parallel::{Pipeline, PipelineConfig, PipelineSummary};
 
 /// Frames per forward pass on the CPU: enough to amortise per-call overhead, small enough for
 /// memory (CRNN block-1 activations are ≈ 8.8 MB per frame). Scores do not depend on it.
@@ -72,7 +72,7 @@ pub struct SongFeatures {
 ///
 /// Two ways to use it: [`FrontEnd::file`] returns all frames of a song at once;
 /// [`FrontEnd::open`] + [`FrontEnd::frame_into`] give them one at a time into caller-owned
-/// buffers (what [`stream`] does, so that a long song never holds all its log-mels).
+/// buffers (what [`parallel`] does, so that a long song never holds all its log-mels).
 pub struct FrontEnd {
     decoder: Decoder,
     resampler: Resampler,
@@ -156,7 +156,18 @@ impl FrontEnd {
 
     /// Decode, resample and cut into frames; log-mel of every frame.
     pub fn file(&mut self, path: &Path) -> Result<SongFeatures> {
+        self.file_with(path, |_| {})
+    }
+
+    /// [`FrontEnd::file`] with a hook: `edit` may change the 12 kHz signal before the frames'
+    /// log-mels are taken (training's augmentation adds noise there).
+    pub fn file_with(
+        &mut self,
+        path: &Path,
+        edit: impl FnOnce(&mut [f32]),
+    ) -> Result<SongFeatures> {
         self.open(path)?;
+        edit(&mut self.y);
         Ok(self.features())
     }
 
@@ -209,7 +220,7 @@ impl Analyzer {
     }
 
     /// Analyse many files, reporting each result to `done` in input order. This runs the
-    /// [`stream`] pipeline (front-end workers on every thread of rayon's pool, frames of
+    /// [`parallel`] pipeline (front-end workers on every thread of rayon's pool, frames of
     /// several files in one batch) and puts its results back in order; songs finish out of
     /// order, so a result may wait for an earlier, longer song.
     pub fn analyze_files(
@@ -217,16 +228,16 @@ impl Analyzer {
         paths: &[impl AsRef<Path> + Sync],
         mut done: impl FnMut(usize, Result<SongScores>),
     ) {
-        let config = StreamConfig {
+        let config = PipelineConfig {
             resampler: self.front.resampler.kind(),
             framing: self.front.framing,
             batch: self.batch,
-            ..StreamConfig::for_device(self.model.device())
+            ..PipelineConfig::for_device(self.model.device())
         };
         let mut waiting = std::collections::BTreeMap::new();
         let mut next = 0;
         let never = std::sync::atomic::AtomicBool::new(false);
-        Stream::new(&self.model, config).run(paths, &never, |i, r| {
+        Pipeline::new(&self.model, config).run(paths, &never, |i, r| {
             waiting.insert(i, r);
             while let Some(r) = waiting.remove(&next) {
                 done(next, r);

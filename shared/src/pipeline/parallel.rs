@@ -10,11 +10,11 @@
 //!
 //! * The front-end workers (plain threads, one [`FrontEnd`] each, reusing its buffers) take
 //!   the next file from a shared counter, so files are started in input order.
-//! * Frames travel one by one through a queue of at most [`StreamConfig::queue_frames`]
+//! * Frames travel one by one through a queue of at most [`PipelineConfig::queue_frames`]
 //!   log-mels (0.52 MB each); a worker blocks while it is full. Memory is therefore bounded
 //!   by the workers' current songs (decoded and 12 kHz signal), the queue and one batch,
 //!   whatever the number of files: a 10,000-file tree never holds more than a few songs.
-//! * The network sees batches of exactly [`StreamConfig::batch`] frames (the last one may be
+//! * The network sees batches of exactly [`PipelineConfig::batch`] frames (the last one may be
 //!   shorter) regardless of file boundaries. On the CPU a frame's scores do not depend on
 //!   the other frames in its batch (every layer computes each batch row alone, in the same
 //!   order), so the scores are bit-identical to one song at a time (`tests/stream.rs`
@@ -36,13 +36,14 @@ use crate::aggregate::SongScores;
 use crate::config::FramingConfig;
 use crate::error::{Error, Result};
 use crate::model::{CandleDevice, Model};
+use crate::progress::Counters;
 use crate::resample::ResamplerKind;
 
 use super::{default_batch, song_scores, FrontEnd, FRAME_VALUES};
 
-/// How a [`Stream`] runs.
+/// How a [`Pipeline`] runs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StreamConfig {
+pub struct PipelineConfig {
     pub resampler: ResamplerKind,
     pub framing: FramingConfig,
     /// Frames per forward pass (≥ 1).
@@ -54,7 +55,7 @@ pub struct StreamConfig {
     pub queue_frames: usize,
 }
 
-impl StreamConfig {
+impl PipelineConfig {
     /// Reference resampler, the paper's framing, [`default_batch`] for the device and one
     /// front-end worker per thread of rayon's pool (all cores, or `RAYON_NUM_THREADS`).
     pub fn for_device(device: &CandleDevice) -> Self {
@@ -76,33 +77,9 @@ impl StreamConfig {
     }
 }
 
-/// Counters a [`Stream`] updates while it runs; read them from any thread (e.g. for a
-/// progress bar).
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Files through the front-end (decoded, resampled, framed), failed ones included.
-    pub files: AtomicUsize,
-    /// Songs delivered (results and errors).
-    pub songs: AtomicUsize,
-}
-
-impl Progress {
-    fn add(counter: &AtomicUsize, n: usize) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// `(files, songs)` now.
-    pub fn snapshot(&self) -> (usize, usize) {
-        (
-            self.files.load(Ordering::Relaxed),
-            self.songs.load(Ordering::Relaxed),
-        )
-    }
-}
-
-/// What a finished or cancelled [`Stream::run`] did.
+/// What a finished or cancelled [`Pipeline::run`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamSummary {
+pub struct PipelineSummary {
     /// Songs delivered (results and errors).
     pub delivered: usize,
     /// The run stopped because the cancel flag was set; undelivered songs were dropped.
@@ -110,14 +87,14 @@ pub struct StreamSummary {
 }
 
 /// One model, many files: see the module documentation.
-pub struct Stream<'m> {
+pub struct Pipeline<'m> {
     model: &'m Model,
-    config: StreamConfig,
+    config: PipelineConfig,
 }
 
-impl std::fmt::Debug for Stream<'_> {
+impl std::fmt::Debug for Pipeline<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream")
+        f.debug_struct("Pipeline")
             .field("model", self.model)
             .field("config", &self.config)
             .finish()
@@ -137,8 +114,8 @@ enum Msg {
     Failed(usize, Error),
 }
 
-impl<'m> Stream<'m> {
-    pub fn new(model: &'m Model, config: StreamConfig) -> Self {
+impl<'m> Pipeline<'m> {
+    pub fn new(model: &'m Model, config: PipelineConfig) -> Self {
         Self { model, config }
     }
 
@@ -150,21 +127,21 @@ impl<'m> Stream<'m> {
         paths: &[impl AsRef<Path> + Sync],
         cancel: &AtomicBool,
         done: impl FnMut(usize, Result<SongScores>),
-    ) -> StreamSummary {
-        self.run_with_progress(paths, cancel, &Progress::default(), done)
+    ) -> PipelineSummary {
+        self.run_with_progress(paths, cancel, &Counters::default(), done)
     }
 
-    /// [`Stream::run`], updating `progress` as it goes.
+    /// [`Pipeline::run`], updating `progress` as it goes.
     pub fn run_with_progress(
         &self,
         paths: &[impl AsRef<Path> + Sync],
         cancel: &AtomicBool,
-        progress: &Progress,
+        progress: &Counters,
         mut done: impl FnMut(usize, Result<SongScores>),
-    ) -> StreamSummary {
+    ) -> PipelineSummary {
         let mut net = Batcher::new(self.model, self.config.batch);
         let mut deliver = |i: usize, r: Result<SongScores>| {
-            Progress::add(&progress.songs, 1);
+            progress.add_songs(1);
             done(i, r);
         };
         let stopped = if self.config.workers == 0 {
@@ -177,7 +154,7 @@ impl<'m> Stream<'m> {
         if !cancelled {
             net.flush(&mut deliver);
         }
-        StreamSummary {
+        PipelineSummary {
             delivered: progress.songs.load(Ordering::Relaxed),
             cancelled,
         }
@@ -189,7 +166,7 @@ impl<'m> Stream<'m> {
         &self,
         paths: &[impl AsRef<Path> + Sync],
         cancel: &AtomicBool,
-        progress: &Progress,
+        progress: &Counters,
         net: &mut Batcher<'_>,
         done: &mut impl FnMut(usize, Result<SongScores>),
     ) -> bool {
@@ -200,7 +177,7 @@ impl<'m> Stream<'m> {
                 return true;
             }
             let opened = front.open(path.as_ref());
-            Progress::add(&progress.files, 1);
+            progress.add_files(1);
             match opened {
                 Err(e) => done(song, Err(e)),
                 Ok(of) => {
@@ -219,7 +196,7 @@ impl<'m> Stream<'m> {
         &self,
         paths: &[impl AsRef<Path> + Sync],
         cancel: &AtomicBool,
-        progress: &Progress,
+        progress: &Counters,
         net: &mut Batcher<'_>,
         done: &mut impl FnMut(usize, Result<SongScores>),
     ) -> bool {
@@ -250,7 +227,7 @@ fn front_worker(
     paths: &[impl AsRef<Path> + Sync],
     next: &AtomicUsize,
     cancel: &AtomicBool,
-    progress: &Progress,
+    progress: &Counters,
     pool: &FramePool,
     tx: &SyncSender<Msg>,
 ) {
@@ -260,7 +237,7 @@ fn front_worker(
             return;
         };
         let opened = front.open(path.as_ref());
-        Progress::add(&progress.files, 1);
+        progress.add_files(1);
         let of = match opened {
             Ok(of) => of,
             Err(e) => {
