@@ -66,7 +66,7 @@ pub struct TrainOptions {
     /// Dropout before the output layer (Choi's CRNN: 0.3).
     #[arg(long, default_value_t = 0.3)]
     pub dropout_out: f32,
-    /// Do not standardise the conv channels before gru1 (see the README, "Strategies").
+    /// Do not standardise the conv channels before gru1 (see docs/training.md, "Strategies").
     #[arg(long)]
     pub no_input_norm: bool,
     /// Augmented copies of every training song (noise, time stretch, pitch shift; seeded).

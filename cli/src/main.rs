@@ -63,7 +63,7 @@ pub struct RunOptions {
     #[arg(long, default_value = "cpu", value_parser = parse_device)]
     device: DeviceKind,
     /// Resampler to 12 kHz: `reference` reproduces the published inputs exactly; `fast`
-    /// (a shorter polyphase filter) moves scores by up to 0.012 (see README).
+    /// (a shorter polyphase filter) moves scores by up to 0.012 (see docs/verification.md).
     #[arg(long, default_value = "reference", value_parser = parse_resampler)]
     resampler: ResamplerKind,
     /// Frames per forward pass [default: 8 on the CPU, 64 on a GPU] (the scores do not
