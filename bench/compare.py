@@ -14,7 +14,7 @@ blocks, and reports process() per block and the analysis worker's CPU at the def
 Python peer is involved, so `--only plugin` refreshes just those rows (keeping the rest of
 bench/results.json) without the venv.
 
-Writes bench/results.json and the table between the bench markers in README.md.
+Writes bench/results.json and the table between the bench markers in docs/performance.md.
 """
 
 import argparse
@@ -185,13 +185,13 @@ def main():
     ap.add_argument("--threads", default=None, help="comma list (default: 1 and all cores)")
     ap.add_argument("--clip", default=os.path.join(PACK, "data", "gtzan-mini", "genres", "blues", "blues.00000.flac"))
     ap.add_argument("--json-out", default=os.path.join("bench", "results.json"))
-    ap.add_argument("--readme", default="README.md")
+    ap.add_argument("--readme", default=os.path.join("docs", "performance.md"))
     ap.add_argument("--only", choices=["plugin", "frontend"],
                     help="refresh only these rows, keep the rest of --json-out (frontend: needs only "
                     "librosa, soxr and resampy in the venv)")
     ap.add_argument("--skip-plugin", action="store_true", help="keep the plugin rows of --json-out")
     ap.add_argument("--plugin-seconds", type=float, default=120.0,
-                    help="real-time playback for the plugin rows (as in the README's Plugin speed)")
+                    help="real-time playback for the plugin rows (as in docs/performance.md)")
     ap.add_argument("--plugin-rate", type=int, default=48_000)
     a = ap.parse_args()
     os.chdir(ROOT)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A library run as the README's "Large libraries" section shows it:
+# A library run as docs/library.md shows it ("A library run, killed and resumed"):
 #   1. a tree of the pack's GTZAN clips copied COPIES times (100 clips x COPIES files);
 #   2. classify --jsonl on it, killed (SIGKILL) after KILL_AFTER seconds, then --resume,
 #      each under /usr/bin/time -v (wall time, peak RSS);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of mgr against its Python peers; refreshes bench/results.json and the
-# "Benchmarks against peers" table in README.md. Run from anywhere:  bench/run.sh [--rounds N]
+# "Benchmarks against peers" table in docs/performance.md.
+# Run from anywhere:  bench/run.sh [--rounds N]
 # Needs python3 (3.11 tested) with venv, a Rust toolchain, network access to PyPI on the first
 # run, and the data pack at ../shared. Extra arguments go to bench/compare.py.
 set -euo pipefail

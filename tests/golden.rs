@@ -372,7 +372,7 @@ fn msd_crnn_top10_equals_published() {
 }
 
 /// How far the Fast (polyphase) resampler moves log-mel and scores versus Reference on the four
-/// clips. The README's "Fast vs Reference" table is this test's output.
+/// clips. The "Fast vs Reference" table of `docs/verification.md` is this test's output.
 #[test]
 fn fast_resampler_drift() {
     let reference = Resampler::new(ResamplerKind::Reference);

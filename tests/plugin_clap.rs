@@ -284,8 +284,8 @@ fn compare_after(name: &str, before: Option<&Audio>, audio: &Audio) {
         );
         // The plugin streams with the Fast resampler and flushes its tail when the input
         // stops, so against `--resampler fast` only float rounding may differ. The CLI's
-        // default Reference resampler has another filter: scores move by up to 0.03 (README,
-        // "Fast vs Reference resampler").
+        // default Reference resampler has another filter: scores move by up to 0.03
+        // (docs/verification.md, "Fast vs Reference resampler").
         let limit = match kind {
             ResamplerKind::Fast => 1e-5,
             ResamplerKind::Reference => 3e-2,

@@ -110,6 +110,6 @@ fn eight_instances_analyse_side_by_side() {
     let closed = status_mib("VmRSS:");
     println!("after closing all: {closed:.0} MiB");
     // Measured 17 MiB per analysing instance once the instances share the model and the
-    // network's thread pool (README, *Plugin*); 30–35 MiB before. The bound catches a return.
+    // network's thread pool (docs/plugin.md); 30–35 MiB before. The bound catches a return.
     assert!(per < 24.0, "{per:.1} MiB per instance");
 }

@@ -1,5 +1,5 @@
 //! `mgr-cli bench FILE`: median wall time of every pipeline stage on one file, as milliseconds
-//! and as multiples of real time. Numbers for the README come from this command, and
+//! and as multiples of real time. Numbers for `docs/performance.md` come from this command, and
 //! `bench/run.sh` calls it (with `--json`) to compare mgr with its Python peers.
 
 use std::path::PathBuf;

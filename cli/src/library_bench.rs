@@ -11,7 +11,7 @@
 //!   `batch`). Per song: decode + resample + frames × (log-mel + network per frame), averaged
 //!   over the clips; reference songs/s = 1 / that sum. This is the throughput of running
 //!   the stages back to back with nothing lost between them — the "sum of the stages'
-//!   single-file throughput" of the README's stage table.
+//!   single-file throughput" of the stage table in `docs/performance.md`.
 //! * 1 thread: the front-end on the calling thread, the network on a one-thread rayon pool,
 //!   the reference timed in the same pool. All cores: one front-end worker per core and
 //!   rayon's global pool, for both.

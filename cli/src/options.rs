@@ -24,7 +24,7 @@ pub struct RunOptions {
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Resampler to 12 kHz: `reference` reproduces the published inputs exactly; `fast`
-    /// (a shorter polyphase filter) moves scores by up to 0.012 (see README).
+    /// (a shorter polyphase filter) moves scores by up to 0.012 (see docs/verification.md).
     #[arg(long, default_value = "reference")]
     pub resampler: ResamplerKind,
     /// Frames per forward pass [default: 8 on the CPU, 64 on a GPU] (the scores do not
@@ -96,7 +96,7 @@ pub struct TrainOptions {
     /// Dropout before the output layer (Choi's CRNN: 0.3).
     #[arg(long, default_value_t = 0.3)]
     pub dropout_out: f32,
-    /// Do not standardise the conv channels before gru1 (see the README, "Strategies").
+    /// Do not standardise the conv channels before gru1 (see docs/training.md, "Strategies").
     #[arg(long)]
     pub no_input_norm: bool,
     /// Augmented copies of every training song (noise, time stretch, pitch shift; seeded).

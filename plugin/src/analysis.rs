@@ -10,7 +10,8 @@
 //!   beyond, the non-overlapping 29.12 s frames that start 20 s in, each voting once 20 s more
 //!   audio has followed it. Which frames those are is decided by the library's
 //!   [`FrameCutter`], the streaming form of the rule `classify` uses, so when a song ends the
-//!   song average is the CLI's answer for the same audio (up to the resampler, see the README).
+//!   song average is the CLI's answer for the same audio (up to the resampler, see
+//!   `docs/verification.md`).
 //!
 //! Frames below the silence gate (window RMS) are shown but do not vote.
 

@@ -1,6 +1,6 @@
 //! **mgr** as a CLAP / VST3 plugin: shows the genre of the song passing through, live.
 //!
-//! Threads (see `README.md`, *Plugin*):
+//! Threads (see `docs/plugin.md`, "How it works"):
 //!
 //! * audio thread — [`MgrPlugin::process`]: audio passes through untouched; the block is mixed
 //!   to mono and pushed into a lock-free SPSC ring (`rtrb`). No allocation, lock, log or I/O;

@@ -8,7 +8,7 @@ use nice_plug::prelude::*;
 use crate::state::SavedCell;
 
 /// Default seconds between current-window updates. Each update is one forward pass of the
-/// CRNN; see the README's benchmark for what it costs.
+/// CRNN; see `docs/performance.md` for what it costs.
 pub const DEFAULT_HOP_S: f32 = 5.0;
 
 #[derive(Params)]

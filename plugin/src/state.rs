@@ -74,7 +74,7 @@ impl ModelInfo {
 
 /// How the audio arrived since the plugin was created (hosts re-activate plugins around a
 /// bounce, so per-activation figures would hide it): the render-speed evidence (see
-/// `README.md`, *Plugin*).
+/// `docs/plugin.md`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamStats {
     /// The stream ran ahead of real time by more than the render lead (a render, whatever

@@ -34,8 +34,7 @@ pub fn device(kind: DeviceKind) -> Result<Device> {
         };
         let reason = match e {
             candle_core::Error::NotCompiledWithCudaSupport => {
-                "this build has no CUDA support (README, \"GPU (CUDA)\", says how to build it)"
-                    .into()
+                "this build has no CUDA support (docs/gpu.md says how to build it)".into()
             }
             candle_core::Error::NotCompiledWithMetalSupport => {
                 "this build has no Metal support (cargo feature `metal`)".into()
@@ -121,7 +120,7 @@ mod cuda_libraries {
         }
         Err(format!(
             "cannot load {}; put the folders that hold the CUDA libraries on LD_LIBRARY_PATH \
-             (README, \"GPU (CUDA)\")",
+             (docs/gpu.md)",
             missing.join(", ")
         ))
     }

@@ -7,7 +7,7 @@
 //!   same kind of filter with fewer taps and exact phases. What the plugin streams with.
 //!
 //! How far `Fast` moves the log-mel and the scores is measured by the golden tests
-//! (`tests/golden.rs`, `fast_resampler_drift`) and written down in the README.
+//! (`tests/golden.rs`, `fast_resampler_drift`) and written down in `docs/verification.md`.
 //!
 //! Modules, each importing only the leaf [`math`] (and `stream` the bank it runs):
 //! [`math`] (Bessel I0, output length) ← [`reference`] (resampy port) and [`polyphase`]

@@ -12,7 +12,7 @@
 //! cut off at the lower of the two Nyquist frequencies) with fewer zero crossings, which is
 //! where the speed comes from: 128 taps per output at 22,050 Hz instead of 235, and no table
 //! interpolation. How far it moves log-mel and scores from the reference is measured by
-//! `fast_resampler_drift` in `tests/golden.rs` and written down in the README.
+//! `fast_resampler_drift` in `tests/golden.rs` and written down in `docs/verification.md`.
 //!
 //! [`ResamplerKind::Fast`]: crate::resample::ResamplerKind::Fast
 

@@ -2,7 +2,7 @@
 //! network already computes (pooled conv blocks, penultimate features, logits), fused per genre
 //! with the base network's own scores, weighted by how many artists back each genre.
 //!
-//! Why (issue 12; the research is summarised in the README, "Transfer learning"): GTZAN's thin
+//! Why (issue 12; the research is summarised in `docs/results.md`): GTZAN's thin
 //! genres are one artist each (rock is Morphine, reggae Bob Marley), and a classifier trained on
 //! them learns the artist. On artist-grouped folds of gtzan-mini + gtzan-more the regression
 //! alone scores 92 % on genres with several artists but 0 % on a genre it never saw and 70 %

@@ -17,7 +17,7 @@
 //! * The frame's scores are `r / Σ r`; the song decision is the mean of its frames' scores.
 //!
 //! On the artist-grouped 5-fold of gtzan-mini + gtzan-more this recipe labels 89 % of the songs
-//! of unheard artists correctly, the published model 77 % (README, "Transfer learning").
+//! of unheard artists correctly, the published model 77 % (`docs/results.md`).
 
 use candle_core::Tensor;
 
