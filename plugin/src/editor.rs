@@ -17,8 +17,8 @@ use nice_plug_egui::{
 };
 
 use crate::params::MgrParams;
-use crate::state::{HistoryEntry, SavedState, Snapshot};
-use crate::worker::{Shared, BUILTIN_NAME};
+use crate::state::{HistoryEntry, SavedState, Snapshot, BUILTIN_NAME};
+use crate::worker::Shared;
 
 /// Logical editor size.
 pub const WIDTH: u32 = 780;
@@ -656,7 +656,7 @@ impl App {
                     ui.label(
                         RichText::new(match &m.provenance {
                             Some(p) => format!("Made by mgr-cli finetune: {p}"),
-                            None if m.name == crate::worker::BUILTIN_NAME => {
+                            None if m.name == BUILTIN_NAME => {
                                 "The published GTZAN CRNN (Jiménez & Marqués), as released.".into()
                             }
                             None => "No training record in this file.".into(),

@@ -45,6 +45,9 @@ pub struct Current {
     pub silent: bool,
 }
 
+/// Name shown for the embedded model (the editor's selector, *About*, the saved state).
+pub const BUILTIN_NAME: &str = "GTZAN CRNN (built-in)";
+
 /// What the active model says about itself (its safetensors metadata).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
@@ -66,7 +69,7 @@ impl ModelInfo {
     /// The embedded GTZAN CRNN before it is loaded.
     pub fn builtin() -> Self {
         Self {
-            name: crate::worker::BUILTIN_NAME.into(),
+            name: BUILTIN_NAME.into(),
             ..Self::default()
         }
     }

@@ -21,6 +21,7 @@ use crate::analysis::{Analysis, Scorer, Settings};
 use crate::params::MgrParams;
 use crate::state::{
     Current, HistoryEntry, ModelInfo, SavedCell, SavedState, Snapshot, SongResult, StreamStats,
+    BUILTIN_NAME,
 };
 
 /// Threads of the rayon pool that the network's CPU kernels run on: one pool for all the
@@ -37,9 +38,6 @@ const SETTLE_AFTER: Duration = Duration::from_millis(300);
 /// The worker is behind when, after taking a chunk, the ring still holds more than this many
 /// seconds of input: it then scores only the song frames until it has caught up.
 const BEHIND_S: f32 = 0.5;
-
-/// Name shown for the embedded model.
-pub const BUILTIN_NAME: &str = "GTZAN CRNN (built-in)";
 
 /// Messages from the plugin and the editor.
 pub enum Command {
