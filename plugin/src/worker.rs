@@ -18,6 +18,7 @@ use mgr_core::resample::StreamResampler;
 use nice_plug_egui::RepaintNotifier;
 
 use crate::analysis::{Analysis, Scorer, Settings};
+use crate::pace::RENDER_LEAD;
 use crate::params::MgrParams;
 use crate::state::{
     Current, HistoryEntry, ModelInfo, SavedCell, SavedState, Snapshot, SongResult, StreamStats,
@@ -612,7 +613,7 @@ impl WorkerState {
         let rate = f64::from(self.rate.max(1));
         let lead_peak_s = sig.lead_peak_ms.load(Ordering::Relaxed) as f64 / 1e3;
         StreamStats {
-            faster_than_realtime: lead_peak_s > crate::RENDER_LEAD,
+            faster_than_realtime: lead_peak_s > RENDER_LEAD,
             lead_peak_s,
             waited_s: sig.waited_us.load(Ordering::Relaxed) as f64 / 1e6,
             ring_peak_s: sig.ring_peak.load(Ordering::Relaxed) as f64 / rate,
