@@ -669,6 +669,8 @@ impl WorkerState {
             heard_samples: view.len as u64,
             dropped_samples: snap.dropped,
             stream: Some(stream),
+            // The cell writes the loads this worker has taken (and so acted on by now).
+            loads_applied: 0,
         });
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.repaint.request_repaint();
