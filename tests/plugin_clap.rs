@@ -144,72 +144,172 @@ fn survives_100_activate_deactivate_cycles() {
     }
 }
 
-#[test]
-fn state_round_trip_and_corrupted_blob() {
+/// A state as the plugin saves it, with a song result and history of the built-in model's
+/// labels put in, *Update every* at 12 s, and *Reset song* on (saved while it was held on).
+/// Returns the blob and the analysis put in.
+fn state_with_a_song() -> (Vec<u8>, Value) {
     let (_entry, mut instance) = load();
     let mut s = Session::start(&mut instance, 48_000.0, 512);
     let (l, r) = signal(512, 48_000.0, 3);
     s.block(&l, &r);
     s.stop(&mut instance);
-
-    let mut blob = save_state(&mut instance);
+    let blob = save_state(&mut instance);
     let mut saved = state_json(&blob);
     println!("state ({} bytes): {saved}", blob.len());
     assert!(saved["params"].get("hop").is_some(), "{saved}");
 
-    // Restore a state with a song result and history into a fresh instance.
+    let labels = mgr_core::model::Builtin::Gtzan
+        .load(&device(DeviceKind::Cpu).unwrap())
+        .unwrap()
+        .labels()
+        .to_vec();
+    let mut mean = vec![0.02; labels.len()];
+    mean[6] = 0.7;
     let song = serde_json::json!({
         "model_path": null,
-        "labels": ["a", "b"],
-        "song": {"mean": [0.25, 0.75], "frames": 3},
-        "song_label": "b",
-        "history": [{"end_s": 29.12, "top": 1, "score": 0.8}],
+        "labels": labels,
+        "song": {"mean": mean, "frames": 3},
+        "song_label": labels[6],
+        "history": [{"end_s": 29.12, "top": 6, "score": 0.8}],
         "heard_s": 95.0
     });
     saved["fields"]["analysis"] = Value::String(song.to_string());
     saved["params"]["hop"] = serde_json::json!({"f32": 12.0});
-    // Saved while *Reset song* was held on: loading it is not a press (the song stays).
     saved["params"]["reset"] = serde_json::json!({"bool": true});
-    blob = state_blob(&saved);
-    let (_entry2, mut other) = load();
+    (state_blob(&saved), song)
+}
+
+/// Audio 80 dB below [`signal`], under the silence gate: it is analysed (the worker takes it
+/// from the ring, `heard_samples` counts it) but does not vote, so a restored song stays as it
+/// is unless something starts a new song.
+fn quiet(n: usize, seed: u32) -> (Vec<f32>, Vec<f32>) {
+    let (l, r) = signal(n, 48_000.0, seed);
+    let q = |x: Vec<f32>| x.into_iter().map(|v| v * 1e-4).collect();
+    (q(l), q(r))
+}
+
+/// Play `n` quiet samples in blocks of 512.
+fn play_quiet(s: &mut Session, n: usize, seed: u32) {
+    let (l, r) = quiet(n, seed);
+    for (cl, cr) in l.chunks(512).zip(r.chunks(512)) {
+        let (ol, or) = s.block(cl, cr);
+        assert_eq!((ol, or), (cl, cr));
+    }
+}
+
+/// Wait until the worker has acted on `n` state loads since the instance was created (the
+/// saved state's `loads_applied`): a load is picked up on the worker thread, so reading the
+/// result any earlier would test nothing.
+fn wait_for_loads(instance: &mut PluginInstance<TestHost>, n: u64) -> Value {
+    wait_for(instance, Duration::from_secs(60), |a| {
+        a["loads_applied"].as_u64() == Some(n)
+    })
+}
+
+#[test]
+fn state_round_trip_and_a_load_is_not_a_press() {
+    let (blob, song) = state_with_a_song();
+    let (_entry, mut other) = load();
     assert!(load_state(&mut other, &blob), "a valid state loads");
     // The worker starts with the first activation and picks the restored state up.
-    let mut s2 = Session::start(&mut other, 48_000.0, 512);
-    s2.block(&l, &r);
-    std::thread::sleep(Duration::from_millis(300));
-    let back = analysis(&save_state(&mut other));
+    let mut s = Session::start(&mut other, 48_000.0, 512);
+    let back = wait_for_loads(&mut other, 1);
     assert_eq!(back["song"], song["song"]);
     assert_eq!(back["history"], song["history"]);
     let params = state_json(&save_state(&mut other));
     assert_eq!(params["params"]["hop"], serde_json::json!({"f32": 12.0}));
+
     // The same state loaded while the plugin runs, after the host switched *Reset song* off:
     // the value the load brings back on is still not a press (the song stays).
     let reset = param_id(&mut other, 3);
-    s2.events
+    s.events
         .push(ParamValueEvent::new(0, reset, Pckn::match_all(), 0.0));
-    s2.block(&l, &r);
+    play_quiet(&mut s, 512, 4);
     assert!(load_state(&mut other, &blob), "loads while active");
-    s2.block(&l, &r);
-    std::thread::sleep(Duration::from_millis(300));
-    let again = analysis(&save_state(&mut other));
+    // The worker restores the song first, so that a press would surely come after it.
+    let back = wait_for_loads(&mut other, 2);
+    assert_eq!(back["song"], song["song"]);
+    // The first block after the load is where a press would start a new song. Wait until the
+    // worker has analysed what follows: `heard_samples` counts from the restore and reaches
+    // the 1024 samples at 12 kHz of these 4096 only once they are in, by when a press would
+    // have started the new song.
+    let n = 4096;
+    play_quiet(&mut s, n, 5);
+    let want = mgr_core::resample::output_len(n, 48_000) as u64;
+    let again = wait_for(&mut other, Duration::from_secs(60), |a| {
+        a["heard_samples"].as_u64().is_some_and(|h| h >= want)
+    });
     assert_eq!(again["song"], song["song"], "a state load is not a press");
-
-    // Corrupted blobs are refused without a crash, and audio still passes.
-    for bad in [
-        &b""[..],
-        &b"{"[..],
-        &b"\xff\xfe\x00garbage"[..],
-        &state_blob(&serde_json::json!({"params": {"hop": "x"}, "fields": {"analysis": "{no"}})),
-        &state_blob(&serde_json::json!({"version": "0.1.0", "params": {},
-            "fields": {"analysis": "{\"song\": {\"mean\": \"x\"}}"}})),
-        &blob[..blob.len() / 2],
-    ] {
-        let _ = load_state(&mut other, bad);
-        let (ol, or) = s2.block(&l, &r);
-        assert_eq!((ol, or), (&l[..], &r[..]));
-    }
-    s2.stop(&mut other);
+    assert_eq!(again["loads_applied"], 2);
+    s.stop(&mut other);
     pump(&mut other);
+}
+
+#[test]
+fn corrupted_state_blobs_are_refused_and_change_nothing() {
+    let (blob, song) = state_with_a_song();
+    let (_entry, mut instance) = load();
+    assert!(load_state(&mut instance, &blob));
+    let mut s = Session::start(&mut instance, 48_000.0, 512);
+    wait_for_loads(&mut instance, 1);
+    play_quiet(&mut s, 512, 6);
+    let before = state_json(&save_state(&mut instance));
+    let kept = |state: &Value| {
+        let a: Value = serde_json::from_str(state["fields"]["analysis"].as_str().unwrap()).unwrap();
+        (
+            state["params"].clone(),
+            a["song"].clone(),
+            a["history"].clone(),
+            a["model_path"].clone(),
+            a["loads_applied"].clone(),
+        )
+    };
+    assert_eq!(kept(&before).1, song["song"]);
+
+    // (blob, whether the load must fail). nice-plug's loader reads the last but one fine as a
+    // document and skips the field it cannot read (with a warning), so that load succeeds;
+    // what it must not do either is change anything.
+    let bad: [(&[u8], bool); 6] = [
+        (b"", true),
+        (b"{", true),
+        (b"\xff\xfe\x00garbage", true),
+        (
+            &state_blob(
+                &serde_json::json!({"params": {"hop": "x"}, "fields": {"analysis": "{no"}}),
+            ),
+            true,
+        ),
+        (
+            &state_blob(&serde_json::json!({"version": "0.1.0", "params": {},
+                "fields": {"analysis": "{\"song\": {\"mean\": \"x\"}}"}})),
+            false,
+        ),
+        (&blob[..blob.len() / 2], true),
+    ];
+    let mut played = 512;
+    for (k, (b, refused)) in bad.iter().enumerate() {
+        let loaded = load_state(&mut instance, b);
+        assert_eq!(!loaded, *refused, "corrupted blob {k}: loaded {loaded}");
+        // A load writes the state at once (the worker acts on it later): compare now.
+        let now = state_json(&save_state(&mut instance));
+        assert_eq!(
+            kept(&now),
+            kept(&before),
+            "corrupted blob {k} changed the state"
+        );
+        play_quiet(&mut s, 512, 7 + k as u32);
+        played += 512;
+    }
+    // A load that got through would be taken by the worker before the audio after it: wait
+    // until all of it is analysed, then the worker must still have seen only the first load.
+    let want = mgr_core::resample::output_len(played, 48_000) as u64;
+    let after = wait_for(&mut instance, Duration::from_secs(60), |a| {
+        a["heard_samples"].as_u64().is_some_and(|h| h >= want)
+    });
+    assert_eq!(after["loads_applied"], 1);
+    assert_eq!(after["song"], song["song"]);
+    s.stop(&mut instance);
+    pump(&mut instance);
 }
 
 /// Stream a song through the plugin as an offline render and read the song result it saved.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use mgr_core::aggregate::SongScores;
+use mgr_core::aggregate::{share, SongScores};
 use mgr_core::library::record::{csv_header, Record};
 use serde_json::{json, Value};
 
@@ -104,13 +104,7 @@ pub fn classify_text(rows: &[Row], labels: &[String], per_frame: bool) -> String
             Ok(song) => {
                 let order = ranked(&song.mean);
                 let top = order[0];
-                // Sum-normalised share, as the authors' demo shows it.
-                let total: f32 = song.mean.iter().sum();
-                let share = if total > 0.0 {
-                    song.mean[top] / total
-                } else {
-                    0.0
-                };
+                let top_share = share(&song.mean, top);
                 let runners: Vec<String> = order[1..3.min(order.len())]
                     .iter()
                     .map(|&i| format!("{} {:.3}", labels[i], song.mean[i]))
@@ -120,7 +114,7 @@ pub fn classify_text(rows: &[Row], labels: &[String], per_frame: bool) -> String
                     "{path:<width$}  {:<10} {:.3} ({:>3.0} %)  [{}]  {} frame{}",
                     labels[top],
                     song.mean[top],
-                    share * 100.0,
+                    top_share * 100.0,
                     runners.join(", "),
                     song.frames.len(),
                     if song.frames.len() == 1 { "" } else { "s" },

@@ -24,10 +24,12 @@ use nice_plug_egui::{EguiEditor, RepaintNotifier};
 
 pub mod analysis;
 pub mod editor;
+mod pace;
 pub mod params;
 pub mod state;
 pub mod worker;
 
+use pace::{Pace, RENDER_LEAD};
 use params::MgrParams;
 use state::Snapshot;
 use worker::{AudioSignals, Command, Shared, Worker};
@@ -38,51 +40,11 @@ use worker::{AudioSignals, Command, Shared, Worker};
 /// The ring must also hold [`RENDER_LEAD`] of a render before the audio thread may wait.
 const RING_SECONDS: f32 = 8.0;
 
-/// A stream that has run this far ahead of real time (seconds of audio delivered beyond the
-/// wall time that passed) is a render: nobody is listening live, so when the ring is full the
-/// audio thread waits for the worker, but never so long that the stream falls below this lead.
-/// Live playback stays within a few buffers of real time (anticipative hosts: some 200 ms).
-pub(crate) const RENDER_LEAD: f64 = 1.0;
-
 /// Position differences (samples) below this are rounding in the host's transport, not jumps.
 const JUMP_SLACK: i64 = 64;
 
 /// Longest an offline render waits for ring space before counting samples as dropped.
 const OFFLINE_WAIT: Duration = Duration::from_secs(30);
-
-/// How far the stream runs ahead of real time: each block adds its duration, wall time
-/// between blocks takes it away, never below zero (real time cannot be saved up).
-#[derive(Debug, Default)]
-struct Pace {
-    rate: f64,
-    last: Option<Instant>,
-    lead_s: f64,
-}
-
-impl Pace {
-    fn new(rate: f64) -> Self {
-        Self {
-            rate,
-            ..Self::default()
-        }
-    }
-
-    fn since_last(&self, now: Instant) -> f64 {
-        self.last
-            .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
-    }
-
-    /// A block of `n` samples starts now.
-    fn block(&mut self, n: usize, now: Instant) {
-        self.lead_s = (self.lead_s - self.since_last(now)).max(0.0) + n as f64 / self.rate;
-        self.last = Some(now);
-    }
-
-    /// The lead at `now`, inside the current block.
-    fn ahead(&self, now: Instant) -> f64 {
-        self.lead_s - self.since_last(now)
-    }
-}
 
 pub struct MgrPlugin {
     params: Arc<MgrParams>,
@@ -297,7 +259,7 @@ impl Plugin for MgrPlugin {
         let signals = &self.shared.signals;
         signals
             .lead_peak_ms
-            .fetch_max((self.pace.lead_s * 1e3) as u64, Ordering::Relaxed);
+            .fetch_max((self.pace.lead_s() * 1e3) as u64, Ordering::Relaxed);
         // The Reset button (a parameter, so hosts can press it too): a new song from here.
         let reset = self.params.reset.value();
         let loads = self.params.saved.loads();

@@ -1,7 +1,7 @@
 //! What the analysis shows (the [`Snapshot`], worker → editor) and what the host saves
 //! ([`SavedState`], inside the plugin state under the field `analysis`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use nice_plug::params::persist::PersistentField;
@@ -45,6 +45,9 @@ pub struct Current {
     pub silent: bool,
 }
 
+/// Name shown for the embedded model (the editor's selector, *About*, the saved state).
+pub const BUILTIN_NAME: &str = "GTZAN CRNN (built-in)";
+
 /// What the active model says about itself (its safetensors metadata).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
@@ -66,7 +69,7 @@ impl ModelInfo {
     /// The embedded GTZAN CRNN before it is loaded.
     pub fn builtin() -> Self {
         Self {
-            name: crate::worker::BUILTIN_NAME.into(),
+            name: BUILTIN_NAME.into(),
             ..Self::default()
         }
     }
@@ -149,34 +152,57 @@ pub struct SavedState {
     pub dropped_samples: u64,
     /// Render speed and ring use since the plugin was created (written by the plugin).
     pub stream: Option<StreamStats>,
+    /// State loads (host or editor) since the plugin was created that the worker has applied:
+    /// it publishes this state only after it has acted on the load it took. A load is picked
+    /// up a moment later on the worker thread, so this is how a host (or a test) can tell that
+    /// a load has taken effect before it reads the result. Written by the plugin; the value in
+    /// a loaded state is ignored (older states have none).
+    pub loads_applied: u64,
 }
 
 /// Shared cell for [`SavedState`]: the worker writes it after every update, the host reads it
 /// when saving, and a host load marks it `restored` for the worker to pick up.
 #[derive(Debug, Default)]
 pub struct SavedCell {
-    state: Mutex<SavedState>,
-    restored: AtomicBool,
+    /// The state and the load bookkeeping, changed together so that a worker store cannot slip
+    /// in between a host load's write and its mark.
+    inner: Mutex<Slot>,
     /// State loads so far (host or editor); the audio thread reads it to tell a loaded
     /// parameter value from a press of the `reset` trigger.
     loads: AtomicU64,
 }
 
+#[derive(Debug, Default)]
+struct Slot {
+    state: SavedState,
+    /// A load is waiting for the worker.
+    restored: bool,
+    /// Loads up to the one the worker took last (see [`SavedState::loads_applied`]).
+    taken: u64,
+}
+
 impl SavedCell {
     /// Replace the saved state (worker side; does not count as a restore). Skipped while a
-    /// host load is waiting to be picked up, so that the load is not overwritten.
+    /// host load is waiting to be picked up, so that the load is not overwritten. Its
+    /// `loads_applied` becomes the loads the worker has taken with [`Self::take_restored`]:
+    /// the worker stores only after it has acted on what it took.
     pub fn store(&self, s: SavedState) {
-        if self.restored.load(Ordering::Acquire) {
-            return;
-        }
-        if let Ok(mut g) = self.state.lock() {
-            *g = s;
+        if let Ok(mut g) = self.inner.lock() {
+            if !g.restored {
+                g.state = SavedState {
+                    loads_applied: g.taken,
+                    ..s
+                };
+            }
         }
     }
 
     /// A copy of the current state.
     pub fn get(&self) -> SavedState {
-        self.state.lock().map(|g| g.clone()).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|g| g.state.clone())
+            .unwrap_or_default()
     }
 
     /// Act as if a host had loaded `s` (the editor's path to the same behaviour).
@@ -189,27 +215,37 @@ impl SavedCell {
         self.loads.load(Ordering::Acquire)
     }
 
-    /// The state a host loaded since the last call, if any.
+    /// The state a host loaded since the last call, if any (the latest of several loads).
     pub fn take_restored(&self) -> Option<SavedState> {
-        self.restored
-            .swap(false, Ordering::AcqRel)
-            .then(|| self.get())
+        let mut g = self.inner.lock().ok()?;
+        if !g.restored {
+            return None;
+        }
+        g.restored = false;
+        g.taken = self.loads.load(Ordering::Acquire);
+        Some(g.state.clone())
     }
 }
 
 impl<'a> PersistentField<'a, SavedState> for SavedCell {
     fn set(&self, new_value: SavedState) {
-        self.store(new_value);
-        self.restored.store(true, Ordering::Release);
-        self.loads.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut g) = self.inner.lock() {
+            // What the worker applied so far stays: the loaded value says nothing about it.
+            g.state = SavedState {
+                loads_applied: g.state.loads_applied,
+                ..new_value
+            };
+            g.restored = true;
+            self.loads.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     fn map<F, R>(&self, f: F) -> R
     where
         F: Fn(&SavedState) -> R,
     {
-        match self.state.lock() {
-            Ok(g) => f(&g),
+        match self.inner.lock() {
+            Ok(g) => f(&g.state),
             Err(_) => f(&SavedState::default()),
         }
     }
@@ -250,5 +286,46 @@ mod tests {
         assert_eq!(cell.take_restored().map(|s| s.heard_s), Some(2.0));
         assert!(cell.take_restored().is_none());
         assert_eq!(cell.map(|s| s.heard_s), 2.0);
+    }
+
+    /// `loads_applied` counts the loads the worker took, shows only in what it stores after
+    /// taking them, and ignores the value a loaded state brings; a second load before the
+    /// worker took the first replaces it.
+    #[test]
+    fn loads_applied_counts_the_loads_the_worker_took() {
+        let cell = SavedCell::default();
+        let loaded = |heard_s| SavedState {
+            heard_s,
+            loads_applied: 7,
+            ..Default::default()
+        };
+        PersistentField::set(&cell, loaded(1.0));
+        PersistentField::set(&cell, loaded(2.0));
+        assert_eq!(cell.loads(), 2);
+        // Not taken yet: the saved state shows no load applied, and worker stores wait.
+        assert_eq!(cell.get().loads_applied, 0);
+        cell.store(SavedState::default());
+        assert_eq!(cell.get().heard_s, 2.0);
+        let taken = cell.take_restored().expect("a load");
+        assert_eq!((taken.heard_s, taken.loads_applied), (2.0, 0));
+        cell.store(SavedState {
+            heard_s: 3.0,
+            loads_applied: 99,
+            ..Default::default()
+        });
+        assert_eq!((cell.get().heard_s, cell.get().loads_applied), (3.0, 2));
+        // The next load keeps the count until the worker takes it.
+        PersistentField::set(&cell, loaded(4.0));
+        assert_eq!((cell.get().heard_s, cell.get().loads_applied), (4.0, 2));
+        assert!(cell.take_restored().is_some());
+        cell.store(SavedState::default());
+        assert_eq!(cell.get().loads_applied, 3);
+    }
+
+    /// A state saved before the counter existed still loads.
+    #[test]
+    fn a_state_without_the_counter_loads() {
+        let s: SavedState = serde_json::from_str(r#"{"heard_s": 5.0, "labels": ["a"]}"#).unwrap();
+        assert_eq!((s.heard_s, s.loads_applied), (5.0, 0));
     }
 }

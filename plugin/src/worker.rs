@@ -18,9 +18,11 @@ use mgr_core::resample::StreamResampler;
 use nice_plug_egui::RepaintNotifier;
 
 use crate::analysis::{Analysis, Scorer, Settings};
+use crate::pace::RENDER_LEAD;
 use crate::params::MgrParams;
 use crate::state::{
     Current, HistoryEntry, ModelInfo, SavedCell, SavedState, Snapshot, SongResult, StreamStats,
+    BUILTIN_NAME,
 };
 
 /// Threads of the rayon pool that the network's CPU kernels run on: one pool for all the
@@ -37,9 +39,6 @@ const SETTLE_AFTER: Duration = Duration::from_millis(300);
 /// The worker is behind when, after taking a chunk, the ring still holds more than this many
 /// seconds of input: it then scores only the song frames until it has caught up.
 const BEHIND_S: f32 = 0.5;
-
-/// Name shown for the embedded model.
-pub const BUILTIN_NAME: &str = "GTZAN CRNN (built-in)";
 
 /// Messages from the plugin and the editor.
 pub enum Command {
@@ -612,7 +611,7 @@ impl WorkerState {
         let rate = f64::from(self.rate.max(1));
         let lead_peak_s = sig.lead_peak_ms.load(Ordering::Relaxed) as f64 / 1e3;
         StreamStats {
-            faster_than_realtime: lead_peak_s > crate::RENDER_LEAD,
+            faster_than_realtime: lead_peak_s > RENDER_LEAD,
             lead_peak_s,
             waited_s: sig.waited_us.load(Ordering::Relaxed) as f64 / 1e6,
             ring_peak_s: sig.ring_peak.load(Ordering::Relaxed) as f64 / rate,
@@ -668,6 +667,8 @@ impl WorkerState {
             heard_samples: view.len as u64,
             dropped_samples: snap.dropped,
             stream: Some(stream),
+            // The cell writes the loads this worker has taken (and so acted on by now).
+            loads_applied: 0,
         });
         self.shared.snapshot.store(Arc::new(snap));
         self.shared.repaint.request_repaint();

@@ -238,6 +238,20 @@ impl SongScores {
     }
 }
 
+/// Score `i` as a share of the sum of all `scores`: the confidence that `classify` prints beside
+/// the top genre and the plugin shows, as the authors' demo shows it (the data pack's reference
+/// README lists it "sum-normalised in brackets"). The genre model's outputs are independent
+/// sigmoids, not a softmax, so a raw score alone does not say how clear the choice was.
+/// Scores whose sum is not positive (all zero) give 0, not NaN.
+pub fn share(scores: &[f32], i: usize) -> f32 {
+    let total: f32 = scores.iter().sum();
+    if total > 0.0 {
+        scores[i] / total
+    } else {
+        0.0
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::single_range_in_vec_init)]
 mod tests {
@@ -330,5 +344,15 @@ mod tests {
         assert_eq!(s.votes, vec![1, 2, 0]);
         assert!((s.mean[0] - 0.4).abs() < 1e-6);
         assert!(SongScores::from_frames(vec![]).is_none());
+    }
+
+    #[test]
+    fn share_is_sum_normalised_and_zero_without_scores() {
+        let scores = [0.6, 0.3, 0.1, 0.0];
+        assert!((share(&scores, 0) - 0.6).abs() < 1e-6);
+        assert_eq!(share(&scores, 3), 0.0);
+        let halves: f32 = (0..4).map(|i| share(&[0.2, 0.2, 0.0, 0.0], i)).sum();
+        assert!((halves - 1.0).abs() < 1e-6);
+        assert_eq!(share(&[0.0; 10], 0), 0.0);
     }
 }
