@@ -6,7 +6,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::metrics::{mean_std, Confusion};
-use super::run::FoldResults;
 use crate::aggregate::{Decision, SongScores};
 use crate::dataset::split::Fold;
 use crate::dataset::Prepared;
@@ -308,6 +307,17 @@ impl FoldTraining {
             self.seconds
         )
     }
+}
+
+/// What the folds gave: each system's outcomes, each fold's sizes, the main system's training.
+#[derive(Debug, Default)]
+pub struct FoldResults {
+    /// One run per system, in the order of the systems.
+    pub runs: Vec<SystemRun>,
+    /// One per fold.
+    pub info: Vec<FoldInfo>,
+    /// One per fold in which a system trained.
+    pub training: Vec<FoldTraining>,
 }
 
 /// Everything `eval gtzan` reports. Serialised, its top level is the main system at song level

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::report::{EvalReport, FoldInfo, FoldTraining, Outcome, SystemRun};
+use super::report::{EvalReport, FoldInfo, FoldResults, Outcome, SystemRun};
 use super::systems::{Fixed, FoldData, Mfcc, Published, Strategy, System};
 use super::EvalError;
 use crate::dataset::split::{Fold, SplitSpec};
@@ -173,17 +173,6 @@ fn run_published(
         &plan,
         progress,
     )
-}
-
-/// What the folds gave: each system's outcomes, each fold's sizes, the main system's training.
-#[derive(Debug, Default)]
-pub struct FoldResults {
-    /// One run per system, in the order of the systems.
-    pub runs: Vec<SystemRun>,
-    /// One per fold.
-    pub info: Vec<FoldInfo>,
-    /// One per fold in which a system trained.
-    pub training: Vec<FoldTraining>,
 }
 
 /// Fit every system on every fold and score it on the fold's test songs.
