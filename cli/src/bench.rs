@@ -16,6 +16,8 @@ use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::{Resampler, ResamplerKind};
 use serde_json::json;
 
+use crate::library_bench::LibraryBench;
+
 /// Groups of stages that `--stage` can select.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Stage {
@@ -34,7 +36,7 @@ pub enum Stage {
 pub struct BenchArgs {
     /// Audio file to time (a 30 s GTZAN clip is the reference workload); with
     /// `--stage library`, a folder of clips.
-    pub(crate) file: PathBuf,
+    file: PathBuf,
     /// Timed repetitions per stage (after one warm-up run); the median is reported.
     #[arg(long, default_value_t = 5)]
     reps: usize,
@@ -46,12 +48,12 @@ pub struct BenchArgs {
     net_batch: usize,
     /// Files in the library of `--stage library` (copies of the clips, cycled).
     #[arg(long, default_value_t = 1000)]
-    pub(crate) files: usize,
+    files: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
     #[command(flatten)]
-    pub(crate) run: crate::RunOptions,
+    run: crate::RunOptions,
 }
 
 /// One timed stage: a stable id for scripts, a readable name, seconds, audio seconds covered
@@ -120,7 +122,12 @@ pub fn network_flops(arch: Architecture, n_out: usize) -> f64 {
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     crate::apply_threads(&a.run);
     if a.stage.contains(&Stage::Library) {
-        return crate::library_bench::run(&a);
+        return crate::library_bench::run(&LibraryBench {
+            source: &a.file,
+            files: a.files,
+            json: a.json,
+            run: &a.run,
+        });
     }
     let dev = device(a.run.device)?;
     let stages = if a.stage.is_empty() {
