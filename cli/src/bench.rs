@@ -1,21 +1,24 @@
 //! `mgr-cli bench FILE`: median wall time of every pipeline stage on one file, as milliseconds
-//! and as multiples of real time. Numbers for `docs/performance.md` come from this command, and
+//! and as multiples of real time. Numbers for the README come from this command, and
 //! `bench/run.sh` calls it (with `--json`) to compare mgr with its Python peers.
 
-use std::path::PathBuf;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use mgr_core::audio::{decode_file, Decoder};
+use mgr_core::audio::{decode_file, Audio, Decoder};
 use mgr_core::config::{FramingConfig, CLIP_SAMPLES, FRAME_SECONDS, N_FRAMES, N_MELS};
 use mgr_core::mel::LogMel;
 use mgr_core::model::net::{crnn, fcn};
-use mgr_core::model::{device, Architecture, Builtin};
+use mgr_core::model::{device, Architecture, Builtin, CandleDevice};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::{Resampler, ResamplerKind};
 use serde_json::json;
+
+use crate::library_bench::LibraryBench;
 
 /// Groups of stages that `--stage` can select.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -35,7 +38,7 @@ pub enum Stage {
 pub struct BenchArgs {
     /// Audio file to time (a 30 s GTZAN clip is the reference workload); with
     /// `--stage library`, a folder of clips.
-    pub(crate) file: PathBuf,
+    file: PathBuf,
     /// Timed repetitions per stage (after one warm-up run); the median is reported.
     #[arg(long, default_value_t = 5)]
     reps: usize,
@@ -47,12 +50,12 @@ pub struct BenchArgs {
     net_batch: usize,
     /// Files in the library of `--stage library` (copies of the clips, cycled).
     #[arg(long, default_value_t = 1000)]
-    pub(crate) files: usize,
+    files: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
     #[command(flatten)]
-    pub(crate) run: crate::RunOptions,
+    run: crate::RunOptions,
 }
 
 /// One timed stage: a stable id for scripts, a readable name, seconds, audio seconds covered
@@ -63,6 +66,19 @@ struct Row {
     seconds: f64,
     audio_seconds: f64,
     flops: Option<f64>,
+}
+
+impl Row {
+    /// A row without a FLOP count.
+    fn new(id: &str, name: String, seconds: f64, audio_seconds: f64) -> Self {
+        Self {
+            id: id.into(),
+            name,
+            seconds,
+            audio_seconds,
+            flops: None,
+        }
+    }
 }
 
 /// Median seconds of `reps` runs of `f` after one warm-up run.
@@ -118,10 +134,17 @@ pub fn network_flops(arch: Architecture, n_out: usize) -> f64 {
     }
 }
 
+/// Time the selected stage groups on one file and print them (`--stage library` hands over to
+/// [`crate::library_bench`]).
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     crate::apply_threads(&a.run);
     if a.stage.contains(&Stage::Library) {
-        return crate::library_bench::run(&a);
+        return crate::library_bench::run(&LibraryBench {
+            source: &a.file,
+            files: a.files,
+            json: a.json,
+            run: &a.run,
+        });
     }
     let dev = device(a.run.device)?;
     let stages = if a.stage.is_empty() {
@@ -129,172 +152,229 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     } else {
         a.stage.clone()
     };
-    let audio = decode_file(&a.file).with_context(|| format!("decoding {}", a.file.display()))?;
-    let secs = audio.seconds();
+    let mut w = Workload::new(&a.file, a.reps)?;
     let mut rows: Vec<Row> = Vec::new();
-    let reps = a.reps;
-    let row = |id: &str, name: String, seconds: f64, audio_seconds: f64| Row {
-        id: id.into(),
-        name,
-        seconds,
-        audio_seconds,
-        flops: None,
-    };
-
-    let reference = Resampler::new(ResamplerKind::Reference);
-    let fast = Resampler::new(ResamplerKind::Fast);
-    let rate = audio.sample_rate();
-    let y = fast.to_12k(audio.samples(), rate)?;
-    let range = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0].clone();
-    let clip_seconds = CLIP_SAMPLES as f64 / 12_000.0;
-    let mut logmel = LogMel::new();
-    let mut out = vec![0f32; N_MELS * N_FRAMES];
-    logmel.compute_into(&y[range.clone()], &mut out);
-
     if stages.contains(&Stage::Frontend) {
-        // Every row reuses its buffers from run to run, as `classify` does from file to file
-        // (`mgr_core::pipeline::FrontEnd`).
-        let mut decoder = Decoder::new();
-        let t = time(reps, || Ok(decoder.decode(&a.file)?.samples().len()))?;
-        rows.push(row("decode", "decode".into(), t, secs));
-        let mut y = Vec::new();
+        rows.extend(frontend_rows(&mut w)?);
+    }
+    if stages.contains(&Stage::Network) {
+        rows.extend(network_rows(&w, &dev, a.net_batch)?);
+    }
+    if stages.contains(&Stage::Endtoend) {
+        rows.extend(endtoend_rows(&w, &dev, a.run.batch_for(&dev))?);
+    }
+    if a.json {
+        print_json(&w, &rows)?;
+    } else {
+        print_table(&w, &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the stage rows share: the file decoded once, both resamplers, and its first
+/// 29.12 s frame (the range at 12 kHz and its log-mel, the network rows' input).
+struct Workload<'a> {
+    file: &'a Path,
+    reps: usize,
+    audio: Audio,
+    reference: Resampler,
+    fast: Resampler,
+    range: Range<usize>,
+    logmel: LogMel,
+    frame: Vec<f32>,
+}
+
+impl<'a> Workload<'a> {
+    fn new(file: &'a Path, reps: usize) -> Result<Self> {
+        let audio = decode_file(file).with_context(|| format!("decoding {}", file.display()))?;
+        let reference = Resampler::new(ResamplerKind::Reference);
+        let fast = Resampler::new(ResamplerKind::Fast);
+        let y = fast.to_12k(audio.samples(), audio.sample_rate())?;
+        let range = first_frame(y.len());
+        let mut logmel = LogMel::new();
+        let mut frame = vec![0f32; N_MELS * N_FRAMES];
+        logmel.compute_into(&y[range.clone()], &mut frame);
+        Ok(Self {
+            file,
+            reps,
+            audio,
+            reference,
+            fast,
+            range,
+            logmel,
+            frame,
+        })
+    }
+
+    /// Seconds of audio in the file.
+    fn seconds(&self) -> f64 {
+        self.audio.seconds()
+    }
+}
+
+/// Samples of the first 29.12 s frame of `len` samples at 12 kHz.
+fn first_frame(len: usize) -> Range<usize> {
+    mgr_core::aggregate::frame_ranges(len, &FramingConfig::default())[0].clone()
+}
+
+/// Decode, each resampler, the log-mel of one frame, and the whole front-end with each
+/// resampler. Every row reuses its buffers from run to run, as `classify` does from file to
+/// file (`mgr_core::pipeline::FrontEnd`).
+fn frontend_rows(w: &mut Workload) -> Result<Vec<Row>> {
+    let (reps, secs, rate) = (w.reps, w.seconds(), w.audio.sample_rate());
+    let samples = w.audio.samples();
+    let mut rows = Vec::new();
+    let mut decoder = Decoder::new();
+    let t = time(reps, || Ok(decoder.decode(w.file)?.samples().len()))?;
+    rows.push(Row::new("decode", "decode".into(), t, secs));
+    let mut y = Vec::new();
+    let t = time(reps, || {
+        Ok(w.reference.to_12k_into(samples, rate, &mut y)?)
+    })?;
+    rows.push(Row::new(
+        "resample_reference",
+        "resample (reference)".into(),
+        t,
+        secs,
+    ));
+    let t = time(reps, || Ok(w.fast.to_12k_into(samples, rate, &mut y)?))?;
+    rows.push(Row::new("resample_fast", "resample (fast)".into(), t, secs));
+    let clip = &y[w.range.clone()];
+    let t = time(reps, || {
+        w.logmel.compute_into(clip, &mut w.frame);
+        Ok(())
+    })?;
+    let clip_seconds = CLIP_SAMPLES as f64 / 12_000.0;
+    rows.push(Row::new(
+        "logmel",
+        "log-mel (one 29.12 s frame)".into(),
+        t,
+        clip_seconds,
+    ));
+    for (id, name, resampler) in [
+        ("frontend_reference", "reference", &w.reference),
+        ("frontend_fast", "fast", &w.fast),
+    ] {
+        // Everything a file needs before the network: decode, resample, crop, log-mel.
         let t = time(reps, || {
-            Ok(reference.to_12k_into(audio.samples(), rate, &mut y)?)
+            let audio = decoder.decode(w.file)?;
+            resampler.to_12k_into(audio.samples(), audio.sample_rate(), &mut y)?;
+            w.logmel
+                .compute_into(&y[first_frame(y.len())], &mut w.frame);
+            Ok(())
         })?;
-        rows.push(row(
-            "resample_reference",
-            "resample (reference)".into(),
+        rows.push(Row::new(
+            id,
+            format!("front-end total ({name} resampler)"),
             t,
             secs,
         ));
-        let t = time(reps, || {
-            Ok(fast.to_12k_into(audio.samples(), rate, &mut y)?)
-        })?;
-        rows.push(row("resample_fast", "resample (fast)".into(), t, secs));
-        let clip = &y[range];
-        let t = time(reps, || {
-            logmel.compute_into(clip, &mut out);
-            Ok(())
-        })?;
-        rows.push(row(
-            "logmel",
-            "log-mel (one 29.12 s frame)".into(),
-            t,
-            clip_seconds,
-        ));
-        for (id, name, resampler) in [
-            ("frontend_reference", "reference", &reference),
-            ("frontend_fast", "fast", &fast),
-        ] {
-            // Everything a file needs before the network: decode, resample, crop, log-mel.
-            let t = time(reps, || {
-                let audio = decoder.decode(&a.file)?;
-                resampler.to_12k_into(audio.samples(), audio.sample_rate(), &mut y)?;
-                let r = mgr_core::aggregate::frame_ranges(y.len(), &FramingConfig::default())[0]
-                    .clone();
-                logmel.compute_into(&y[r], &mut out);
-                Ok(())
+    }
+    Ok(rows)
+}
+
+/// FCN and CRNN forward passes on the file's first frame, batch 1 and `net_batch`, per frame.
+fn network_rows(w: &Workload, dev: &CandleDevice, net_batch: usize) -> Result<Vec<Row>> {
+    let fcn = Builtin::Fcn.load(dev)?;
+    let crnn = Builtin::Gtzan.load(dev)?;
+    let mut batches = vec![1usize];
+    if net_batch > 1 {
+        batches.push(net_batch);
+    }
+    let mut rows = Vec::new();
+    for (name, model) in [("FCN", &fcn), ("CRNN", &crnn)] {
+        let flops = network_flops(model.architecture(), model.labels().len());
+        for &batch in &batches {
+            let input: Vec<f32> = w
+                .frame
+                .iter()
+                .copied()
+                .cycle()
+                .take(w.frame.len() * batch)
+                .collect();
+            let x = model.input_tensor(&input)?;
+            let t = time(w.reps, || {
+                let p = model.forward(&x)?;
+                Ok(p.to_vec2::<f32>()?)
             })?;
-            rows.push(row(
-                id,
-                format!("front-end total ({name} resampler)"),
-                t,
-                secs,
-            ));
-        }
-    }
-
-    if stages.contains(&Stage::Network) {
-        let fcn = Builtin::Fcn.load(&dev)?;
-        let crnn = Builtin::Gtzan.load(&dev)?;
-        let mut batches = vec![1usize];
-        if a.net_batch > 1 {
-            batches.push(a.net_batch);
-        }
-        for (name, model) in [("FCN", &fcn), ("CRNN", &crnn)] {
-            let flops = network_flops(model.architecture(), model.labels().len());
-            for &batch in &batches {
-                let input: Vec<f32> = out
-                    .iter()
-                    .copied()
-                    .cycle()
-                    .take(out.len() * batch)
-                    .collect();
-                let x = model.input_tensor(&input)?;
-                let t = time(reps, || {
-                    let p = model.forward(&x)?;
-                    Ok(p.to_vec2::<f32>()?)
-                })?;
-                let mut r = row(
-                    &format!("{}_b{batch}", name.to_lowercase()),
-                    format!("{name} forward, batch {batch} (per frame)"),
-                    t / batch as f64,
-                    FRAME_SECONDS,
-                );
-                r.flops = Some(flops);
-                rows.push(r);
-            }
-        }
-    }
-
-    if stages.contains(&Stage::Endtoend) {
-        for (kind, name) in [
-            (ResamplerKind::Reference, "reference"),
-            (ResamplerKind::Fast, "fast"),
-        ] {
-            let mut analyzer =
-                Analyzer::new(Builtin::Gtzan.load(&dev)?, kind).with_batch(a.run.batch_for(&dev));
-            let t = time(reps, || Ok(analyzer.analyze_file(&a.file)?))?;
-            rows.push(row(
-                &format!("e2e_{name}"),
-                format!("file → genre total ({name} resampler)"),
-                t,
-                secs,
-            ));
-        }
-    }
-
-    let threads = candle_core_threads();
-    if a.json {
-        let arr: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let mut v = json!({"id": r.id, "stage": r.name, "ms": r.seconds * 1e3,
-                                   "x_realtime": r.audio_seconds / r.seconds});
-                if let Some(f) = r.flops {
-                    v["flops"] = json!(f);
-                    v["gflops_per_s"] = json!(f / r.seconds / 1e9);
-                }
-                v
-            })
-            .collect();
-        let doc = json!({"file": a.file.display().to_string(), "audio_seconds": secs,
-                         "threads": threads, "reps": reps, "stages": arr});
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else {
-        println!(
-            "{} ({secs:.2} s, {} Hz), median of {reps}, {threads} thread(s)",
-            a.file.display(),
-            audio.sample_rate()
-        );
-        println!(
-            "{:<46} {:>10} {:>12} {:>10}",
-            "stage", "ms", "× realtime", "GFLOP/s"
-        );
-        for r in &rows {
-            let gflops = r
-                .flops
-                .map_or(String::new(), |f| format!("{:.1}", f / r.seconds / 1e9));
-            println!(
-                "{:<46} {:>10.2} {:>12.0} {:>10}",
-                r.name,
-                r.seconds * 1e3,
-                r.audio_seconds / r.seconds,
-                gflops
+            let mut r = Row::new(
+                &format!("{}_b{batch}", name.to_lowercase()),
+                format!("{name} forward, batch {batch} (per frame)"),
+                t / batch as f64,
+                FRAME_SECONDS,
             );
+            r.flops = Some(flops);
+            rows.push(r);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(rows)
+}
+
+/// File to genre with the GTZAN CRNN, once with each resampler, `batch` frames at a time.
+fn endtoend_rows(w: &Workload, dev: &CandleDevice, batch: usize) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (kind, name) in [
+        (ResamplerKind::Reference, "reference"),
+        (ResamplerKind::Fast, "fast"),
+    ] {
+        let mut analyzer = Analyzer::new(Builtin::Gtzan.load(dev)?, kind).with_batch(batch);
+        let t = time(w.reps, || Ok(analyzer.analyze_file(w.file)?))?;
+        rows.push(Row::new(
+            &format!("e2e_{name}"),
+            format!("file → genre total ({name} resampler)"),
+            t,
+            w.seconds(),
+        ));
+    }
+    Ok(rows)
+}
+
+/// The rows as one JSON document on stdout (the form `bench/run.sh` reads).
+fn print_json(w: &Workload, rows: &[Row]) -> Result<()> {
+    let arr: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let mut v = json!({"id": r.id, "stage": r.name, "ms": r.seconds * 1e3,
+                               "x_realtime": r.audio_seconds / r.seconds});
+            if let Some(f) = r.flops {
+                v["flops"] = json!(f);
+                v["gflops_per_s"] = json!(f / r.seconds / 1e9);
+            }
+            v
+        })
+        .collect();
+    let doc = json!({"file": w.file.display().to_string(), "audio_seconds": w.seconds(),
+                     "threads": candle_core_threads(), "reps": w.reps, "stages": arr});
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+/// The rows as a table on stdout, under a line naming the file and the conditions.
+fn print_table(w: &Workload, rows: &[Row]) {
+    println!(
+        "{} ({:.2} s, {} Hz), median of {}, {} thread(s)",
+        w.file.display(),
+        w.seconds(),
+        w.audio.sample_rate(),
+        w.reps,
+        candle_core_threads()
+    );
+    println!(
+        "{:<46} {:>10} {:>12} {:>10}",
+        "stage", "ms", "× realtime", "GFLOP/s"
+    );
+    for r in rows {
+        let gflops = r
+            .flops
+            .map_or(String::new(), |f| format!("{:.1}", f / r.seconds / 1e9));
+        println!(
+            "{:<46} {:>10.2} {:>12.0} {:>10}",
+            r.name,
+            r.seconds * 1e3,
+            r.audio_seconds / r.seconds,
+            gflops
+        );
+    }
 }
 
 fn candle_core_threads() -> usize {

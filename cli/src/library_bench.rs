@@ -11,7 +11,7 @@
 //!   `batch`). Per song: decode + resample + frames × (log-mel + network per frame), averaged
 //!   over the clips; reference songs/s = 1 / that sum. This is the throughput of running
 //!   the stages back to back with nothing lost between them — the "sum of the stages'
-//!   single-file throughput" of the stage table in `docs/performance.md`.
+//!   single-file throughput" of the README's stage table.
 //! * 1 thread: the front-end on the calling thread, the network on a one-thread rayon pool,
 //!   the reference timed in the same pool. All cores: one front-end worker per core and
 //!   rayon's global pool, for both.
@@ -185,10 +185,24 @@ fn cuda_device() -> Option<CandleDevice> {
         .ok()
 }
 
-pub fn run(a: &crate::bench::BenchArgs) -> Result<std::process::ExitCode> {
-    let clips = walk(std::slice::from_ref(&a.file), WalkOptions::default()).files;
+/// What a library run takes from `mgr-cli bench`'s arguments.
+pub struct LibraryBench<'a> {
+    /// Folder of clips to copy into the library.
+    pub source: &'a Path,
+    /// Files in the library (copies of the clips, cycled).
+    pub files: usize,
+    /// Print JSON instead of a table.
+    pub json: bool,
+    /// Resampler and batch size (the caller has applied the thread count).
+    pub run: &'a crate::RunOptions,
+}
+
+/// Copy the library into a temporary folder, measure every configuration, remove the folder,
+/// then print the table or the JSON.
+pub fn run(a: &LibraryBench) -> Result<std::process::ExitCode> {
+    let clips = walk(&[a.source.to_path_buf()], WalkOptions::default()).files;
     if clips.is_empty() {
-        bail!("no audio files under {}", a.file.display());
+        bail!("no audio files under {}", a.source.display());
     }
     let n = a.files.max(1);
     let dir = std::env::temp_dir().join(format!("mgr-bench-library-{}", std::process::id()));
@@ -200,7 +214,7 @@ pub fn run(a: &crate::bench::BenchArgs) -> Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn measure(a: &crate::bench::BenchArgs, clips: &[PathBuf], files: &[PathBuf]) -> Result<Vec<Row>> {
+fn measure(a: &LibraryBench, clips: &[PathBuf], files: &[PathBuf]) -> Result<Vec<Row>> {
     // The stage reference takes at most 20 distinct clips (it is a mean, not a sweep).
     let sample: Vec<PathBuf> = clips.iter().take(20).cloned().collect();
     let resampler = Resampler::new(a.run.resampler);
@@ -246,7 +260,7 @@ fn measure(a: &crate::bench::BenchArgs, clips: &[PathBuf], files: &[PathBuf]) ->
     Ok(rows)
 }
 
-fn report(a: &crate::bench::BenchArgs, clips: &[PathBuf], n: usize, rows: &[Row]) -> Result<()> {
+fn report(a: &LibraryBench, clips: &[PathBuf], n: usize, rows: &[Row]) -> Result<()> {
     let resampler = format!("{:?}", a.run.resampler).to_lowercase();
     if a.json {
         let arr: Vec<_> = rows
@@ -266,7 +280,7 @@ fn report(a: &crate::bench::BenchArgs, clips: &[PathBuf], n: usize, rows: &[Row]
                 })
             })
             .collect();
-        let doc = json!({"source": a.file.display().to_string(), "clips": clips.len(),
+        let doc = json!({"source": a.source.display().to_string(), "clips": clips.len(),
                          "files": n, "resampler": resampler, "model": Builtin::Gtzan.name(), "rows": arr});
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
@@ -274,7 +288,7 @@ fn report(a: &crate::bench::BenchArgs, clips: &[PathBuf], n: usize, rows: &[Row]
     println!(
         "library of {n} files (copies of {} clips under {}), GTZAN CRNN, {resampler} resampler",
         clips.len(),
-        a.file.display()
+        a.source.display()
     );
     println!(
         "stage times: one file at a time, each stage alone, mean over {} clips (ms per song)",
