@@ -472,6 +472,7 @@ pub fn db10(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::abs_diff;
 
     #[test]
     fn mel_scale_round_trips() {
@@ -493,7 +494,7 @@ mod tests {
                 x * 0.999_999,
             ] {
                 let want = 10.0 * f64::from(v.max(AMIN)).log10();
-                worst = worst.max((f64::from(db10(v)) - want).abs());
+                worst = worst.max(abs_diff(db10(v), want));
             }
             x *= 1.37;
         }
