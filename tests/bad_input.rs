@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use mgr_core::audio::{decode_bytes, decode_file, decode_flac_own, Audio};
+use mgr_core::audio::{decode_bytes, decode_bytes_symphonia, decode_file, decode_flac_own, Audio};
 use mgr_core::model::{device, DeviceKind, Model};
 use mgr_core::pipeline::Analyzer;
 use mgr_core::resample::ResamplerKind;
@@ -107,7 +107,8 @@ fn truncated_mp3_decodes_what_is_there() {
 }
 
 /// Damaged FLAC: our own decoder declines (frame CRCs, sample count) and symphonia decides, as
-/// before the fast path existed: what decodes cleanly, or a one-line error. Never a panic.
+/// before the fast path existed: `decode_bytes` gives exactly what symphonia alone gives, the
+/// same samples or the same one-line error. Never a panic.
 #[test]
 fn damaged_flac_falls_back_to_symphonia() {
     let path = pack("data/gtzan-mini/genres/jazz/jazz.00004.flac");
@@ -124,18 +125,42 @@ fn damaged_flac_falls_back_to_symphonia() {
         b[at] ^= 0x5a;
         cases.push((format!("byte {at} flipped"), b));
     }
+    let (mut decoded, mut refused) = (0, 0);
     for (what, b) in cases {
         assert!(
             decode_flac_own(&b).is_none(),
             "{what}: own decoder accepted it"
         );
-        match decode_bytes(b, Some("flac"), Path::new("bad.flac")) {
-            Ok(a) => {
+        let path = Path::new("bad.flac");
+        let symphonia = decode_bytes_symphonia(b.clone(), Some("flac"), path);
+        match (decode_bytes(b, Some("flac"), path), symphonia) {
+            (Ok(a), Ok(want)) => {
+                assert!(a == want, "{what}: not symphonia's decode");
                 assert!(a.samples().iter().all(|v| v.is_finite()), "{what}");
                 assert!(a.samples().len() <= full.samples().len() + 8192, "{what}");
+                decoded += 1;
             }
-            Err(e) => assert_one_line(&e),
+            (Err(e), Err(want)) => {
+                assert_one_line(&e);
+                assert_eq!(e.to_string(), want.to_string(), "{what}");
+                refused += 1;
+            }
+            (got, want) => panic!(
+                "{what}: decode_bytes gave {}, symphonia alone {}",
+                summary(&got),
+                summary(&want)
+            ),
         }
+    }
+    println!("damaged FLAC: {decoded} decoded as symphonia does, {refused} refused as it does");
+    assert!(decoded > 0, "no damaged file reached symphonia's decode");
+}
+
+/// A decode result in one line: sample count or error.
+fn summary(r: &mgr_core::Result<Audio>) -> String {
+    match r {
+        Ok(a) => format!("{} samples", a.samples().len()),
+        Err(e) => format!("error: {e}"),
     }
 }
 

@@ -22,6 +22,14 @@ fn run_json(args: &[&str]) -> (Value, i32) {
     (v, out.status.code().unwrap_or(-1))
 }
 
+/// `reference/outputs_all_clips.json`: every model's scores for the four bensound clips.
+fn reference_outputs() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(pack("reference/outputs_all_clips.json")).unwrap(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn classify_bensound_json_matches_reference() {
     let dir = pack("audio/bensound");
@@ -35,10 +43,7 @@ fn classify_bensound_json_matches_reference() {
         ("dubstep", "pop"),
         ("thejazzpiano", "jazz"),
     ];
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(pack("reference/outputs_all_clips.json")).unwrap(),
-    )
-    .unwrap();
+    let reference = reference_outputs();
     let labels = [
         "blues",
         "classical",
@@ -63,10 +68,10 @@ fn classify_bensound_json_matches_reference() {
             .unwrap();
         for (l, w) in labels.iter().zip(want) {
             let got = item["scores"][l].as_f64().unwrap();
-            assert!(
-                (got - w.as_f64().unwrap()).abs() < 1e-3,
-                "{clip} {l}: {got} vs {w}"
-            );
+            // The JSON rounds to 4 decimals (up to 5e-5) on top of the end-to-end deviation
+            // (measured 1.7e-5, tests/golden.rs): measured 4.8e-5 in all.
+            let d = mgr_tests::abs_diff(got, w.as_f64().unwrap());
+            assert!(d <= 5e-5 + 2e-5, "{clip} {l}: {got} vs {w}");
         }
         // Keys in output order.
         let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
@@ -83,7 +88,17 @@ fn tag_json_top_n() {
     assert_eq!(tags.len(), 3);
     let names: Vec<&str> = tags.iter().map(|t| t[0].as_str().unwrap()).collect();
     assert_eq!(names, ["jazz", "instrumental", "folk"]);
-    assert!((tags[0][1].as_f64().unwrap() - 0.4445).abs() < 2e-4);
+    // The reference's top MSD CRNN score for this clip (jazz), within the 4-decimal rounding
+    // of the JSON (5e-5) and our deviation (measured 9.7e-8): measured 1.6e-5.
+    let reference = reference_outputs();
+    let top = reference["cute"]["aligned"]["choi_crnn_msd"]["probs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let d = mgr_tests::abs_diff(tags[0][1].as_f64().unwrap(), top);
+    assert!(d <= 5e-5 + 1e-6, "jazz: |Δ| = {d:.2e}");
     let (v, _) = run_json(&[
         "tag",
         "--json",

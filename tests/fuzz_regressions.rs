@@ -1,17 +1,47 @@
 //! Every input in `fuzz/regressions/` (what the fuzz targets and the issue found, one file
 //! each, named for what it does) and the fuzz seed corpus, replayed on stable through the
 //! same entry points and the same check as the fuzz targets: valid audio or a one-line error, no
-//! panic, and whatever our FLAC decoder accepts symphonia decodes to the same bits.
+//! panic, and whatever our FLAC decoder accepts symphonia decodes to the same bits. And each
+//! fuzz target's own body over its corpus and a fixed budget of seeded mutations, so that a
+//! target that rots fails here (`cargo fuzz` needs nightly; CI builds the target binaries on
+//! stable).
 
 use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Once;
+use std::time::Instant;
 
 use mgr_core::audio::{decode_bytes, decode_bytes_symphonia, decode_flac_own};
+use mgr_core::rng::Rng;
 
-/// The fuzz targets' own check (valid audio or a one-line error).
+/// The fuzz targets' bodies and their check (valid audio or a one-line error).
 #[path = "../fuzz/src/lib.rs"]
-mod fuzz_check;
+mod mgr_fuzz;
+
+/// Mutated inputs per fuzz target (the test build optimises mgr-core and its decoders: 0.3 to
+/// 1.7 s per target here, 5 s for all five).
+const MUTATIONS: usize = 20_000;
+
+fn fuzz_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// Panics so far in this process, caught or not. A panic the library catches (its guard
+/// around symphonia) is still a finding: every one is counted, as libFuzzer's hook does.
+fn panics() -> usize {
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Relaxed);
+            default_hook(info);
+        }));
+    });
+    PANICS.load(Relaxed)
+}
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -32,15 +62,8 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
-    // A panic the library catches (its guard around symphonia) is still a finding: count
-    // every one, as libFuzzer's hook does.
-    static PANICS: AtomicUsize = AtomicUsize::new(0);
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Relaxed);
-        default_hook(info);
-    }));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    panics();
+    let root = fuzz_root();
     let regressions = files(&root.join("regressions"));
     let seeds = files(&root.join("corpus"));
     // Several targets share seed files: each distinct input is replayed once.
@@ -61,20 +84,12 @@ fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
         println!("{name}");
         let ext = f.extension().and_then(|e| e.to_str());
         let decoded = decode_bytes(bytes.clone(), ext, f);
-        fuzz_check::check(&decoded);
-        fuzz_check::check(&decode_bytes(bytes.clone(), None, f));
-        let sym = decode_bytes_symphonia(bytes.clone(), ext, f);
-        fuzz_check::check(&sym);
+        mgr_fuzz::check(&decoded);
+        mgr_fuzz::check(&decode_bytes(bytes.clone(), None, f));
+        mgr_fuzz::check(&decode_bytes_symphonia(bytes.clone(), ext, f));
+        mgr_fuzz::flac_vs_symphonia(&bytes);
         let own = decode_flac_own(&bytes);
-        if let Some(own) = &own {
-            let sym = sym
-                .as_ref()
-                .unwrap_or_else(|e| panic!("{name}: ours decodes, symphonia: {e}"));
-            assert_eq!(own.sample_rate(), sym.sample_rate(), "{name}");
-            assert_eq!(own.source_channels(), sym.source_channels(), "{name}");
-            assert!(own.samples() == sym.samples(), "{name}: samples differ");
-        }
-        assert_eq!(PANICS.load(Relaxed), 0, "{name}: a panic was caught inside");
+        assert_eq!(panics(), 0, "{name}: a panic was caught inside");
         // The seeds are valid files: each decodes, FLAC ones through our own decoder (or
         // the differential target would compare nothing).
         if is_seed {
@@ -103,4 +118,90 @@ fn a_200_byte_flac_claiming_2_pow_36_samples_is_an_error() {
     let msg = e.to_string();
     assert!(!msg.contains('\n'), "{msg}");
     println!("{msg}");
+}
+
+/// One to four libFuzzer-style edits of `seed`: bits flipped, bytes set, runs erased, random
+/// bytes inserted, a run copied elsewhere, or a cut; most of them in the first 4 kB (headers
+/// and first frames), where the parsers branch.
+fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut x = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let n = x.len().max(1);
+        let at = if rng.below(10) < 7 {
+            rng.below(n.min(4096))
+        } else {
+            rng.below(n)
+        };
+        let len = 1 + rng.below(16);
+        match rng.below(6) {
+            0 if at < x.len() => x[at] ^= 1 << rng.below(8),
+            1 if at < x.len() => x[at] = [0, 0xff, rng.next_u64() as u8][rng.below(3)],
+            2 if at < x.len() => {
+                x.drain(at..(at + len).min(x.len()));
+            }
+            3 => {
+                let run: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+                let at = at.min(x.len());
+                x.splice(at..at, run);
+            }
+            4 if !x.is_empty() => {
+                let from = rng.below(x.len());
+                let len = len.min(x.len() - from).min(x.len() - at.min(x.len()));
+                let to = at.min(x.len() - len);
+                x.copy_within(from..from + len, to);
+            }
+            _ => x.truncate(at),
+        }
+    }
+    x
+}
+
+/// Each fuzz target's body (the function its `fuzz_targets/` file calls) over the target's
+/// seed corpus, then over [`MUTATIONS`] seeded mutations of it: what `cargo fuzz run` does,
+/// without coverage guidance but the same on every run. A finding is written to the temp dir
+/// for `cargo +nightly fuzz run NAME FILE`.
+#[test]
+fn every_fuzz_target_runs_its_corpus_and_seeded_mutations() {
+    panics();
+    let root = fuzz_root();
+    let stems = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = files(dir)
+            .iter()
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut names: Vec<String> = mgr_fuzz::TARGETS.iter().map(|t| t.0.to_string()).collect();
+    names.sort();
+    assert_eq!(
+        stems(&root.join("fuzz_targets")),
+        names,
+        "fuzz_targets/ vs TARGETS"
+    );
+    for (k, (name, target)) in mgr_fuzz::TARGETS.into_iter().enumerate() {
+        let seeds: Vec<Vec<u8>> = files(&root.join("corpus").join(name))
+            .iter()
+            .map(|f| std::fs::read(f).unwrap())
+            .collect();
+        assert!(!seeds.is_empty(), "{name}: no corpus");
+        let mut rng = Rng::new(0x5eed_0000 + k as u64);
+        let t = Instant::now();
+        for i in 0..seeds.len() + MUTATIONS {
+            let input = match i.checked_sub(seeds.len()) {
+                None => seeds[i].clone(),
+                Some(_) => mutate(&seeds[rng.below(seeds.len())], &mut rng),
+            };
+            if catch_unwind(AssertUnwindSafe(|| target(&input))).is_err() || panics() > 0 {
+                let file = std::env::temp_dir().join(format!("mgr-fuzz-{name}-{i}"));
+                std::fs::write(&file, &input).unwrap();
+                panic!("{name}: input {i} fails; written to {}", file.display());
+            }
+        }
+        println!(
+            "{name}: {} seeds and {MUTATIONS} mutations in {:.1} s",
+            seeds.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
 }

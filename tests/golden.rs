@@ -1,6 +1,8 @@
 //! Golden tests against `../shared/reference`: front-end, every network activation, and the
-//! scores of all four clips × three models. Tolerances from the reference README
-//! ("Recommended tolerances"), tightened where the issue asks for it.
+//! scores of all four clips × three models. Each limit is at most about 10× the deviation
+//! measured on the CPU path (x86-64 with AVX-512, debug build, any thread count), which is
+//! written beside it; the reference README's "Recommended tolerances" are looser. A NaN or an
+//! infinity fails every comparison (`mgr_tests::worst`).
 
 use std::collections::HashMap;
 
@@ -50,7 +52,8 @@ fn mel_filterbank_matches_reference() {
     let want = golden("frontend_mel_filterbank.npy");
     assert_eq!(want.shape, vec![96, 257]);
     let ours: Vec<f32> = mel_filterbank().iter().flatten().copied().collect();
-    assert_close("mel filterbank", &ours, &want.data, 1e-6);
+    // Measured 0 (bit-exact); limit about 3 f32 steps of the largest weight (0.035).
+    assert_close("mel filterbank", &ours, &want.data, 1e-8);
 }
 
 #[test]
@@ -58,13 +61,10 @@ fn kaiser_best_table_matches_reference() {
     let want = golden("frontend_kaiser_best_2016.npy");
     let ours = kaiser_best_table();
     assert_eq!(ours.len(), want.data.len());
-    let w = ours
-        .iter()
-        .zip(&want.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let (w, _) = worst(&ours, &want.data);
     println!("kaiser_best table: worst |Δ| = {w:.3e}");
-    assert!(w < 1e-12, "kaiser_best table deviates by {w:.3e}");
+    // Measured 1.0e-15.
+    assert!(w < 1e-14, "kaiser_best table deviates by {w:.3e}");
 }
 
 /// pcm_native_s16.npy (decoder-independent) → delay fix → Reference resampler → crop → log-mel.
@@ -74,18 +74,20 @@ fn cute_frontend_from_pcm() {
     let mut x: Vec<f32> = pcm.data.iter().map(|&v| (v / 32768.0) as f32).collect();
     remove_mp3_decoder_delay(&mut x);
     let clip = clip_12k(&Resampler::new(ResamplerKind::Reference), &x, 44_100);
+    // Measured 0 (bit-exact); limit about 3 f32 steps of the largest sample (0.83).
     assert_close(
         "cute clip_12k",
         &clip,
         &golden("cute/clip_12k.npy").data,
-        1e-5,
+        2e-7,
     );
     let lm = LogMel::new().compute(&clip);
+    // Measured 2.3e-5 dB.
     assert_close(
         "cute log-mel from pcm",
         &lm,
         &golden("cute/logmel.npy").data,
-        1e-3,
+        2.3e-4,
     );
 }
 
@@ -95,7 +97,8 @@ fn cute_logmel_from_golden_clip() {
     let clip = golden("cute/clip_12k.npy").as_f32();
     let lm = LogMel::new().compute(&clip);
     let want = golden("cute/logmel.npy");
-    assert_close("cute log-mel from clip_12k", &lm, &want.data, 1e-3);
+    // Measured 2.3e-5 dB.
+    assert_close("cute log-mel from clip_12k", &lm, &want.data, 2.3e-4);
     let mean: f64 = lm
         .iter()
         .zip(&want.data)
@@ -103,7 +106,8 @@ fn cute_logmel_from_golden_clip() {
         .sum::<f64>()
         / lm.len() as f64;
     println!("cute log-mel from clip_12k: mean |Δ| = {mean:.3e}");
-    assert!(mean < 1e-4);
+    // Measured 3.0e-6 dB.
+    assert!(mean < 3e-5, "mean |Δ| = {mean:.3e}");
 }
 
 /// The mp3 through our own decoder: first samples equal ffmpeg's after the delay, and the
@@ -117,6 +121,7 @@ fn cute_frontend_from_mp3() {
     // After our one delay removal, sample i is ffmpeg's sample i + 529 (within s16 rounding).
     let want: Vec<f64> = pcm.data[529..].iter().map(|v| v / 32768.0).collect();
     let n = want.len();
+    // Measured 1.6e-5: ffmpeg's s16 rounding, at most half of the step allowed here.
     assert_close(
         "cute mp3 pcm vs ffmpeg[529:]",
         &audio.samples()[..n],
@@ -129,6 +134,7 @@ fn cute_frontend_from_mp3() {
         44_100,
     );
     let lm = LogMel::new().compute(&clip);
+    // Measured 4.0e-3 dB (the s16 rounding above, through the front-end).
     assert_close(
         "cute log-mel from mp3",
         &lm,
@@ -137,7 +143,9 @@ fn cute_frontend_from_mp3() {
     );
 }
 
-fn check_activations(name: &str, prefix: &str, files: &[(&str, &str)]) {
+/// Each traced activation of `name` on the golden log-mel against its reference file:
+/// `(tap, file, limit)`, the limit an absolute one (measured deviations in the callers).
+fn check_activations(name: &str, prefix: &str, files: &[(&str, &str, f64)]) {
     let logmel = golden("cute/logmel.npy").as_f32();
     let m = model(name);
     let x = m.input_tensor(&logmel).unwrap();
@@ -153,15 +161,9 @@ fn check_activations(name: &str, prefix: &str, files: &[(&str, &str)]) {
         })
         .unwrap();
     seen.insert("probs".into(), to_vec(&probs));
-    for (ours, file) in files {
+    for &(ours, file, limit) in files {
         let want = golden(&format!("cute/{file}.npy"));
-        let max = want.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let limit = match *ours {
-            "probs" => 1e-5,
-            "logits" => 1e-4,
-            _ => 1e-4 * max,
-        };
-        assert_close(&format!("{name} {file}"), &seen[*ours], &want.data, limit);
+        assert_close(&format!("{name} {file}"), &seen[ours], &want.data, limit);
     }
 }
 
@@ -170,16 +172,17 @@ fn fcn_activations() {
     check_activations(
         "fcn",
         "fcn",
+        // Measured: 1.5e-5, 4.6e-5, 4.2e-4, 4.0e-4, 5.4e-5, 5.5e-6, 5.5e-6, 1.5e-5, 2.0e-6.
         &[
-            ("bn0", "fcn_bn0"),
-            ("block1", "fcn_block1"),
-            ("block2", "fcn_block2"),
-            ("block3", "fcn_block3"),
-            ("block4", "fcn_block4"),
-            ("block5", "fcn_block5"),
-            ("features", "fcn_features"),
-            ("logits", "fcn_logits"),
-            ("probs", "fcn_probs"),
+            ("bn0", "fcn_bn0", 1.6e-4),
+            ("block1", "fcn_block1", 5e-4),
+            ("block2", "fcn_block2", 4.2e-3),
+            ("block3", "fcn_block3", 4e-3),
+            ("block4", "fcn_block4", 6e-4),
+            ("block5", "fcn_block5", 6e-5),
+            ("features", "fcn_features", 6e-5),
+            ("logits", "fcn_logits", 1.6e-4),
+            ("probs", "fcn_probs", 2e-5),
         ],
     );
 }
@@ -189,16 +192,18 @@ fn crnn_activations() {
     check_activations(
         "crnn",
         "crnn",
+        // Measured: 1.5e-5, 6.1e-5, 2.8e-3, 1.5e-2, 8.3e-3, 0 (bit-exact; limit about one f32
+        // step at 1), 1.8e-7, 4.8e-7, 8.9e-8.
         &[
-            ("bn0", "crnn_bn0"),
-            ("block1", "crnn_block1_frames0to59"),
-            ("block2", "crnn_block2"),
-            ("block3", "crnn_block3"),
-            ("block4", "crnn_block4"),
-            ("gru1", "crnn_gru1"),
-            ("gru2", "crnn_gru2"),
-            ("logits", "crnn_logits"),
-            ("probs", "crnn_probs"),
+            ("bn0", "crnn_bn0", 1.6e-4),
+            ("block1", "crnn_block1_frames0to59", 6.2e-4),
+            ("block2", "crnn_block2", 3e-2),
+            ("block3", "crnn_block3", 0.16),
+            ("block4", "crnn_block4", 9e-2),
+            ("gru1", "crnn_gru1", 1.2e-7),
+            ("gru2", "crnn_gru2", 2e-6),
+            ("logits", "crnn_logits", 5e-6),
+            ("probs", "crnn_probs", 9e-7),
         ],
     );
 }
@@ -208,12 +213,13 @@ fn gtzan_activations() {
     check_activations(
         "gtzan",
         "gtzan",
+        // Measured: 3.8e-6, 4.2e-6, 6.1e-6, 1.1e-5, 6.6e-8.
         &[
-            ("block4", "gtzan_block4"),
-            ("gru1", "gtzan_gru1"),
-            ("gru2", "gtzan_gru2"),
-            ("logits", "gtzan_logits"),
-            ("probs", "gtzan_probs"),
+            ("block4", "gtzan_block4", 4e-5),
+            ("gru1", "gtzan_gru1", 4.3e-5),
+            ("gru2", "gtzan_gru2", 6.1e-5),
+            ("logits", "gtzan_logits", 1.1e-4),
+            ("probs", "gtzan_probs", 7e-7),
         ],
     );
 }
@@ -238,14 +244,17 @@ fn gtzan_blues_00000_22050hz_path() {
     assert_eq!(y.len() as u64, g["resampled_samples"].as_u64().unwrap());
     let clip = clip_12k(&resampler, audio.samples(), 22_050);
     let want_clip = read_npy(&pack(&format!("{dir}/clip_12k.npy")));
-    assert_close("blues.00000 clip_12k", &clip, &want_clip.data, 1e-5);
+    // Measured 0 (bit-exact); limit a few f32 steps of a full-scale sample.
+    assert_close("blues.00000 clip_12k", &clip, &want_clip.data, 2e-7);
     let lm = LogMel::new().compute(&clip);
     let want_lm = read_npy(&pack(&format!("{dir}/logmel.npy")));
-    assert_close("blues.00000 log-mel", &lm, &want_lm.data, 1e-3);
-    for (name, key) in [
-        ("fcn", "choi_fcn_msd"),
-        ("crnn", "choi_crnn_msd"),
-        ("gtzan", "jimenez_crnn_gtzan"),
+    // Measured 1.9e-5 dB.
+    assert_close("blues.00000 log-mel", &lm, &want_lm.data, 2e-4);
+    // Measured 1.5e-6, 6.0e-8, 6.0e-8.
+    for (name, key, limit) in [
+        ("fcn", "choi_fcn_msd", 1.6e-5),
+        ("crnn", "choi_crnn_msd", 6e-7),
+        ("gtzan", "jimenez_crnn_gtzan", 6e-7),
     ] {
         let m = model(name);
         let probs = &m.predict(&lm, 1).unwrap()[0];
@@ -253,13 +262,23 @@ fn gtzan_blues_00000_22050hz_path() {
             &format!("blues.00000 {key} probs"),
             probs,
             &f64s(&g[key]["probs"]),
-            1e-4,
+            limit,
         );
     }
 }
 
+/// Indices of the ten largest scores, largest first.
+fn top10<T: Copy + Into<f64>>(scores: &[T]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].into().total_cmp(&scores[a].into()));
+    order.truncate(10);
+    order
+}
+
 /// All four bensound clips, from the mp3 through our decoder and the Reference resampler,
-/// against the reference scores of all three models (≤ 1e-3 each).
+/// against the reference scores of all three models, and the top-10 order of each equal to
+/// the reference's (the reference README asks it for all models and clips; the closest
+/// neighbours in a reference top-10 are 4.7e-5 apart: GTZAN, cute, ranks 8 and 9).
 #[test]
 fn all_clips_all_models_end_to_end() {
     let out = outputs();
@@ -269,14 +288,27 @@ fn all_clips_all_models_end_to_end() {
         let audio = decode_file(&pack(&format!("audio/bensound/bensound-{clip}.mp3"))).unwrap();
         let c = clip_12k(&resampler, audio.samples(), audio.sample_rate());
         let lm = logmel.compute(&c);
-        for (name, key) in [
-            ("fcn", "choi_fcn_msd"),
-            ("crnn", "choi_crnn_msd"),
-            ("gtzan", "jimenez_crnn_gtzan"),
+        // Measured worst over the four clips: 1.4e-5 (FCN), 9.7e-8 (MSD CRNN), 1.7e-5 (GTZAN).
+        for (name, key, limit) in [
+            ("fcn", "choi_fcn_msd", 1.5e-4),
+            ("crnn", "choi_crnn_msd", 1e-6),
+            ("gtzan", "jimenez_crnn_gtzan", 1.7e-4),
         ] {
-            let probs = &model(name).predict(&lm, 1).unwrap()[0];
+            let m = model(name);
+            let probs = &m.predict(&lm, 1).unwrap()[0];
             let want = f64s(&out[clip]["aligned"][key]["probs"]);
-            assert_close(&format!("{clip} {key}"), probs, &want, 1e-3);
+            assert_close(&format!("{clip} {key}"), probs, &want, limit);
+            let label = |i: &usize| m.labels()[*i].as_str();
+            let (ours, theirs) = (top10(probs), top10(&want));
+            println!(
+                "{clip} {key} top-10: {:?}",
+                ours.iter().map(label).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                ours.iter().map(label).collect::<Vec<_>>(),
+                theirs.iter().map(label).collect::<Vec<_>>(),
+                "{clip} {key}: top-10 order"
+            );
         }
     }
 }
@@ -349,12 +381,13 @@ fn msd_crnn_top10_equals_published() {
     let m = model("crnn");
     let resampler = Resampler::new(ResamplerKind::Reference);
     let mut logmel = LogMel::new();
+    let mut worst_published = 0f64;
     for (clip, list) in published {
         let audio = decode_file(&pack(&format!("audio/bensound/bensound-{clip}.mp3"))).unwrap();
         let lm = logmel.compute(&clip_12k(&resampler, audio.samples(), audio.sample_rate()));
         let probs = &m.predict(&lm, 1).unwrap()[0];
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        let order = top10(probs);
+        assert_eq!(order.len(), list.len());
         for (rank, ((tag, score), &i)) in list.iter().zip(&order).enumerate() {
             let ours = &m.labels()[i];
             println!(
@@ -362,13 +395,14 @@ fn msd_crnn_top10_equals_published() {
                 probs[i]
             );
             assert_eq!(ours, tag, "{clip}: rank {rank}");
-            // Published scores are rounded to 3 decimals.
-            assert!(
-                (f64::from(probs[i]) - score).abs() <= 0.0005 + 1e-4,
-                "{clip} {tag}"
-            );
+            let d = mgr_tests::abs_diff(f64::from(probs[i]), *score);
+            worst_published = worst_published.max(d);
+            // Published scores are rounded to 3 decimals: at most 5e-4 apart (measured
+            // 5.0e-4, the rounding itself), plus 1e-4 for our own deviation (measured 9.7e-8).
+            assert!(d <= 0.0005 + 1e-4, "{clip} {tag}: |Δ| = {d:.2e}");
         }
     }
+    println!("MSD CRNN vs the published top-10: worst |Δ| = {worst_published:.2e}");
 }
 
 /// How far the Fast (polyphase) resampler moves log-mel and scores versus Reference on the four
@@ -404,7 +438,8 @@ fn fast_resampler_drift() {
         println!("fast vs reference: {line}");
     }
     println!("fast vs reference: worst score change {worst_score:.2e}");
-    // A gross resampler bug (wrong rate, misalignment) moves scores by ≥ 0.1.
+    // A gross resampler bug (wrong rate, misalignment) moves scores by ≥ 0.1. Measured
+    // 1.2e-2 (GTZAN, actionable).
     assert!(
         worst_score < 0.05,
         "Fast resampler moves scores by {worst_score}"

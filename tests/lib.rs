@@ -83,27 +83,32 @@ pub fn read_npy(path: &Path) -> Npy {
     Npy { shape, data }
 }
 
-/// Largest absolute difference and its index.
-pub fn worst(a: &[f32], b: &[f64]) -> (f64, usize) {
+/// `|x − y|` for a comparison, infinite where it is NaN (a NaN on either side, or ∞ − ∞); an
+/// infinity against a finite value is infinite anyway. So neither passes any limit, where a
+/// plain `max` would skip the NaN and report the other values' difference.
+pub fn abs_diff(x: f64, y: f64) -> f64 {
+    let d = (x - y).abs();
+    if d.is_nan() {
+        f64::INFINITY
+    } else {
+        d
+    }
+}
+
+/// Largest [`abs_diff`] and the index of its first occurrence (0 for empty slices).
+pub fn worst<T: Copy + Into<f64>>(a: &[T], b: &[f64]) -> (f64, usize) {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter()
         .zip(b)
         .enumerate()
-        .map(|(i, (x, y))| ((f64::from(*x) - y).abs(), i))
+        .map(|(i, (&x, &y))| (abs_diff(x.into(), y), i))
         .fold((0.0, 0), |acc, v| if v.0 > acc.0 { v } else { acc })
 }
 
-/// Largest absolute difference of two score vectors of the same length; infinite when either
-/// holds a NaN (`f32::max` alone would skip it).
+/// Largest [`abs_diff`] of two score vectors of the same length (infinite for a NaN).
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(
-            0f32,
-            |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) },
-        )
+    let b: Vec<f64> = b.iter().map(|&v| f64::from(v)).collect();
+    worst(a, &b).0 as f32
 }
 
 /// Assert `max |a − b| ≤ limit`, printing the worst deviation either way.
@@ -203,4 +208,48 @@ pub fn best_lag(a: &[f32], b: &[f32], start: usize, len: usize, max_lag: usize) 
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "worst |Δ| = inf at index 1 exceeds")]
+    fn assert_close_fails_on_nan() {
+        assert_close(
+            "NaN output",
+            &[0.25, f32::NAN, 0.5],
+            &[0.25, 0.25, 0.5],
+            1.0,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "worst |Δ| = inf at index 2 exceeds")]
+    fn assert_close_fails_on_infinity() {
+        assert_close(
+            "∞ output",
+            &[0.25, 0.5, f32::INFINITY],
+            &[0.25, 0.5, 0.5],
+            1.0,
+        );
+    }
+
+    #[test]
+    fn worst_finds_the_first_nan_or_infinity() {
+        let want = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(worst(&[1.0f32, 2.5, 3.0, 4.0], &want), (0.5, 1));
+        assert_eq!(
+            worst(&[1.0f32, 2.5, f32::NAN, 4.0], &want),
+            (f64::INFINITY, 2)
+        );
+        assert_eq!(
+            worst(&[f64::NEG_INFINITY, 2.0, f64::NAN, 4.0], &want),
+            (f64::INFINITY, 0)
+        );
+        assert_eq!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 1.0]), f32::INFINITY);
+        assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, f32::NAN]), f32::INFINITY);
+        assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, 2.25]), 0.25);
+    }
 }

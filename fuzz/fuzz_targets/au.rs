@@ -1,13 +1,7 @@
-//! Our Sun/NeXT `.au` reader: the input's first four bytes are replaced by the magic, so
-//! every input reaches it.
+//! Fuzz target `au`: the body is [`mgr_fuzz::au`] (fuzz/src/lib.rs), which
+//! tests/fuzz_regressions.rs also runs on stable.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mgr_core::audio::decode_bytes;
-use std::path::Path;
 
-fuzz_target!(|data: &[u8]| {
-    let mut bytes = b".snd".to_vec();
-    bytes.extend_from_slice(data.get(4..).unwrap_or_default());
-    mgr_fuzz::check(&decode_bytes(bytes, Some("au"), Path::new("f.au")));
-});
+fuzz_target!(|data: &[u8]| mgr_fuzz::au(data));

@@ -1,12 +1,7 @@
-//! The whole `decode_bytes` path on FLAC-named input: our decoder first, symphonia where ours
-//! declines. (A panic in our decoder surfaces here too; the differential target compares the
-//! two decoders.)
+//! Fuzz target `flac`: the body is [`mgr_fuzz::flac`] (fuzz/src/lib.rs), which
+//! tests/fuzz_regressions.rs also runs on stable.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mgr_core::audio::decode_bytes;
-use std::path::Path;
 
-fuzz_target!(|data: &[u8]| {
-    mgr_fuzz::check(&decode_bytes(data.to_vec(), Some("flac"), Path::new("f.flac")));
-});
+fuzz_target!(|data: &[u8]| mgr_fuzz::flac(data));

@@ -1,11 +1,7 @@
-//! Any format through the screened symphonia path, with no extension hint (the probe
-//! decides: MP3, Ogg Vorbis, WAV, FLAC).
+//! Fuzz target `symphonia`: the body is [`mgr_fuzz::symphonia`] (fuzz/src/lib.rs), which
+//! tests/fuzz_regressions.rs also runs on stable.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mgr_core::audio::decode_bytes_symphonia;
-use std::path::Path;
 
-fuzz_target!(|data: &[u8]| {
-    mgr_fuzz::check(&decode_bytes_symphonia(data.to_vec(), None, Path::new("f")));
-});
+fuzz_target!(|data: &[u8]| mgr_fuzz::symphonia(data));

@@ -1,10 +1,7 @@
-//! WAV through `decode_bytes` (screened, then symphonia).
+//! Fuzz target `wav`: the body is [`mgr_fuzz::wav`] (fuzz/src/lib.rs), which
+//! tests/fuzz_regressions.rs also runs on stable.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mgr_core::audio::decode_bytes;
-use std::path::Path;
 
-fuzz_target!(|data: &[u8]| {
-    mgr_fuzz::check(&decode_bytes(data.to_vec(), Some("wav"), Path::new("f.wav")));
-});
+fuzz_target!(|data: &[u8]| mgr_fuzz::wav(data));

@@ -28,6 +28,8 @@ pub mod pipeline;
 pub mod progress;
 pub mod resample;
 pub mod rng;
+#[cfg(test)]
+mod testing;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -119,6 +119,7 @@ impl Resampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::max_abs_diff;
 
     fn sine(rate: u32, freq: f64, seconds: f64) -> Vec<f32> {
         let n = (f64::from(rate) * seconds) as usize;
@@ -147,11 +148,7 @@ mod tests {
             assert_eq!(y.len(), output_len(x.len(), 44_100));
             let want = sine(12_000, 1000.0, 1.0);
             // Skip the edges where the filter sees zeros beyond the signal.
-            let worst = y[200..11_800]
-                .iter()
-                .zip(&want[200..11_800])
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            let worst = max_abs_diff(&y[200..11_800], &want[200..11_800]);
             assert!(worst < 2e-3, "{kind:?}: worst deviation {worst}");
         }
     }

@@ -544,6 +544,7 @@ fn dot<S: pulp::Simd>(simd: S, h: &[f32], w: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::abs_diff;
 
     fn noise(n: usize, seed: u32) -> Vec<f32> {
         let mut s = seed;
@@ -573,7 +574,7 @@ mod tests {
                     .enumerate()
                     .map(|(j, &v)| scale * kernel(scale * (j as f64 - time)) * f64::from(v))
                     .sum();
-                worst = worst.max((f64::from(y[n]) - want).abs());
+                worst = worst.max(abs_diff(y[n], want));
             }
             // Exact tables: f32 rounding only; 44,101 Hz: linear interpolation between
             // 1,024 phases as well.

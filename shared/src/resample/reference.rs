@@ -236,6 +236,7 @@ pub fn kaiser_best_table() -> Vec<f64> {
 mod tests {
     use super::super::math::output_len;
     use super::*;
+    use crate::testing::abs_diff;
 
     #[test]
     fn regrouped_kernel_equals_the_plain_loop() {
@@ -263,10 +264,10 @@ mod tests {
             let step = (scale * PRECISION as f64) as usize;
             let mut time = 0.0f64;
             let computed = (x.len() as f64 * ratio) as usize;
-            let mut worst = 0f32;
-            for out in &y[..computed] {
+            let mut worst = 0f64;
+            for &out in &y[..computed] {
                 let want = interpolate(&x, &h, &d, time, scale, step, h.len());
-                worst = worst.max((out - want).abs());
+                worst = worst.max(abs_diff(out, want));
                 time += 1.0 / ratio;
             }
             assert!(worst <= 1e-7, "{rate} Hz: {worst}");

@@ -456,6 +456,7 @@ pub fn elu(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{abs_diff, max_abs_diff};
 
     /// Direct (naive) conv → bias → ELU → max-pool, the definition the kernel must equal.
     fn naive(conv: &FusedConv, weight: &[f32], x: &[f32], h: usize, w: usize) -> Vec<f32> {
@@ -514,11 +515,11 @@ mod tests {
 
     #[test]
     fn fast_elu_matches_libm() {
-        let mut worst = 0f32;
+        let mut worst = 0f64;
         let mut x = -30.0f32;
         while x < 5.0 {
             let want = if x > 0.0 { x } else { x.exp_m1() };
-            worst = worst.max((elu(x) - want).abs());
+            worst = worst.max(abs_diff(elu(x), want));
             x += 0.001_3;
         }
         assert!(worst < 3e-7, "worst {worst}");
@@ -552,15 +553,11 @@ mod tests {
             for b in 0..2 {
                 let want = naive(&conv, &weight, &x[b * per..(b + 1) * per], h, w);
                 let got = &y[b * out_per..(b + 1) * out_per];
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
+                let worst = max_abs_diff(got, &want);
                 let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
                 println!("{c_in}x{c_out} {h}x{w} {pool:?}: {worst:.2e} (max {scale:.1})");
                 assert!(
-                    worst < 1e-6 * scale.max(1.0) * (c_in as f32).sqrt() * 4.0,
+                    worst < f64::from(1e-6 * scale.max(1.0) * (c_in as f32).sqrt() * 4.0),
                     "{c_in}x{c_out} {h}x{w} {pool:?}: {worst}"
                 );
             }

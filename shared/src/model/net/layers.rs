@@ -304,11 +304,13 @@ pub fn argmax(values: &[f32]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::max_abs_diff;
     use candle_core::{DType, Device};
 
-    /// max |a − b| over all elements.
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        max_abs(&(a - b).unwrap())
+    /// max |a − b| over all elements (candle's `max_all` skips a NaN past the first element).
+    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        max_abs_diff(&flat(a), &flat(b))
     }
 
     /// max |t| over all elements.
@@ -432,7 +434,11 @@ mod tests {
                 "block {}: max |fused − candle| = {d:.2e} (max {s:.2})",
                 i + 1
             );
-            assert!(d <= 1e-5 * s.max(1.0), "block {}: {d} vs scale {s}", i + 1);
+            assert!(
+                d <= f64::from(1e-5 * s.max(1.0)),
+                "block {}: {d} vs scale {s}",
+                i + 1
+            );
             x = fused;
             c_in = c;
         }
