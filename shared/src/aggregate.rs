@@ -20,6 +20,7 @@ use std::ops::Range;
 
 use crate::config::{FramingConfig, CLIP_SAMPLES, SAMPLE_RATE};
 use crate::model::argmax;
+use crate::timeline::Window;
 
 /// The multiframe rule at 12 kHz, in samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +187,9 @@ pub struct SongScores {
     pub mean: Vec<f32>,
     /// For each class, the number of frames whose top class it is.
     pub votes: Vec<usize>,
+    /// The recording's genre timeline ([`crate::timeline`]): empty unless the run asked for
+    /// one. It does not enter the song decision.
+    pub timeline: Vec<Window>,
 }
 
 impl SongScores {
@@ -210,6 +214,7 @@ impl SongScores {
             frames,
             mean,
             votes,
+            timeline: Vec::new(),
         })
     }
 

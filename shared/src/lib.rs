@@ -18,6 +18,7 @@ pub mod dataset;
 pub mod error;
 pub mod eval;
 mod flac;
+pub mod fsio;
 pub mod hash;
 pub mod library;
 pub mod mel;
@@ -30,6 +31,7 @@ pub mod resample;
 pub mod rng;
 #[cfg(test)]
 mod testing;
+pub mod timeline;
 pub mod train;
 
 pub use error::{Error, Result};
