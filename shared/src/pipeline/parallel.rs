@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::model::{CandleDevice, Model};
 use crate::progress::Counters;
 use crate::resample::ResamplerKind;
+use crate::timeline::TimelineConfig;
 
 use super::{default_batch, song_scores, FrontEnd, FRAME_VALUES};
 
@@ -53,6 +54,9 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// Log-mel frames that may wait for the network; 0 picks `2 × batch + workers`.
     pub queue_frames: usize,
+    /// Also score the windows of a genre timeline ([`crate::timeline`]) into
+    /// [`SongScores::timeline`]; `None`: no timeline.
+    pub timeline: Option<TimelineConfig>,
 }
 
 impl PipelineConfig {
@@ -65,6 +69,7 @@ impl PipelineConfig {
             batch: default_batch(device),
             workers: rayon::current_num_threads(),
             queue_frames: 0,
+            timeline: None,
         }
     }
 
