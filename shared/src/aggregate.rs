@@ -36,6 +36,8 @@ impl Default for Framing {
 }
 
 impl Framing {
+    /// The rule for `cfg`, converted to samples at 12 kHz ([`SAMPLE_RATE`]): the trim is
+    /// `trim_seconds` × 12,000 rounded to the nearest sample (negative seconds count as 0).
     pub fn new(cfg: &FramingConfig) -> Self {
         Self {
             trim: (cfg.trim_seconds.max(0.0) * f64::from(SAMPLE_RATE)).round() as usize,
@@ -121,6 +123,7 @@ pub struct FrameCutter {
 }
 
 impl FrameCutter {
+    /// A cutter that has heard nothing yet, cutting by `framing`.
     pub fn new(framing: Framing) -> Self {
         Self {
             framing,
@@ -139,6 +142,7 @@ impl FrameCutter {
         self.len
     }
 
+    /// Whether no samples have arrived yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

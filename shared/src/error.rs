@@ -43,13 +43,26 @@ pub enum Error {
     Io(#[from] IoError),
     /// The bytes are not audio in a format we can decode.
     #[error("{path}: unsupported or unrecognised audio format ({reason})")]
-    UnsupportedFormat { path: PathBuf, reason: String },
+    UnsupportedFormat {
+        /// The audio file.
+        path: PathBuf,
+        /// What was not recognised or not supported (e.g. `.au encoding 23 is not supported`).
+        reason: String,
+    },
     /// The container was recognised but the stream is damaged.
     #[error("{path}: corrupt audio stream ({reason})")]
-    CorruptAudio { path: PathBuf, reason: String },
+    CorruptAudio {
+        /// The audio file.
+        path: PathBuf,
+        /// The decoder's or our header check's description of the damage.
+        reason: String,
+    },
     /// The file decoded to zero samples.
     #[error("{path}: contains no audio samples")]
-    EmptyAudio { path: PathBuf },
+    EmptyAudio {
+        /// The audio file.
+        path: PathBuf,
+    },
     /// The front-end band-limits to 6 kHz; below 8 kHz the top mel bands would be empty.
     #[error("sample rate {0} Hz is too low (mgr needs at least 8000 Hz)")]
     SampleRateTooLow(u32),
@@ -60,19 +73,40 @@ pub enum Error {
     /// The file is larger, or decodes to more samples, than mgr reads from one file
     /// (`audio::MAX_FILE_BYTES`, `audio::MAX_SAMPLES`), or the memory for it was refused.
     #[error("{path}: too long to decode ({reason})")]
-    TooLong { path: PathBuf, reason: String },
+    TooLong {
+        /// The audio file.
+        path: PathBuf,
+        /// Which limit was passed (e.g. `larger than … bytes`).
+        reason: String,
+    },
     /// Samples that are not finite numbers (NaN or infinity) cannot be analysed.
     #[error("audio contains non-finite samples (NaN or infinity)")]
     NonFiniteSamples,
     /// A weights file does not have the layout of the published networks.
     #[error("model {name}: {reason}")]
-    InvalidModel { name: String, reason: String },
+    InvalidModel {
+        /// The model as it was named when loaded (a built-in name or a file, see
+        /// [`crate::model::ModelSpec`]), its metadata name once loaded, or `stacked head`.
+        name: String,
+        /// What does not fit the architecture (a missing tensor, a wrong shape, …).
+        reason: String,
+    },
     /// The requested compute device is not available in this build or on this machine.
     #[error("device {device} is not available: {reason}")]
-    DeviceUnavailable { device: String, reason: String },
+    DeviceUnavailable {
+        /// The device asked for: `cuda` or `metal`.
+        device: String,
+        /// Why it cannot be opened: no support in this build, or candle's or the loader's error.
+        reason: String,
+    },
     /// The network gave no scores for a song (no frames, or a model with no outputs).
     #[error("model {model} gave no scores ({frames} frames)")]
-    NoScores { model: String, frames: usize },
+    NoScores {
+        /// The model's name ([`crate::model::Model::name`]).
+        model: String,
+        /// Frame score vectors the network returned (0: the song gave no frames).
+        frames: usize,
+    },
     /// A forward pass over a batch that held frames of this song failed.
     #[error("forward pass failed: {0}")]
     Forward(String),

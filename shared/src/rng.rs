@@ -9,6 +9,7 @@ pub struct Rng {
 }
 
 impl Rng {
+    /// A generator whose sequence is fixed by `seed` (any value, 0 included).
     pub fn new(seed: u64) -> Self {
         Self { state: seed }
     }
@@ -18,6 +19,8 @@ impl Rng {
         self.state
     }
 
+    /// The next 64 random bits (SplitMix64's increment `0x9E3779B97F4A7C15` and finaliser
+    /// constants, as published by Vigna).
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

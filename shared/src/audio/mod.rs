@@ -1,6 +1,6 @@
 //! Decoding: any WAV / FLAC / MP3 / Ogg Vorbis file (symphonia) or Sun/NeXT `.au` (GTZAN's
 //! original format, read by our own parser) to mono `f32` at the file's own sample rate.
-//! FLAC goes through our own decoder first ([`crate::flac`], faster, same bits) and through
+//! FLAC goes through our own decoder first (`crate::flac`, faster, same bits) and through
 //! symphonia when that one declines. Channels are averaged (reference README, step 1).
 //!
 //! Every size, count, rate and offset in a file is untrusted. Nothing is allocated from a
@@ -144,7 +144,7 @@ fn symphonia(bytes: Vec<u8>, ext: Option<&str>, path: &Path) -> Result<Audio> {
     via_symphonia::decode(screen::for_symphonia(bytes, path)?, ext, path)
 }
 
-/// Our own FLAC decoder ([`crate::flac`]) alone, before validation; `None` (the caller falls
+/// Our own FLAC decoder (`crate::flac`) alone, before validation; `None` (the caller falls
 /// back to symphonia) for anything it does not handle or finds inconsistent.
 pub fn decode_flac_own(bytes: &[u8]) -> Option<Audio> {
     let mut audio = Audio::empty();

@@ -33,6 +33,7 @@ pub struct ArtistIndex {
 /// What the index says about one clip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtistOf<'a> {
+    /// Listed with this artist.
     Known(&'a str),
     /// Listed, artist not identified.
     Unidentified,
@@ -103,6 +104,7 @@ impl ArtistIndex {
         self.artists.len()
     }
 
+    /// Whether the index lists no clip.
     pub fn is_empty(&self) -> bool {
         self.artists.is_empty()
     }
@@ -186,10 +188,12 @@ impl Groups {
         Self { of, keys, known }
     }
 
+    /// Number of groups.
     pub fn len(&self) -> usize {
         self.keys.len()
     }
 
+    /// Whether there are no groups (no clips).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -31,21 +31,35 @@ pub enum DatasetError {
     /// Two data folders hold a clip of the same name: it would be counted twice.
     #[error("clip {name} is in the data twice: {first} and {second}")]
     DuplicateClip {
+        /// The clip name found twice (file name without extension, e.g. `blues.00012`).
         name: String,
+        /// Its path in the first folder (in sorted order).
         first: PathBuf,
+        /// Its path in the other folder.
         second: PathBuf,
     },
     /// A data genre the model cannot predict.
     #[error("genre folder {genre:?} is not a label of the model ({labels}); train a classifier to learn these genres")]
-    UnknownGenre { genre: String, labels: String },
+    UnknownGenre {
+        /// The genre folder's name.
+        genre: String,
+        /// The model's labels, joined with `", "` for the message.
+        labels: String,
+    },
     /// The split leaves a part empty (e.g. k-fold with more folds than clips of a genre).
     #[error("split {split}: {reason}")]
-    EmptySplit { split: String, reason: String },
+    EmptySplit {
+        /// The split as written (`kfold:10`, see [`split::SplitSpec`]'s `Display`).
+        split: String,
+        /// Which part is empty and why.
+        reason: String,
+    },
 }
 
 /// One audio file and its genre.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clip {
+    /// The audio file, as found below the data folder.
     pub path: PathBuf,
     /// Folder name directly below the root, e.g. `jazz`.
     pub genre: String,
@@ -56,7 +70,9 @@ pub struct Clip {
 /// All clips under a root, sorted by genre and name, with the genres in sorted order.
 #[derive(Debug, Clone)]
 pub struct Dataset {
+    /// Every clip, sorted by genre, then name.
     pub clips: Vec<Clip>,
+    /// The genre folders that hold at least one clip, sorted.
     pub genres: Vec<String>,
 }
 
@@ -147,12 +163,18 @@ pub fn discover(dir: &Path) -> Result<Dataset, DatasetError> {
 /// The data, artists and split of a run: what both `eval` and `finetune` start from.
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The clips found in all data folders ([`discover_all`]).
     pub dataset: Dataset,
     /// Genre index of every clip in `labels`.
     pub targets: Vec<usize>,
+    /// The genres the system predicts: the `labels` passed to [`prepare`], or the data's own
+    /// genres when none were.
     pub labels: Vec<String>,
+    /// The artist group of every clip (one group per clip without an index).
     pub groups: Groups,
+    /// The artist index the groups came from, if the [`ArtistSource`] found one.
     pub index: Option<ArtistIndex>,
+    /// The folds of the requested split ([`split::plan`]).
     pub plan: SplitPlan,
 }
 

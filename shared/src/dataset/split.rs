@@ -32,7 +32,11 @@ const TEST_STRATIFIED: &str = include_str!("../../data/gtzan-splits/test_stratif
 pub enum SplitSpec {
     /// Every clip is a test clip (for a fixed model).
     All,
+    /// The published fault-filtered lists (443 / 197 / 290 clips; no artist in two parts), from
+    /// `data/gtzan-splits/*_filtered.txt` (sources in the README there).
     FaultFiltered,
+    /// The published random lists, stratified by genre (50 / 25 / 25 clips per genre; artists
+    /// may repeat across parts), from `data/gtzan-splits/*_stratified.txt`.
     Random,
     /// Artist-grouped, genre-stratified K folds.
     KFold(usize),
@@ -79,14 +83,19 @@ impl std::fmt::Display for SplitSpec {
 /// Indices into the clip list for one train/validate/test round.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fold {
+    /// Clips to fit on.
     pub train: Vec<usize>,
+    /// Clips for early stopping; the classifiers that do not stop early train on them too
+    /// (`eval::systems`).
     pub valid: Vec<usize>,
+    /// Clips to score.
     pub test: Vec<usize>,
 }
 
 /// The rounds of a split plus what the lists named that the folder lacks.
 #[derive(Debug, Clone, Default)]
 pub struct SplitPlan {
+    /// One round for `all` and the published lists, K for the k-folds.
     pub folds: Vec<Fold>,
     /// Clips named by the lists but not found in the data folder.
     pub missing: usize,

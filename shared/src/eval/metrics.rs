@@ -4,20 +4,28 @@
 /// Counts `[true][predicted]` over a fixed label list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confusion {
+    /// The class names, in index order.
     pub labels: Vec<String>,
+    /// `counts[t][p]`: examples of true class `t` predicted as `p` (square, `labels.len()`).
     pub counts: Vec<Vec<usize>>,
 }
 
 /// Precision, recall, F1 and support (number of true examples) of one class.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClassMetrics {
+    /// Fraction of the examples predicted as this class that are of it (0..=1; 0 if never
+    /// predicted).
     pub precision: f64,
+    /// Fraction of this class's examples predicted as it (0..=1; 0 without examples).
     pub recall: f64,
+    /// Harmonic mean of precision and recall (0 when both are 0).
     pub f1: f64,
+    /// Number of true examples of the class.
     pub support: usize,
 }
 
 impl Confusion {
+    /// An all-zero matrix over `labels`.
     pub fn new(labels: &[String]) -> Self {
         let n = labels.len();
         Self {
@@ -46,6 +54,7 @@ impl Confusion {
         }
     }
 
+    /// Number of decisions counted.
     pub fn total(&self) -> usize {
         self.counts.iter().flatten().sum()
     }

@@ -21,8 +21,12 @@ pub enum EvalError {
     /// The split leaves no clip of the data to test.
     #[error("split {split}: none of the {clips} clips in {data} is in the test part")]
     NothingToTest {
+        /// The split as written (`fault-filtered`, `kfold:10`, …).
         split: String,
+        /// Clips found in the data folders.
         clips: usize,
+        /// The data folders, joined with ` + `
+        /// ([`crate::train::experiment::ExperimentConfig::data_names`]).
         data: String,
     },
     /// Running a model or training failed.

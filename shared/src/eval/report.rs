@@ -26,8 +26,10 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, in report order.
     pub const ALL: [Level; 3] = [Level::Frame, Level::SongMean, Level::SongVote];
 
+    /// The level's name in reports and JSON keys (`frame`, `song-mean`, `song-vote`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Frame => "frame",
@@ -42,11 +44,13 @@ impl Level {
 pub struct Outcome {
     /// Index of the clip in the data set.
     pub clip: usize,
+    /// The clip's genre, as an index into the run's labels.
     pub truth: usize,
     /// Top class of every frame.
     pub frames: Vec<usize>,
-    /// Song decisions.
+    /// Song decision by the mean rule ([`Decision::Mean`], the paper's).
     pub mean: usize,
+    /// Song decision by majority vote ([`Decision::Vote`]).
     pub vote: usize,
 }
 
@@ -80,11 +84,14 @@ impl Outcome {
 /// A system's outcomes, fold by fold.
 #[derive(Debug, Clone)]
 pub struct SystemRun {
+    /// The system's name in reports (e.g. `mfcc+svm`, [`super::systems::PUBLISHED`]).
     pub name: String,
+    /// Per fold, the outcome of every test song the system scored.
     pub folds: Vec<Vec<Outcome>>,
 }
 
 impl SystemRun {
+    /// A run of the system `name` with no folds yet.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -175,8 +182,11 @@ impl SystemRun {
 /// Accuracy and macro-F1 of one fold.
 #[derive(Debug, Clone, Serialize)]
 pub struct FoldScore {
+    /// Fraction of the fold's decisions that are right (0..=1).
     pub accuracy: f64,
+    /// Macro-F1 over the genres the fold tests ([`Confusion::macro_f1`]).
     pub macro_f1: f64,
+    /// Decisions counted: songs, or frames at [`Level::Frame`].
     pub n: usize,
 }
 
@@ -184,20 +194,33 @@ pub struct FoldScore {
 /// metrics.
 #[derive(Debug, Clone, Serialize)]
 pub struct LevelReport {
+    /// Mean of the folds' accuracies (0..=1), over the folds with decisions.
     pub accuracy: f64,
+    /// Sample standard deviation of the folds' accuracies (0 for one fold).
     pub accuracy_std: f64,
+    /// Mean of the folds' macro-F1.
     pub macro_f1: f64,
+    /// Sample standard deviation of the folds' macro-F1.
     pub macro_f1_std: f64,
     /// Over all test songs of all folds at once.
     pub pooled_accuracy: f64,
+    /// Macro-F1 of the pooled confusion.
     pub pooled_macro_f1: f64,
+    /// The genres, in the order of the confusion's rows and columns.
     pub labels: Vec<String>,
+    /// Pooled counts `[true][predicted]` ([`Confusion::counts`]).
     pub confusion: Vec<Vec<usize>>,
+    /// Genre → `{precision, recall, f1, support}` of the pooled confusion.
     pub per_class: Map<String, Value>,
+    /// Decisions counted over all folds: songs, or frames at [`Level::Frame`].
     pub n: usize,
+    /// The split as written (`kfold:10`, `fault-filtered`, …).
     pub split: String,
+    /// The level these numbers are at.
     pub level: Level,
+    /// The system's name ([`SystemRun::name`]).
     pub system: String,
+    /// Every fold's own numbers, in fold order (folds without decisions included, `n` = 0).
     pub folds: Vec<FoldScore>,
 }
 
@@ -214,8 +237,11 @@ impl LevelReport {
 /// Sizes of one fold and how many of its test songs have an artist heard in training.
 #[derive(Debug, Clone, Serialize)]
 pub struct FoldInfo {
+    /// Clips in the training part.
     pub train: usize,
+    /// Clips in the validation part.
     pub valid: usize,
+    /// Clips in the test part.
     pub test: usize,
     /// Test songs whose (known) artist also has a song in this fold's training or validation
     /// part (`None` without training — a fixed model's training data is not ours to check — or
@@ -241,8 +267,11 @@ impl FoldInfo {
 /// A genre that cannot be tested on unheard artists (all its songs are one artist group).
 #[derive(Debug, Clone, Serialize)]
 pub struct SingleArtistGenre {
+    /// The genre's label.
     pub genre: String,
+    /// Its one artist group's key (`artist:<name>`, `unidentified:<genre>` or `clip:<name>`).
     pub group: String,
+    /// Test songs of the genre, summed over folds.
     pub test_songs: usize,
     /// Test songs of the genre whose fold had the genre in its training part.
     pub test_songs_trained_on_genre: usize,
@@ -265,11 +294,15 @@ pub struct Headline {
 /// One test song: where it was tested and what every system decided (song level, mean rule).
 #[derive(Debug, Clone, Serialize)]
 pub struct SongPrediction {
+    /// Clip name (file name without extension, e.g. `blues.00012`).
     pub clip: String,
+    /// The audio file.
     pub path: String,
+    /// The clip's true genre (its folder).
     pub genre: String,
     /// Artist group (`artist:<name>`, `unidentified:<genre>` or `clip:<name>`).
     pub group: String,
+    /// The fold (0-based) whose test part held it.
     pub fold: usize,
     /// System name → predicted genre.
     pub predicted: Map<String, Value>,
@@ -278,17 +311,26 @@ pub struct SongPrediction {
 /// A file that could not be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
+    /// The audio file.
     pub path: String,
+    /// Why it could not be read (the decoder's or the network's error message).
     pub error: String,
 }
 
 /// One training run of a fold (with `--train`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FoldTraining {
+    /// Songs trained on, augmented copies included (and the validation songs, for the
+    /// classifiers that do not stop early).
     pub examples: usize,
+    /// Songs used for early stopping.
     pub valid_songs: usize,
+    /// Epochs run (fine-tuned top only; `None` for the other strategies).
     pub epochs: Option<usize>,
+    /// The epoch (1-based) whose weights were kept
+    /// ([`crate::train::top::TopTrainer::best_epoch`]).
     pub best_epoch: Option<usize>,
+    /// Wall-clock seconds of the training.
     pub seconds: f64,
 }
 
@@ -324,6 +366,7 @@ pub struct FoldResults {
 /// (mean rule), as before; the rest sits beside it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
+    /// The evaluated system at song level, mean rule (flattened into the JSON's top level).
     #[serde(flatten)]
     pub main: LevelReport,
     /// The main system at every level (JSON: an object keyed by level).
@@ -333,23 +376,40 @@ pub struct EvalReport {
     /// object keyed by system).
     #[serde(serialize_with = "by_system")]
     pub baselines: Vec<LevelReport>,
+    /// Every system on the genres that can be tested on unheard artists ([`Headline`]).
     pub headline: Headline,
+    /// The genres whose songs are all one artist group, with each system's accuracy on them.
     pub single_artist_genres: Vec<SingleArtistGenre>,
     /// `artist` (clips grouped by Sturm's index) or `clip` (no artist information).
     pub grouping: String,
+    /// The artist index file the groups came from (`None`: no index).
     pub artist_index: Option<String>,
     /// Summed over folds; 0 for artist-grouped folds; `None` without training or artist index.
     pub test_songs_with_artist_in_training: Option<usize>,
+    /// Sizes and artist overlap of every fold, in fold order.
     pub fold_info: Vec<FoldInfo>,
+    /// One entry per fold in which a system trained (empty without training).
     pub training: Vec<FoldTraining>,
+    /// The data folders, as given.
     pub data: Vec<String>,
+    /// The model evaluated, or the base trained per fold (a built-in name or a file).
     pub model: String,
+    /// Test songs the evaluated system decided, summed over folds.
     pub songs: usize,
+    /// Frames of those songs.
     pub frames: usize,
+    /// Wall-clock seconds of the whole evaluation.
     pub wall_seconds: f64,
+    /// Seconds spent running the frozen networks over the clips and setting up the systems
+    /// (part of `wall_seconds`).
     pub extract_seconds: f64,
+    /// Clips named by the split lists but not in the data folders
+    /// ([`crate::dataset::split::SplitPlan::missing`]).
     pub missing_from_folder: usize,
+    /// Clips of the data folders that no split list names
+    /// ([`crate::dataset::split::SplitPlan::unlisted`]).
     pub unlisted: usize,
+    /// Files that could not be decoded or run, left out of every fold.
     pub skipped: Vec<Skipped>,
     /// Every test song, in data order.
     pub predictions: Vec<SongPrediction>,

@@ -37,21 +37,41 @@ pub enum LibraryError {
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] crate::error::IoError),
+    /// The result file is not empty and the job does not resume it: appending would mix two
+    /// runs in one file.
     #[error("{path} already holds results: resume it, or name a new file")]
-    ResultsExist { path: PathBuf },
+    ResultsExist {
+        /// The result file.
+        path: PathBuf,
+    },
+    /// The result file's length changed between reading it for resuming and opening it to
+    /// append.
     #[error("{path} changed while it was being read; is another run writing to it?")]
-    ChangedWhileReading { path: PathBuf },
+    ChangedWhileReading {
+        /// The result file.
+        path: PathBuf,
+    },
+    /// A complete line of the result file to resume is not a record mgr writes
+    /// ([`record`]).
     #[error("{path} line {line} is not a result of mgr-cli classify ({reason})")]
     NotAResultFile {
+        /// The result file.
         path: PathBuf,
+        /// The line (1-based; for CSV, the record's position counting the header as 1).
         line: usize,
+        /// What is wrong with it (JSON parse error, missing `"path"`, other CSV columns, …).
         reason: String,
     },
+    /// The result file to resume holds results of another model: the two would not compare.
     #[error("{path} line {line} holds results of model {found}, not of {model}: resume with that model or name a new file")]
     OtherModel {
+        /// The result file.
         path: PathBuf,
+        /// The model named on that line.
         found: String,
+        /// The model of this run ([`Model::name`]).
         model: String,
+        /// The line (1-based).
         line: usize,
     },
 }
@@ -59,7 +79,9 @@ pub enum LibraryError {
 /// The append-only result file of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultsFile {
+    /// Where the results go (created if missing).
     pub path: PathBuf,
+    /// JSON Lines or CSV ([`record`]).
     pub format: Format,
     /// Continue the file: skip songs it holds (same path, size and mtime).
     pub resume: bool,
@@ -70,19 +92,25 @@ pub struct ResultsFile {
 pub struct LibraryJob {
     /// Files and folders, in the order given.
     pub roots: Vec<PathBuf>,
+    /// Hidden files and symbolic links in the walk.
     pub walk: WalkOptions,
+    /// Analyse only this shard of the walk (`None`: every file).
     pub shard: Option<Shard>,
+    /// The result file to append to (`None`: results go only to the [`Observer`]).
     pub results: Option<ResultsFile>,
     /// Per-frame scores in the results.
     pub per_frame: bool,
     /// Write the top genre into the files' tags.
     pub tags: Option<TagOptions>,
+    /// Resampler, framing, batch and threads of the analysis.
     pub pipeline: PipelineConfig,
 }
 
 /// What the run is about to do, once the tree is walked.
 #[derive(Debug, Clone, Default)]
 pub struct RunPlan {
+    /// What the walk found and skipped (`files` left empty: they
+    /// are counted in `listed`).
     pub walk: Walk,
     /// Files in this shard (all files without `--shard`).
     pub listed: usize,
@@ -97,7 +125,9 @@ pub struct RunPlan {
 pub struct SongOutcome<'a> {
     /// Position in the (sharded) walk order: sort by it to print in order.
     pub index: usize,
+    /// The audio file.
     pub path: &'a Path,
+    /// Its scores, or why it could not be analysed.
     pub result: &'a Result<SongScores, Error>,
     /// What happened to the file's tags (with `--write-tags`).
     pub tags: Option<&'a Result<String, TagError>>,
@@ -124,6 +154,7 @@ pub trait Observer: Send {
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
+    /// What the run set out to do.
     pub plan: RunPlan,
     /// Songs finished in this run (results and errors).
     pub finished: usize,

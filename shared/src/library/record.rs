@@ -28,6 +28,7 @@ use crate::model::argmax;
 /// Size and modification time: what a result is matched on when resuming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileId {
+    /// Length in bytes.
     pub size: u64,
     /// Nanoseconds since 1970-01-01 (negative before).
     pub mtime_ns: i64,
@@ -52,17 +53,22 @@ impl FileId {
 /// Format of a result file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// JSON Lines: one object per song (`--jsonl FILE`).
     Jsonl,
+    /// CSV with one header line (`--csv-file FILE`).
     Csv,
 }
 
 /// One song's outcome as written to a result file and printed by `classify`.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
+    /// The audio file.
     pub path: &'a Path,
+    /// Its scores, or the error message of a failed song.
     pub result: Result<&'a SongScores, &'a str>,
     /// Output labels of the model, in output order.
     pub labels: &'a [String],
+    /// Also write the vote decision and every frame's scores.
     pub per_frame: bool,
     /// What happened to the file's tags (`--write-tags`), if anything was asked.
     pub tags: Option<&'a str>,

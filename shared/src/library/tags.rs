@@ -66,18 +66,53 @@ pub struct TagOptions {
 /// Why a file's tags were not written. The file is untouched in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum TagError {
+    /// The file (the link's target, for a link) cannot be opened for writing.
     #[error("{path}: read-only file, tags not written")]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The file given to tag (a link, if it was one).
+        path: PathBuf,
+    },
+    /// The file has other hard links: replacing it by a rewritten copy would leave them
+    /// pointing at the old file.
     #[error("{path}: has {links} hard links; rewriting it would split them (tags not written)")]
-    HardLinked { path: PathBuf, links: u64 },
+    HardLinked {
+        /// The file given to tag (a link, if it was one).
+        path: PathBuf,
+        /// Its number of hard links (more than 1).
+        links: u64,
+    },
+    /// Not MP3, FLAC, Ogg Vorbis or WAV (the formats of the module's table).
     #[error("{path}: no tag format for this kind of file (tags not written)")]
-    NoTagFormat { path: PathBuf },
+    NoTagFormat {
+        /// The file given to tag (a link, if it was one).
+        path: PathBuf,
+    },
+    /// The tags could not be parsed strictly, or the file's name and content disagree on its
+    /// format.
     #[error("{path}: cannot read its tags exactly ({reason}); not rewritten")]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// The file given to tag (a link, if it was one).
+        path: PathBuf,
+        /// lofty's error, or the two formats.
+        reason: String,
+    },
+    /// lofty could not write the tags into the temporary copy.
     #[error("{path}: writing the tags failed ({reason}); original untouched")]
-    Write { path: PathBuf, reason: String },
+    Write {
+        /// The file given to tag (a link, if it was one).
+        path: PathBuf,
+        /// lofty's error.
+        reason: String,
+    },
+    /// The rewritten copy, read back, does not have the old tags plus ours, or its audio
+    /// packets differ from the original's.
     #[error("{path}: the rewritten copy failed its check ({reason}); original untouched")]
-    Verify { path: PathBuf, reason: String },
+    Verify {
+        /// The file given to tag (a link, if it was one).
+        path: PathBuf,
+        /// Which check failed.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] crate::error::IoError),
@@ -327,6 +362,7 @@ pub struct Plan {
     pub old: Option<String>,
     /// The genre mgr would write.
     pub new: String,
+    /// What writing would do.
     pub action: TagAction,
     options: TagOptions,
 }

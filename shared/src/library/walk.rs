@@ -42,13 +42,31 @@ impl Default for WalkOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalkNote {
     /// A folder that could not be listed.
-    Unreadable { path: PathBuf, reason: String },
+    Unreadable {
+        /// The folder.
+        path: PathBuf,
+        /// The system's error.
+        reason: String,
+    },
     /// A symbolic link to a folder above it: following it would never end.
-    SymlinkLoop { path: PathBuf, target: PathBuf },
+    SymlinkLoop {
+        /// The link.
+        path: PathBuf,
+        /// The folder above it that it leads to, as first walked.
+        target: PathBuf,
+    },
     /// A folder reached a second time (through a link, or given twice).
-    AlreadyWalked { path: PathBuf, first: PathBuf },
+    AlreadyWalked {
+        /// The path it was reached by this time.
+        path: PathBuf,
+        /// The path it was walked under first.
+        first: PathBuf,
+    },
     /// A symbolic link to a folder, not followed ([`WalkOptions::follow_links`] off).
-    LinkNotFollowed { path: PathBuf },
+    LinkNotFollowed {
+        /// The link.
+        path: PathBuf,
+    },
 }
 
 impl std::fmt::Display for WalkNote {
@@ -250,6 +268,7 @@ impl Walker {
 pub struct Shard {
     /// This shard, `0 ≤ index < count`.
     pub index: usize,
+    /// Number of shards, ≥ 1.
     pub count: usize,
 }
 

@@ -44,12 +44,16 @@ pub struct Provenance {
     pub base_model: String,
     /// Training data folders, as given.
     pub data: Vec<String>,
-    /// Songs used for training (without augmented copies) and validation.
+    /// Songs used for training (without augmented copies).
     pub train_songs: usize,
+    /// Songs used for validation (0 when the recipe trains on every song and is
+    /// cross-validated instead).
     pub valid_songs: usize,
     /// Split of the data (`all`, `fault-filtered`, …) and how validation songs were chosen
     /// (`artist`: whole artist groups, none of them in training; `clip`).
     pub split: String,
+    /// How validation songs were kept apart from training: `artist` or `clip`
+    /// ([`crate::dataset::Prepared::grouping`]).
     pub grouping: String,
     /// Song-level accuracy on the validation songs (mean rule).
     pub validation_accuracy: Option<f64>,
@@ -67,6 +71,7 @@ pub struct CrossValidation {
     pub split: String,
     /// `artist` (artist-grouped folds) or `clip`.
     pub grouping: String,
+    /// Test songs scored over all folds (each readable training song once).
     pub songs: usize,
     /// Song-level accuracy (mean rule) pooled over the test folds.
     pub accuracy: f64,

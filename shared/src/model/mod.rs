@@ -3,7 +3,7 @@
 //! * [`spec`]: which model — the built-in networks ([`Builtin`]) or a file ([`ModelSpec`]).
 //! * [`load`]: a model file parsed ([`Weights`]), checked and built into a [`Model`];
 //!   `run` (methods of [`Model`]): batched inference and the traced pass.
-//! * [`device`]: the one place a device name becomes a candle device.
+//! * [`device`](mod@device): the one place a device name becomes a candle device.
 //! * [`net`]: the published networks as candle modules (FCN, CRNN, Keras-1 GRU, the
 //!   stacked head); [`cpu`]: the fused CPU kernels they use on the CPU.
 //! * [`meta`]: the metadata keys of a model file and a trained model's [`meta::Provenance`].

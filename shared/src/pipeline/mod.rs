@@ -63,7 +63,10 @@ impl std::fmt::Debug for Analyzer {
 /// Log-mels of every frame of a song, concatenated (`frames × 96 × 1366`).
 #[derive(Debug, Clone)]
 pub struct SongFeatures {
+    /// `frames` network inputs of [`FRAME_VALUES`] each, row-major `[96 mel bands, 1366
+    /// STFT frames]` in dB (reference README, "The canonical front-end", steps 5–8).
     pub logmels: Vec<f32>,
+    /// Number of 29.12 s frames ([`crate::aggregate`]'s rule; ≥ 1 for a decoded song).
     pub frames: usize,
 }
 
@@ -94,6 +97,8 @@ impl std::fmt::Debug for FrontEnd {
 }
 
 impl FrontEnd {
+    /// A front end with empty buffers, resampling with `resampler` and cutting frames by
+    /// `framing` (`FramingConfig::default()`: the paper's 20 s trim).
     pub fn new(resampler: ResamplerKind, framing: FramingConfig) -> Self {
         Self {
             decoder: Decoder::new(),
@@ -185,6 +190,10 @@ impl FrontEnd {
 }
 
 impl Analyzer {
+    /// An analyser of `model` with the paper's framing and [`DEFAULT_BATCH`] frames per
+    /// forward pass. [`ResamplerKind::Reference`] reproduces the published inputs;
+    /// [`ResamplerKind::Fast`] is faster (the plugin's; its drift is measured in
+    /// `docs/verification.md`).
     pub fn new(model: Model, resampler: ResamplerKind) -> Self {
         Self {
             front: FrontEnd::new(resampler, FramingConfig::default()),
@@ -199,6 +208,7 @@ impl Analyzer {
         self
     }
 
+    /// The model it runs (its labels name the scores' classes).
     pub fn model(&self) -> &Model {
         &self.model
     }

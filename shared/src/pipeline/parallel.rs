@@ -45,7 +45,9 @@ use super::{default_batch, song_scores, FrontEnd, FRAME_VALUES};
 /// How a [`Pipeline`] runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineConfig {
+    /// The resampler of every worker's front end.
     pub resampler: ResamplerKind,
+    /// How songs are cut into 29.12 s frames ([`crate::aggregate`]).
     pub framing: FramingConfig,
     /// Frames per forward pass (≥ 1).
     pub batch: usize,
@@ -120,6 +122,7 @@ enum Msg {
 }
 
 impl<'m> Pipeline<'m> {
+    /// A pipeline that runs `model` as `config` says; nothing starts before [`Pipeline::run`].
     pub fn new(model: &'m Model, config: PipelineConfig) -> Self {
         Self { model, config }
     }

@@ -3,15 +3,15 @@
 //! * [`ResamplerKind::Reference`] — the band-limited interpolator of resampy ≤ 0.2.2 with its
 //!   2016 `kaiser_best` filter, which produced the authors' published inputs (reference README,
 //!   step 3). Matches the golden `clip_12k.npy` to ~1e-6.
-//! * [`ResamplerKind::Fast`] — our polyphase windowed-sinc filter ([`polyphase`]), the
+//! * [`ResamplerKind::Fast`] — our polyphase windowed-sinc filter (`polyphase`), the
 //!   same kind of filter with fewer taps and exact phases. What the plugin streams with.
 //!
 //! How far `Fast` moves the log-mel and the scores is measured by the golden tests
 //! (`tests/golden.rs`, `fast_resampler_drift`) and written down in `docs/verification.md`.
 //!
-//! Modules, each importing only the leaf [`math`] (and `stream` the bank it runs):
-//! [`math`] (Bessel I0, output length) ← [`reference`] (resampy port) and [`polyphase`]
-//! (whole-signal Fast) ← [`stream`] (block-by-block Fast, the plugin's form). This module
+//! Modules, each importing only the leaf `math` (and `stream` the bank it runs):
+//! `math` (Bessel I0, output length) ← `reference` (resampy port) and `polyphase`
+//! (whole-signal Fast) ← `stream` (block-by-block Fast, the plugin's form). This module
 //! dispatches between the two whole-signal kernels.
 
 mod math;

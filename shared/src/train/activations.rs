@@ -38,6 +38,7 @@ pub struct FrameActs {
 /// All frames of one clip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipActs {
+    /// One entry per 29.12 s frame, in time order.
     pub frames: Vec<FrameActs>,
 }
 
@@ -52,8 +53,12 @@ pub struct ClipActs {
 ///   that keeps the network's input size).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Augment {
+    /// Range (low, high) of the noise's signal-to-noise ratio in dB, drawn uniformly
+    /// (default 20–40 dB).
     pub noise_snr_db: (f32, f32),
+    /// Largest relative time stretch (default 0.1: factors 0.9–1.1).
     pub stretch: f32,
+    /// Largest shift in mel bands, either way (default 2).
     pub pitch_bands: usize,
 }
 

@@ -21,14 +21,18 @@ pub fn augment_seed(seed: u64, clip_name: &str, copy: usize) -> u64 {
 /// Which clips get augmented copies, and how many.
 #[derive(Debug, Clone, Copy)]
 pub struct AugmentPlan<'a> {
+    /// Indices into the clip list of the clips that get copies.
     pub clips: &'a [usize],
+    /// Augmented copies per clip (0: none).
     pub copies: usize,
+    /// The run's seed; each copy's own seed is [`augment_seed`] of it.
     pub seed: u64,
 }
 
 /// How the frozen network runs.
 #[derive(Debug, Clone)]
 pub struct ExtractConfig {
+    /// The front end's resampler (part of the cache key: activations differ with it).
     pub resampler: ResamplerKind,
     /// Frames per forward pass.
     pub batch: usize,

@@ -10,7 +10,10 @@ use crate::rng::Rng;
 /// Per-dimension mean and standard deviation of the training features.
 #[derive(Debug, Clone)]
 pub struct Standardizer {
+    /// Mean of each dimension.
     pub mean: Vec<f32>,
+    /// Population standard deviation (divided by n) of each dimension; 1 where it is below
+    /// 1e-8 (a constant dimension).
     pub std: Vec<f32>,
 }
 
@@ -49,6 +52,7 @@ impl Standardizer {
         }
     }
 
+    /// `(row − mean) / std`, dimension by dimension.
     pub fn apply(&self, row: &[f32]) -> Vec<f32> {
         row.iter()
             .zip(&self.mean)
@@ -61,11 +65,14 @@ impl Standardizer {
 /// A linear layer `scores = W x + b`, `W` row-major `[classes][dims]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinearModel {
+    /// One row of weights per class, on the raw (unstandardised) inputs.
     pub weight: Vec<Vec<f32>>,
+    /// One bias per class.
     pub bias: Vec<f32>,
 }
 
 impl LinearModel {
+    /// `W x + b`: one score per class (argmax decides).
     pub fn scores(&self, x: &[f32]) -> Vec<f32> {
         self.weight
             .iter()
@@ -99,7 +106,9 @@ impl LinearModel {
 /// Options of [`softmax_regression`].
 #[derive(Debug, Clone, Copy)]
 pub struct SoftmaxConfig {
+    /// Full-batch gradient steps (default 300).
     pub epochs: usize,
+    /// Step size of each update (default 0.1).
     pub lr: f32,
     /// L2 penalty on the weights.
     pub l2: f32,
@@ -336,6 +345,7 @@ pub struct SvmConfig {
     pub c: f32,
     /// Passes of dual coordinate descent.
     pub passes: usize,
+    /// Seed of the order in which each pass visits the examples.
     pub seed: u64,
 }
 
@@ -410,6 +420,8 @@ pub struct Knn {
 }
 
 impl Knn {
+    /// Store the standardised rows `x` with their classes `y` (indices below `n_classes`);
+    /// `k` is raised to at least 1.
     pub fn fit(x: &[&[f32]], y: &[usize], n_classes: usize, k: usize) -> Self {
         let st = Standardizer::fit(x);
         Self {
@@ -421,6 +433,8 @@ impl Knn {
         }
     }
 
+    /// For each class, the fraction of the `k` nearest training rows in it, plus 1e-3 for the
+    /// nearest row's class (the tie-break).
     pub fn scores(&self, x: &[f32]) -> Vec<f32> {
         let q = self.st.apply(x);
         let mut d: Vec<(f32, usize)> = self

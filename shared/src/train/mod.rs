@@ -44,7 +44,12 @@ pub enum TrainError {
     Format(String),
     /// A checkpoint does not belong to this run.
     #[error("checkpoint {path} cannot be resumed: {reason}")]
-    Checkpoint { path: PathBuf, reason: String },
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What does not match (another configuration, a missing tensor, …).
+        reason: String,
+    },
     /// The requested combination of options is not possible.
     #[error("{0}")]
     Config(String),
@@ -61,10 +66,15 @@ impl From<candle_core::Error> for TrainError {
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Logistic regression on the base network's pooled conv blocks, penultimate features
-    /// and logits, fused per genre with its own scores ([`crate::model::head`]). The default.
+    /// and logits, fused per genre with its own scores ([`crate::model::net::head`]). The default.
     Stack,
+    /// Softmax regression on the frozen network's penultimate features (FCN 256, CRNN `gru2`
+    /// 32; the paper's "network as feature extractor", §2): becomes the `output` layer.
     FeaturesSoftmax,
+    /// One-vs-rest linear SVM on the same features ([`linear::linear_svm`]).
     FeaturesSvm,
+    /// Fine-tune the CRNN's `gru1 → gru2 → output` on cached conv sequences ([`top`]), with
+    /// early stopping on validation songs.
     Finetune,
 }
 
@@ -73,10 +83,15 @@ crate::names::kebab_names!(Strategy);
 /// A full training request.
 #[derive(Debug, Clone)]
 pub struct TrainSpec {
+    /// Which classifier is trained.
     pub strategy: Strategy,
+    /// Options of [`Strategy::Stack`].
     pub stack: stack::StackConfig,
+    /// Options of [`Strategy::Finetune`].
     pub top: TopConfig,
+    /// Options of [`Strategy::FeaturesSoftmax`].
     pub softmax: SoftmaxConfig,
+    /// Options of [`Strategy::FeaturesSvm`].
     pub svm: SvmConfig,
 }
 
@@ -113,8 +128,11 @@ impl std::fmt::Debug for Trained {
 /// artist group (augmented copies of a song are separate songs of the same group).
 #[derive(Debug, Clone, Copy)]
 pub struct Song<'a> {
+    /// What the frozen network computed for each of its frames.
     pub acts: &'a ClipActs,
+    /// Genre, as an index into the labels being learned.
     pub target: usize,
+    /// Artist group ([`crate::dataset::artists::Groups::of`]).
     pub group: usize,
 }
 
@@ -155,8 +173,12 @@ pub fn top_trainer(
 /// tensors and labels.
 #[derive(Debug, Clone, Copy)]
 pub struct FitContext<'a> {
+    /// The genres to learn; [`Song::target`] indexes them.
     pub labels: &'a [String],
+    /// The base model's tensors by name (the fine-tune starts from its `gru*`, `output`).
     pub base: &'a HashMap<String, Tensor>,
+    /// The base model's output labels (the stacked head fuses with the outputs of the same
+    /// genre).
     pub base_labels: &'a [String],
 }
 
@@ -261,14 +283,18 @@ impl Trained {
 /// The MFCC baseline's classifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BaselineKind {
+    /// One-vs-rest linear SVM ([`linear::linear_svm`], default options).
     Svm,
+    /// [`KNN_K`]-nearest neighbours ([`linear::Knn`]).
     Knn,
 }
 
 /// A trained baseline on the MFCC descriptors of frames.
 #[derive(Debug)]
 pub enum Baseline {
+    /// The fitted SVM.
     Svm(LinearModel),
+    /// The stored training rows.
     Knn(Knn),
 }
 
@@ -276,6 +302,8 @@ pub enum Baseline {
 pub const KNN_K: usize = 5;
 
 impl Baseline {
+    /// Fit `kind` on the MFCC descriptors of every frame of the `train` songs (each frame an
+    /// example with its song's genre); `seed` orders the SVM's coordinate descent.
     pub fn fit(kind: BaselineKind, train: &Songs, n_classes: usize, seed: u64) -> Self {
         let (frames, targets, _) = frames_of(train);
         let x: Vec<&[f32]> = frames.iter().map(|f| f.mfcc.as_slice()).collect();
@@ -293,6 +321,8 @@ impl Baseline {
         }
     }
 
+    /// Scores of every frame of a clip (SVM: `W x + b`; kNN: the share of the neighbours in
+    /// each class); the song decision is the argmax of their mean.
     pub fn predict(&self, clip: &ClipActs) -> Vec<Vec<f32>> {
         clip.frames
             .iter()

@@ -8,7 +8,9 @@ use candle_core::{backprop::GradStore, Tensor, Var};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptimizerKind {
+    /// Adam with β1 = 0.9, β2 = 0.999, ε = 1e-8 (Kingma & Ba's defaults).
     Adam,
+    /// SGD with Nesterov momentum ([`OptimConfig::momentum`]).
     SgdNesterov,
 }
 
@@ -17,10 +19,13 @@ crate::names::kebab_names!(OptimizerKind);
 /// Hyper-parameters of the optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OptimConfig {
+    /// The update rule.
     pub kind: OptimizerKind,
+    /// Initial learning rate (the schedule halves it on plateaus, [`super::top`]).
     pub lr: f64,
     /// Nesterov momentum μ (SGD only).
     pub momentum: f64,
+    /// L2 coefficient: `weight_decay · p` is added to every gradient (0: none).
     pub weight_decay: f64,
 }
 
@@ -31,6 +36,8 @@ const EPS: f64 = 1e-8;
 /// Optimiser state for a fixed list of variables.
 #[derive(Debug)]
 pub struct Optimizer {
+    /// The hyper-parameters (its `lr` is the initial rate; [`Optimizer::step`] takes the current
+    /// one).
     pub cfg: OptimConfig,
     /// Steps taken (Adam's bias correction).
     pub t: u64,
@@ -41,6 +48,7 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
+    /// Fresh state (zero moments, step 0) for `vars`, in the order `step` will see them.
     pub fn new(cfg: OptimConfig, vars: &[&Var]) -> candle_core::Result<Self> {
         let zeros = |v: &&Var| v.as_tensor().zeros_like();
         Ok(Self {

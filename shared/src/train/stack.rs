@@ -1,4 +1,4 @@
-//! Training the stacked head ([`crate::model::head`]): a logistic regression on what the base
+//! Training the stacked head ([`crate::model::net::head`]): a logistic regression on what the base
 //! network already computes (pooled conv blocks, penultimate features, logits), fused per genre
 //! with the base network's own scores, weighted by how many artists back each genre.
 //!

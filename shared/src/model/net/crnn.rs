@@ -29,6 +29,10 @@ pub struct Crnn {
 }
 
 impl Crnn {
+    /// The network with `n_out` outputs (50 MSD tags, 10 GTZAN genres) from the tensors under
+    /// `vb`, named as in the weights README (`bn0.*`, `convK.*`, `bnK.*`, `gru1.*`, `gru2.*`,
+    /// `output.*`); `eps` is the BatchNorm epsilon (metadata `bn_eps`, 1e-5 in all three
+    /// published files).
     pub fn new(n_out: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         let bn0 = TimeBatchNorm::new(N_FRAMES + 2 * TIME_PAD, eps, vb.pp("bn0"))?;
         let mut c_in = 1;

@@ -24,6 +24,9 @@ pub struct Fcn {
 }
 
 impl Fcn {
+    /// The network with `n_out` outputs (50 MSD tags) from the tensors under `vb`, named as
+    /// in the weights README (`bn0.*`, `convK.*`, `bnK.*`, `output.*`); `eps` is the BatchNorm
+    /// epsilon (metadata `bn_eps`, 1e-5 in the published file).
     pub fn new(n_out: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         let bn0 = TimeBatchNorm::new(N_FRAMES, eps, vb.pp("bn0"))?;
         let mut c_in = 1;

@@ -24,6 +24,9 @@ pub struct KerasGru {
 }
 
 impl KerasGru {
+    /// A layer reading `n_in` features per step, from `w_ih [3·units, n_in]`,
+    /// `w_hh [3·units, units]` and `b_ih [3·units]` under `vb` (row blocks z, r, h; weights
+    /// README, "Tensor layout conventions").
     pub fn new(n_in: usize, units: usize, vb: VarBuilder) -> Result<Self> {
         let w_ih = vb.get((3 * units, n_in), "w_ih")?;
         let w_hh = vb.get((3 * units, units), "w_hh")?;

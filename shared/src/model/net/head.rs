@@ -40,10 +40,14 @@ pub mod names {
 pub struct StackHead {
     /// `labels × dims`, row-major.
     pub weight: Vec<f32>,
+    /// One bias per label; `-inf` for labels without training songs (so `q_c = 0`).
     pub bias: Vec<f32>,
+    /// β per label, in `[0, 1]`: how far the label trusts the new classifier over the base
+    /// network (module docs).
     pub beta: Vec<f32>,
     /// Base output index per label.
     pub prior: Vec<Option<usize>>,
+    /// Features per frame the head reads (`x` in the module docs; 490 for the GTZAN CRNN).
     pub dims: usize,
 }
 

@@ -12,7 +12,9 @@ use crate::model::cpu::conv::{to_channels_first, to_channels_last, FusedConv};
 /// Scale and shift equivalent to an inference-mode BatchNorm: `y = x·scale + shift`.
 #[derive(Debug, Clone)]
 pub struct Affine {
+    /// `gamma / sqrt(running_var + eps)`, one value per channel (or frame, for `bn0`).
     pub scale: Tensor,
+    /// `beta − running_mean · scale`, same shape.
     pub shift: Tensor,
 }
 
@@ -37,6 +39,8 @@ pub struct TimeBatchNorm {
 }
 
 impl TimeBatchNorm {
+    /// Read `bn0`'s tensors of length `frames` under `vb` (1366 for the FCN, 1440 for the
+    /// padded CRNN input; weights README); `eps` as in [`Affine::batch_norm`].
     pub fn new(frames: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             affine: Affine::batch_norm(frames, eps, vb)?,
@@ -236,6 +240,7 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// Read `weight [n_out, n_in]` and `bias [n_out]` under `vb`.
     pub fn new(n_in: usize, n_out: usize, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get((n_out, n_in), "weight")?;
         let bias = vb.get(n_out, "bias")?;

@@ -41,8 +41,12 @@ pub const SEQ_DIM: usize = CHANNELS[3];
 /// Examples for the top: conv sequences `[n, 15, 128]`, genre per example, song per example.
 #[derive(Debug, Clone)]
 pub struct TopData {
+    /// `[n, 15, 128]` on the CPU: the CRNN's conv output per example (frame).
     pub seq: Tensor,
+    /// Genre of each example, as an index into the labels.
     pub targets: Vec<usize>,
+    /// Song of each example (an index into the songs it was made from): validation decides
+    /// per song by the mean of its frames.
     pub songs: Vec<usize>,
 }
 
@@ -67,10 +71,12 @@ impl TopData {
         })
     }
 
+    /// Number of examples.
     pub fn len(&self) -> usize {
         self.targets.len()
     }
 
+    /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()
     }
@@ -79,12 +85,20 @@ impl TopData {
 /// One epoch's numbers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochReport {
+    /// The epoch's number, from 1.
     pub epoch: usize,
+    /// Learning rate the epoch ran at.
     pub lr: f64,
+    /// Mean binary cross-entropy per output over the training frames (dropout on).
     pub train_loss: f64,
+    /// Fraction of training frames whose top score is their genre, with dropout on.
     pub train_acc: f64,
+    /// Mean binary cross-entropy per output over the validation frames (`None` without
+    /// validation songs).
     pub val_loss: Option<f64>,
+    /// Song-level accuracy on the validation songs (mean of the frame scores).
     pub val_acc: Option<f64>,
+    /// Wall-clock seconds of the epoch, validation included.
     pub seconds: f64,
 }
 
@@ -196,6 +210,7 @@ impl TopTrainer {
         Ok(())
     }
 
+    /// Every epoch run so far, in order (replayed ones included after a resume).
     pub fn history(&self) -> &[EpochReport] {
         &self.state.history
     }

@@ -5,15 +5,20 @@ use super::config::TrainFrom;
 /// One Keras-1 GRU layer's tensors (`w_ih [3u, in]`, `w_hh [3u, u]`, `b_ih [3u]`).
 #[derive(Debug, Clone)]
 pub struct GruParams<T> {
+    /// Input weights `[3u, in]`, row blocks z, r, h.
     pub w_ih: T,
+    /// Recurrent weights `[3u, u]`, row blocks z, r, h.
     pub w_hh: T,
+    /// Input-side biases `[3u]` (Keras 1 has no recurrent bias).
     pub b_ih: T,
 }
 
 /// The output layer's tensors (`weight [classes, 32]`, `bias [classes]`).
 #[derive(Debug, Clone)]
 pub struct DenseParams<T> {
+    /// `[classes, 32]`.
     pub weight: T,
+    /// `[classes]`.
     pub bias: T,
 }
 
@@ -21,8 +26,11 @@ pub struct DenseParams<T> {
 /// selected weights).
 #[derive(Debug, Clone)]
 pub struct TopParams<T> {
+    /// The first GRU (reads the 128-channel conv sequence, returns all 15 steps).
     pub gru1: GruParams<T>,
+    /// The second GRU (returns its last state, 32 values).
     pub gru2: GruParams<T>,
+    /// The output layer (sigmoid per class).
     pub output: DenseParams<T>,
 }
 
