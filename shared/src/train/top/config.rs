@@ -1,5 +1,6 @@
 //! What decides a fine-tuning run of the CRNN top (stored in checkpoints and model metadata).
 
+use crate::train::balance::Balance;
 use crate::train::optim::OptimConfig;
 
 /// First trained layer (`--train-from`).
@@ -39,4 +40,9 @@ pub struct TopConfig {
     /// `gru1`; folded into `gru1.w_ih`/`b_ih` on export. Only with `train_from = gru1`.
     pub input_norm: bool,
     pub seed: u64,
+    /// How the training frames are weighted (set from `TrainSpec::balance` by
+    /// `train::top_trainer`; recorded so that a checkpoint resumes only with the same weights).
+    /// Files and checkpoints written before it existed were unweighted.
+    #[serde(default = "Balance::legacy")]
+    pub balance: Balance,
 }
