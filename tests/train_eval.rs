@@ -391,6 +391,11 @@ fn features_svm_on_the_fcn_becomes_its_output_layer() {
     );
     let meta = metadata(&model);
     assert_eq!(meta["strategy"], "features-svm");
+    let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
+    assert!(
+        config.get("balance").is_none() && config["top"].get("balance").is_none(),
+        "unweighted by default, recorded as before --balance existed: {config}"
+    );
     assert_eq!(
         meta["__tensors__"]["output.weight"]["shape"],
         serde_json::json!([2, 256])

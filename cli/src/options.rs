@@ -53,11 +53,12 @@ impl RunOptions {
 /// How to train (shared by `finetune` and `eval gtzan --train`).
 #[derive(Args, Debug, Clone)]
 pub struct TrainOptions {
-    /// Weight of uneven genres in training (every strategy): none (every frame one example),
-    /// weights (every genre the same total weight, each song 1 / songs of its genre) or sqrt
-    /// (1 / √songs); a song's frames share its weight. See docs/training.md, "Uneven genres".
-    #[arg(long, default_value_t = Balance::DEFAULT)]
-    pub balance: Balance,
+    /// Weight of uneven genres in training: none (every frame one example), weights (every genre
+    /// the same total weight, each song 1 / songs of its genre) or sqrt (1 / √songs); a song's
+    /// frames share its weight. Default: sqrt for stack, none for the other strategies (measured:
+    /// docs/training.md, "Uneven genres").
+    #[arg(long)]
+    pub balance: Option<Balance>,
     /// L2 penalty of the stacked head's regression (`stack`).
     #[arg(long, default_value_t = StackConfig::default().l2)]
     pub stack_l2: f64,
@@ -136,9 +137,12 @@ impl TrainOptions {
             OptimizerKind::Adam => 1e-3,
             OptimizerKind::SgdNesterov => 1e-2,
         });
+        let balance = self
+            .balance
+            .unwrap_or_else(|| Balance::default_for(strategy));
         TrainSpec {
             strategy,
-            balance: self.balance,
+            balance,
             stack: StackConfig {
                 l2: self.stack_l2,
                 kappa: self.stack_kappa,
@@ -160,7 +164,7 @@ impl TrainOptions {
                 dropout_out: self.dropout_out,
                 input_norm: !self.no_input_norm,
                 seed: self.seed,
-                balance: self.balance,
+                balance,
             },
             softmax: SoftmaxConfig::default(),
             svm: SvmConfig {

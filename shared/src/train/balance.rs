@@ -18,7 +18,7 @@
 //! over the frames, so the L2 penalty keeps its meaning; `none` is the unweighted loss of
 //! before, bit for bit.
 
-use super::Songs;
+use super::{Songs, Strategy};
 
 /// `--balance`: the weight of a genre's songs in training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -36,11 +36,25 @@ pub enum Balance {
 crate::names::kebab_names!(Balance);
 
 impl Balance {
-    /// The default of every strategy, chosen by measurement on the pack's artist-grouped
-    /// folds and on a skewed copy of them (`docs/training.md`, "Uneven genres"): of `none`,
-    /// `weights` and `sqrt` it is the one whose balanced accuracy and macro-F1 rise on both
-    /// over `none` (`weights` loses 0.3 points of macro-F1 on the pack's 269 songs).
-    pub const DEFAULT: Self = Self::Sqrt;
+    /// The default of `strategy`, chosen by measurement on the pack's artist-grouped folds and
+    /// on a skewed copy of them (`docs/training.md`, "Uneven genres"): `sqrt` for `stack`, the
+    /// one setting whose balanced accuracy and macro-F1 rise over `none` on both (`weights`
+    /// loses 0.3 points of macro-F1 on the pack's 269 songs); `none` for the others, where no
+    /// setting does (`features-softmax` on the skewed copy loses 4 points of balanced accuracy
+    /// under `sqrt`: its few small-genre songs, weighted up, are overfitted in 256 dimensions;
+    /// `features-svm` is separable on these songs, so the weights change nothing).
+    pub fn default_for(strategy: Strategy) -> Self {
+        match strategy {
+            Strategy::Stack => Self::Sqrt,
+            Strategy::FeaturesSoftmax | Strategy::FeaturesSvm | Strategy::Finetune => Self::None,
+        }
+    }
+
+    /// Whether the loss is the plain, unweighted one (not recorded in files then: absent means
+    /// unweighted, as in files written before `--balance` existed).
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
 
     /// What files and checkpoints written before `--balance` existed were trained with.
     pub fn legacy() -> Self {

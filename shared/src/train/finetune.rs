@@ -313,17 +313,20 @@ fn trained_model<'a>(
     let e = &cfg.experiment;
     let strategy = cfg.spec.strategy.to_string();
     let base_model = e.model.to_string();
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "strategy": strategy,
         "split": e.split.to_string(),
         "train_songs": report.train_songs,
         "valid_songs": report.valid_songs,
         "augment": e.augment,
-        "balance": cfg.spec.balance,
         "stack": cfg.spec.stack,
         "top": cfg.spec.top,
         "resampler": format!("{:?}", e.extract.resampler),
     });
+    // Absent when unweighted: such files read as those written before `--balance` existed.
+    if !cfg.spec.balance.is_none() {
+        config["balance"] = serde_json::json!(cfg.spec.balance);
+    }
     let mut validation = serde_json::json!({
         "song_accuracy": report.validation_accuracy,
         "songs": report.valid_songs,

@@ -142,40 +142,38 @@ mod tests {
         }
     }
 
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Training songs of `(activations, genre, artist)`.
+    fn songs_of(clips: &[(ClipActs, usize, Option<usize>)]) -> Vec<Song<'_>> {
+        clips
+            .iter()
+            .map(|(acts, target, artist)| Song {
+                acts,
+                target: *target,
+                artist: *artist,
+            })
+            .collect()
+    }
+
     #[test]
     fn beta_counts_artists_and_unseen_genres_follow_the_base() {
-        let labels: Vec<String> = ["blues", "rock", "mine"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let base: Vec<String> = ["blues", "rock", "jazz"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let (ours, base) = (
+            labels(&["blues", "rock", "mine"]),
+            labels(&["blues", "rock", "jazz"]),
+        );
         let mut rng = Rng::new(1);
         // Blues: 3 artists; "mine" (not a base genre): 1 artist; rock: none.
-        let clips: Vec<(ClipActs, usize, usize)> = (0..12)
+        let clips: Vec<(ClipActs, usize, Option<usize>)> = (0..12)
             .map(|i| {
                 let (genre, group) = if i < 9 { (0, i % 3) } else { (2, 7) };
-                (clip(genre, &mut rng), genre, group)
+                (clip(genre, &mut rng), genre, Some(group))
             })
             .collect();
-        let songs: Vec<Song> = clips
-            .iter()
-            .map(|(a, t, g)| Song {
-                acts: a,
-                target: *t,
-                artist: Some(*g),
-            })
-            .collect();
-        let head = fit(
-            &StackConfig::default(),
-            Balance::None,
-            &songs,
-            &labels,
-            &base,
-        )
-        .unwrap();
+        let songs = songs_of(&clips);
+        let head = fit(&StackConfig::default(), Balance::None, &songs, &ours, &base).unwrap();
         assert_eq!(head.beta, vec![0.75, 0.0, 1.0]);
         assert_eq!(head.prior, vec![Some(0), Some(1), None]);
         assert_eq!(
@@ -192,10 +190,6 @@ mod tests {
         assert!(r[1] > 0.0);
     }
 
-    fn labels(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| s.to_string()).collect()
-    }
-
     /// Songs of unknown artist count as one artist per genre, whatever their number: with no
     /// artist information at all every genre has β = 1/(1 + κ), not m/(m + 1) → 1.
     #[test]
@@ -209,14 +203,7 @@ mod tests {
                 _ => (clip(1, &mut rng), 1, None),
             })
             .collect();
-        let songs: Vec<Song> = clips
-            .iter()
-            .map(|(a, t, g)| Song {
-                acts: a,
-                target: *t,
-                artist: *g,
-            })
-            .collect();
+        let songs = songs_of(&clips);
         assert_eq!(artists(&songs, 3), [1, 3, 0]);
         let (ours, base) = (
             labels(&["blues", "rock", "jazz"]),
@@ -254,20 +241,13 @@ mod tests {
                 }],
             }
         };
-        let train: Vec<(ClipActs, usize, usize)> = (0..63)
+        let train: Vec<(ClipActs, usize, Option<usize>)> = (0..63)
             .map(|i| {
                 let (genre, artist) = if i < 60 { (0, i % 12) } else { (1, 100) };
-                (song(genre, &mut rng), genre, artist)
+                (song(genre, &mut rng), genre, Some(artist))
             })
             .collect();
-        let songs: Vec<Song> = train
-            .iter()
-            .map(|(a, t, g)| Song {
-                acts: a,
-                target: *t,
-                artist: Some(*g),
-            })
-            .collect();
+        let songs = songs_of(&train);
         let (ours, base) = (
             labels(&["blues", "jazz"]),
             labels(&["blues", "jazz", "rock"]),

@@ -42,7 +42,8 @@ pub struct TopConfig {
     pub seed: u64,
     /// How the training frames are weighted (set from `TrainSpec::balance` by
     /// `train::top_trainer`; recorded so that a checkpoint resumes only with the same weights).
-    /// Files and checkpoints written before it existed were unweighted.
-    #[serde(default = "Balance::legacy")]
+    /// Not written when unweighted, so that those files read as before `--balance` existed
+    /// (and files written before it, which lack it, read as unweighted).
+    #[serde(default = "Balance::legacy", skip_serializing_if = "Balance::is_none")]
     pub balance: Balance,
 }
