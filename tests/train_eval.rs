@@ -164,6 +164,11 @@ fn finetune_saves_a_model_that_classify_and_eval_load() {
     assert_eq!(validation["songs"], 2, "one validation song per genre");
     let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
     assert_eq!(config["top"]["optim"]["kind"], "adam");
+    assert_eq!(
+        (&config["balance"], &config["top"]["balance"]),
+        (&Value::from("sqrt"), &Value::from("sqrt")),
+        "the fine-tune's default weighting is recorded, and its checkpoint keeps it"
+    );
 
     // classify reads it directly.
     let clip = root.join("genres_original/classical/classical.00001.flac");

@@ -55,7 +55,7 @@ impl RunOptions {
 pub struct TrainOptions {
     /// Weight of uneven genres in training: none (every frame one example), weights (every genre
     /// the same total weight, each song 1 / songs of its genre) or sqrt (1 / √songs); a song's
-    /// frames share its weight. Default: sqrt for stack, none for the other strategies (measured:
+    /// frames share its weight. Default: sqrt for stack and finetune, none for features-* (measured:
     /// docs/training.md, "Uneven genres").
     #[arg(long)]
     pub balance: Option<Balance>,

@@ -228,11 +228,6 @@ impl Groups {
             .collect()
     }
 
-    /// Clips whose artist is unknown.
-    pub fn unknown(&self) -> usize {
-        self.of.iter().filter(|&&g| !self.known[g]).count()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
@@ -337,14 +332,12 @@ mod tests {
         assert_eq!(g.artist(2), None, "unidentified");
         assert_eq!(g.artist(6), None, "unlisted");
         assert_eq!(g.artist(7), None, "no such clip");
-        assert_eq!(g.unknown(), 3);
         assert_eq!(g.artists(TrainArtists::Hidden), vec![None; 7]);
         assert_eq!(
             g.artists(TrainArtists::Same)[4],
             g.artists(TrainArtists::Same)[5]
         );
         assert_eq!(s.artists(TrainArtists::Same), vec![None; 7]);
-        assert_eq!(s.unknown(), 7);
     }
 
     #[test]

@@ -37,16 +37,16 @@ crate::names::kebab_names!(Balance);
 
 impl Balance {
     /// The default of `strategy`, chosen by measurement on the pack's artist-grouped folds and
-    /// on a skewed copy of them (`docs/training.md`, "Uneven genres"): `sqrt` for `stack`, the
-    /// one setting whose balanced accuracy and macro-F1 rise over `none` on both (`weights`
-    /// loses 0.3 points of macro-F1 on the pack's 269 songs); `none` for the others, where no
-    /// setting does (`features-softmax` on the skewed copy loses 4 points of balanced accuracy
-    /// under `sqrt`: its few small-genre songs, weighted up, are overfitted in 256 dimensions;
-    /// `features-svm` is separable on these songs, so the weights change nothing).
+    /// on a skewed copy of them (`docs/training.md`, "Uneven genres"): `sqrt` where it is the
+    /// setting whose balanced accuracy and macro-F1 rise over `none` on both (`stack`, where
+    /// `weights` loses 0.3 points of macro-F1 on the pack's 269 songs; `finetune`), `none`
+    /// where no setting does (`features-softmax` on the skewed copy loses 4 points of balanced
+    /// accuracy under `sqrt`: its few small-genre songs, weighted up, are overfitted in 256
+    /// dimensions; `features-svm` is separable on these songs, so the weights change nothing).
     pub fn default_for(strategy: Strategy) -> Self {
         match strategy {
-            Strategy::Stack => Self::Sqrt,
-            Strategy::FeaturesSoftmax | Strategy::FeaturesSvm | Strategy::Finetune => Self::None,
+            Strategy::Stack | Strategy::Finetune => Self::Sqrt,
+            Strategy::FeaturesSoftmax | Strategy::FeaturesSvm => Self::None,
         }
     }
 
