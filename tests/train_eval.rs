@@ -574,6 +574,10 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
             "{text}"
         );
     }
+    assert!(
+        stderr.contains("recall per genre: blues ") && stderr.contains(" % of 4, classical "),
+        "{stderr}"
+    );
     assert_eq!(tensor_f32(&model, "head.beta"), [0.5, 0.5]);
     let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
     assert_eq!(

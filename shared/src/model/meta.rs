@@ -97,6 +97,16 @@ impl CrossValidation {
         self.grouping == "artist"
     }
 
+    /// Every genre's recall for people: `blues 83 % of 47, classical 98 % of 59, …`.
+    pub fn recall_line(&self) -> String {
+        let genres: Vec<String> = self
+            .recall
+            .iter()
+            .map(|r| format!("{} {:.0} % of {}", r.genre, 100.0 * r.recall, r.songs))
+            .collect();
+        genres.join(", ")
+    }
+
     /// One line for people: the accuracy, the balanced numbers, and plainly what it measures.
     pub fn describe(&self) -> String {
         let balanced = match (self.balanced_accuracy, self.macro_f1) {
@@ -252,6 +262,7 @@ mod tests {
         let cv = p.cross_validation.clone().unwrap();
         assert_eq!((cv.balanced_accuracy, cv.macro_f1), (None, None));
         assert!(cv.recall.is_empty());
+        assert_eq!(cv.recall_line(), "");
         let line = p.summary();
         assert!(
             line.contains("87.4 % in kfold:5 cross-validation of 269 songs (artist-grouped")
@@ -263,8 +274,21 @@ mod tests {
             accuracy: 0.933,
             balanced_accuracy: Some(0.9),
             macro_f1: Some(0.91),
+            recall: vec![
+                GenreRecall {
+                    genre: "blues".into(),
+                    songs: 4,
+                    recall: 0.75,
+                },
+                GenreRecall {
+                    genre: "jazz".into(),
+                    songs: 3,
+                    recall: 1.0,
+                },
+            ],
             ..cv
         };
+        assert_eq!(clip.recall_line(), "blues 75 % of 4, jazz 100 % of 3");
         let line = clip.describe();
         assert!(
             line.starts_with("93.3 % (balanced 90.0 %, macro-F1 0.910) in kfold:5")

@@ -271,6 +271,7 @@ fn cross_validation(
         "cross-validation on the same songs: {}",
         cv.describe()
     ));
+    progress.note(&format!("recall per genre: {}", cv.recall_line()));
     Ok(cv)
 }
 
