@@ -437,6 +437,9 @@ fn stacked_copy(dir: &std::path::Path) -> std::path::PathBuf {
             grouping: "artist".into(),
             songs: 269,
             accuracy: 0.874,
+            balanced_accuracy: Some(0.807),
+            macro_f1: Some(0.816),
+            recall: Vec::new(),
         }),
         seed: 0,
     };
@@ -497,7 +500,9 @@ fn a_stacked_model_runs_in_the_plugin_as_in_classify() {
     assert_song("stacked model", &got, &want);
     let prov = got["model"]["provenance"].as_str().unwrap();
     assert!(
-        prov.starts_with("stack from gtzan on 269 songs") && prov.contains("87.4 %"),
+        prov.starts_with("stack from gtzan on 269 songs")
+            && prov.contains("87.4 % (balanced 80.7 %")
+            && prov.contains("artist-grouped"),
         "{prov}"
     );
     let _ = std::fs::remove_dir_all(dir);

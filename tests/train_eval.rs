@@ -78,6 +78,19 @@ fn metadata(path: &Path) -> serde_json::Map<String, Value> {
     out
 }
 
+/// The values of an F32 tensor of a safetensors file.
+fn tensor_f32(path: &Path, name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header[name]["dtype"], "F32", "{name}");
+    let at = |i: usize| 8 + n + header[name]["data_offsets"][i].as_u64().unwrap() as usize;
+    bytes[at(0)..at(1)]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
 fn epoch_losses(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
         .lines()
@@ -151,6 +164,11 @@ fn finetune_saves_a_model_that_classify_and_eval_load() {
     assert_eq!(validation["songs"], 2, "one validation song per genre");
     let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
     assert_eq!(config["top"]["optim"]["kind"], "adam");
+    assert_eq!(
+        (&config["balance"], &config["top"]["balance"]),
+        (&Value::from("sqrt"), &Value::from("sqrt")),
+        "the fine-tune's default weighting is recorded, and its checkpoint keeps it"
+    );
 
     // classify reads it directly.
     let clip = root.join("genres_original/classical/classical.00001.flac");
@@ -378,6 +396,11 @@ fn features_svm_on_the_fcn_becomes_its_output_layer() {
     );
     let meta = metadata(&model);
     assert_eq!(meta["strategy"], "features-svm");
+    let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
+    assert!(
+        config.get("balance").is_none() && config["top"].get("balance").is_none(),
+        "unweighted by default, recorded as before --balance existed: {config}"
+    );
     assert_eq!(
         meta["__tensors__"]["output.weight"]["shape"],
         serde_json::json!([2, 256])
@@ -396,8 +419,10 @@ fn features_svm_on_the_fcn_becomes_its_output_layer() {
     assert_eq!(prov["cross_validation"]["songs"], 8);
     assert_eq!(prov["cross_validation"]["grouping"], "clip");
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("clip-grouped 5-fold cross-validation on the same songs"),
+        String::from_utf8_lossy(&out.stderr).contains(
+            "cross-validation on the same songs: 100.0 % (balanced 100.0 %, macro-F1 1.000) in \
+             kfold:5 cross-validation of 8 songs (NOT artist-grouped"
+        ),
         "the run says how it was measured"
     );
     let clip = root.join("genres_original/blues/blues.00005.flac");
@@ -538,6 +563,27 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
     );
     assert_eq!(cv["grouping"], "clip", "no artist index beside this folder");
     assert_eq!(cv["songs"], 8);
+    // Without artists the run says plainly that its cross-validation is not the accuracy to
+    // expect on new artists, and β follows the conservative rule: each genre's songs of
+    // unknown artist are one artist, β = 1/(1 + κ) = 0.5, not 4/5 (four clips, four artists).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for text in [&stdout, &stderr] {
+        assert!(
+            text.contains("NOT artist-grouped") && !text.contains("to expect on new artists"),
+            "{text}"
+        );
+    }
+    assert!(
+        stderr.contains("recall per genre: blues ") && stderr.contains(" % of 4, classical "),
+        "{stderr}"
+    );
+    assert_eq!(tensor_f32(&model, "head.beta"), [0.5, 0.5]);
+    let config: Value = serde_json::from_str(meta["config"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        config["balance"], "sqrt",
+        "the default weighting is recorded"
+    );
     // The recorded accuracy is the recipe's k-fold accuracy: `eval` of the same recipe on the
     // same folds (same seed) pools to the same number.
     let json = work.join("cv.json");
@@ -559,11 +605,24 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
     assert!(out.status.code().is_some_and(|c| c <= 1), "eval ran");
     let eval: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(eval["n"], 8);
-    assert_eq!(
-        cv["accuracy"].as_f64().unwrap(),
-        eval["pooled_accuracy"].as_f64().unwrap(),
-        "finetune's cross-validation = eval's k-fold"
-    );
+    for (ours, theirs) in [
+        ("accuracy", "pooled_accuracy"),
+        ("balanced_accuracy", "pooled_balanced_accuracy"),
+        ("macro_f1", "pooled_macro_f1"),
+    ] {
+        assert_eq!(
+            cv[ours].as_f64().unwrap(),
+            eval[theirs].as_f64().unwrap(),
+            "finetune's cross-validation = eval's k-fold: {ours}"
+        );
+    }
+    let recall = cv["recall"].as_array().unwrap();
+    assert_eq!(recall.len(), 2);
+    for r in recall {
+        let genre = r["genre"].as_str().unwrap();
+        assert_eq!(r["recall"], eval["per_class"][genre]["recall"], "{genre}");
+        assert_eq!(r["songs"], 4);
+    }
 
     let clip = root.join("genres_original/classical/classical.00001.flac");
     let out = run(&["classify", "--json", "--model", s(&model), s(&clip)]);
@@ -590,22 +649,18 @@ fn default_finetune_writes_a_stacked_model_that_classify_reads() {
     let _ = std::fs::remove_dir_all(work);
 }
 
-/// The default recipe against the published CRNN on artists it never heard: artist-grouped
-/// 5-fold over gtzan-mini + gtzan-more (269 songs). On the eight genres with several artists
-/// it must beat the published model by ≥ 5 points and reach ≥ 80 %; on rock and reggae (one
-/// artist each, never in training when tested) it must give the published model's answer. Every
-/// song's fold and predicted genre must equal those of an independent numpy/scipy
-/// implementation of the same recipe (exact L-BFGS) on the same activations, written during the
-/// research for issue 12 (`tests/data/stack-kfold5-reference.csv`).
-#[test]
-fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
-    let work = scratch_dir("recipe-kfold5");
+/// `eval --split kfold:5 --train stack --baseline published` over gtzan-mini + gtzan-more
+/// with `extra` options, sharing one activation cache; the report's JSON.
+fn recipe_eval(work: &Path, extra: &[&str]) -> (Value, String) {
     let json = work.join("recipe.json");
-    let out = run(&[
+    let mini = pack("data/gtzan-mini");
+    let more = pack("data/gtzan-more");
+    let cache = work.join("cache");
+    let mut args = vec![
         "eval",
         "gtzan",
-        s(&pack("data/gtzan-mini")),
-        s(&pack("data/gtzan-more")),
+        s(&mini),
+        s(&more),
         "--split",
         "kfold:5",
         "--train",
@@ -613,10 +668,12 @@ fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
         "--baseline",
         "published",
         "--cache",
-        s(&work.join("cache")),
+        s(&cache),
         "--json",
         s(&json),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v["grouping"], "artist");
@@ -626,17 +683,75 @@ fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
         v["headline"]["excluded"],
         serde_json::json!(["reggae", "rock"])
     );
-    let headline = |name: &str| {
-        let sys = v["headline"]["systems"]
-            .as_array()
-            .unwrap()
+    (v, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Pooled headline accuracy of system `name` (249 songs of the eight multi-artist genres).
+fn headline(v: &Value, name: &str) -> f64 {
+    let sys = v["headline"]["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["system"] == name)
+        .unwrap_or_else(|| panic!("no headline for {name}"));
+    assert_eq!(sys["n"], 249);
+    sys["pooled_accuracy"].as_f64().unwrap()
+}
+
+/// Every song's fold and predictions equal those of the reference CSV (`clip,genre,fold,
+/// published,recipe`), written by an independent implementation.
+fn equals_reference(v: &Value, csv: &str) {
+    let reference = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data")
+            .join(csv),
+    )
+    .unwrap();
+    let predictions = v["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 269);
+    let mut checked = 0;
+    for line in reference.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let p = predictions
             .iter()
-            .find(|s| s["system"] == name)
-            .unwrap_or_else(|| panic!("no headline for {name}"));
-        assert_eq!(sys["n"], 249);
-        sys["pooled_accuracy"].as_f64().unwrap()
-    };
-    let (ours, published) = (headline("gtzan+stack"), headline("published-gtzan-crnn"));
+            .find(|p| p["clip"] == f[0])
+            .unwrap_or_else(|| panic!("{} not tested", f[0]));
+        assert_eq!(
+            p["fold"].as_u64().unwrap().to_string(),
+            f[2],
+            "{csv}: {line}"
+        );
+        assert_eq!(
+            p["predicted"]["published-gtzan-crnn"], f[3],
+            "{csv}: {line}"
+        );
+        assert_eq!(p["predicted"]["gtzan+stack"], f[4], "{csv}: {line}");
+        checked += 1;
+    }
+    assert_eq!(checked, 269, "{csv}");
+}
+
+/// The default recipe against the published CRNN on artists it never heard: artist-grouped
+/// 5-fold over gtzan-mini + gtzan-more (269 songs). On the eight genres with several artists
+/// it must beat the published model by ≥ 5 points and reach ≥ 80 %; on rock and reggae (one
+/// artist each, never in training when tested) it must give the published model's answer.
+/// Every song's fold and predicted genre must equal those of an independent numpy/scipy
+/// implementation of the same recipe (exact L-BFGS) on the same activations: unweighted
+/// (`--balance none`) the one written during the research for issue 12
+/// (`tests/data/stack-kfold5-reference.csv`), with the default weights and without artists
+/// `tests/data/stack_reference.py`'s. Class weights raise the balanced accuracy; trained
+/// without artists (`--train-artists none`), the recipe still beats the published model.
+#[test]
+fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
+    let work = scratch_dir("recipe-kfold5");
+    let (plain, _) = recipe_eval(&work, &["--balance", "none"]);
+    equals_reference(&plain, "stack-kfold5-reference.csv");
+    let (v, _) = recipe_eval(&work, &[]);
+    equals_reference(&v, "stack-sqrt-kfold5-reference.csv");
+    let (ours, published) = (
+        headline(&v, "gtzan+stack"),
+        headline(&v, "published-gtzan-crnn"),
+    );
     eprintln!("headline: recipe {ours:.3}, published {published:.3}");
     assert!(
         ours >= 0.80 && ours >= published + 0.05,
@@ -649,25 +764,22 @@ fn default_recipe_beats_the_published_crnn_on_unheard_artists() {
             "an unseen genre is the published model's call: {g}"
         );
     }
-    let reference = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/stack-kfold5-reference.csv"),
-    )
-    .unwrap();
-    let predictions = v["predictions"].as_array().unwrap();
-    assert_eq!(predictions.len(), 269);
-    let mut checked = 0;
-    for line in reference.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let p = predictions
-            .iter()
-            .find(|p| p["clip"] == f[0])
-            .unwrap_or_else(|| panic!("{} not tested", f[0]));
-        assert_eq!(p["fold"].as_u64().unwrap().to_string(), f[2], "{line}");
-        assert_eq!(p["predicted"]["published-gtzan-crnn"], f[3], "{line}");
-        assert_eq!(p["predicted"]["gtzan+stack"], f[4], "{line}");
-        checked += 1;
+    for key in ["pooled_balanced_accuracy", "pooled_macro_f1"] {
+        let (a, b) = (plain[key].as_f64().unwrap(), v[key].as_f64().unwrap());
+        assert!(b > a, "{key}: {a} unweighted, {b} weighted");
     }
-    assert_eq!(checked, 269);
+
+    // Trained without artists, tested on unheard ones: β = 0.5 for every genre.
+    let (blind, text) = recipe_eval(&work, &["--train-artists", "none"]);
+    assert_eq!(blind["train_artists"], "none");
+    assert!(
+        text.contains("training was told nothing about artists"),
+        "{text}"
+    );
+    equals_reference(&blind, "stack-sqrt-no-artists-kfold5-reference.csv");
+    let ours = headline(&blind, "gtzan+stack");
+    eprintln!("headline without artists: recipe {ours:.3}, published {published:.3}");
+    assert!(ours >= published + 0.05, "{ours} vs {published}");
     let _ = std::fs::remove_dir_all(work);
 }
 

@@ -10,10 +10,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use mgr_core::dataset::artists::TrainArtists;
 use mgr_core::dataset::split::SplitSpec;
 use mgr_core::eval::report::{EvalReport, LevelReport};
 use mgr_core::eval::run::{gtzan as run_gtzan, EvalConfig};
 use mgr_core::model::ModelSpec;
+use mgr_core::train::experiment::ExperimentConfig;
 use mgr_core::train::Strategy;
 
 use crate::options::{apply_threads, RunOptions, TrainOptions};
@@ -57,6 +59,11 @@ struct GtzanArgs {
     /// Also report baselines on the same folds: mfcc, published (comma-separated or repeated).
     #[arg(long, value_enum, value_delimiter = ',')]
     baseline: Vec<BaselineArg>,
+    /// What `--train` is told about artists: same (the artists the split used) or none (every
+    /// song's artist unknown, as for `finetune` on folders without an index, while the folds
+    /// stay split by artist: the accuracy such a model has on artists it never heard).
+    #[arg(long, default_value_t = TrainArtists::Same)]
+    train_artists: TrainArtists,
     /// Write the report as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -78,7 +85,10 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
 fn gtzan(a: GtzanArgs) -> Result<ExitCode> {
     apply_threads(&a.run);
     let cfg = EvalConfig {
-        experiment: a.train_opts.experiment(&a.dirs, &a.model, a.split, &a.run),
+        experiment: ExperimentConfig {
+            train_artists: a.train_artists,
+            ..a.train_opts.experiment(&a.dirs, &a.model, a.split, &a.run)
+        },
         train: a.train.map(|s| a.train_opts.spec(s)),
         mfcc_baseline: a.baseline.contains(&BaselineArg::Mfcc),
         published_baseline: a.baseline.contains(&BaselineArg::Published),
@@ -114,16 +124,39 @@ fn pm(mean: f64, std: f64, folds: usize) -> String {
     }
 }
 
+/// The columns of a system's line: accuracy, balanced accuracy and macro-F1 (mean ± std over
+/// folds), then the pooled accuracy and balanced accuracy.
+const HEADER: [&str; 7] = [
+    "system",
+    "level",
+    "accuracy",
+    "balanced",
+    "macro-F1",
+    "pooled",
+    "pooled bal.",
+];
+
+fn header(s: &mut String) {
+    let h = HEADER;
+    let _ = writeln!(
+        s,
+        "{:<28} {:<10} {:>16} {:>16} {:>16} {:>9} {:>11}",
+        h[0], h[1], h[2], h[3], h[4], h[5], h[6]
+    );
+}
+
 fn row(s: &mut String, l: &LevelReport, level: &str) {
     let folds = l.folds.iter().filter(|f| f.n > 0).count();
     let _ = writeln!(
         s,
-        "{:<28} {:<10} {:>16} {:>16} {:>9}",
+        "{:<28} {:<10} {:>16} {:>16} {:>16} {:>9} {:>11}",
         l.system,
         level,
         pm(l.accuracy, l.accuracy_std, folds),
+        pm(l.balanced_accuracy, l.balanced_accuracy_std, folds),
         pm(l.macro_f1, l.macro_f1_std, folds),
         format!("{:.1} %", 100.0 * l.pooled_accuracy),
+        format!("{:.1} %", 100.0 * l.pooled_balanced_accuracy),
     );
 }
 
@@ -133,6 +166,7 @@ fn text(r: &EvalReport) -> String {
     summary(&mut s, r);
     headline(&mut s, r);
     per_genre(&mut s, &r.main);
+    recall_table(&mut s, r);
     confusion(&mut s, &r.main);
     if !r.skipped.is_empty() {
         let _ = writeln!(s, "\n{} files skipped:", r.skipped.len());
@@ -171,11 +205,14 @@ fn summary(s: &mut String, r: &EvalReport) {
         (None, false) => "artist overlap between training and test unknown".to_string(),
     };
     let _ = writeln!(s, "{grouping}; {overlap}");
-    let _ = writeln!(
-        s,
-        "\n{:<28} {:<10} {:>16} {:>16} {:>9}",
-        "system", "level", "accuracy", "macro-F1", "pooled"
-    );
+    if r.train_artists == TrainArtists::Hidden && !r.training.is_empty() {
+        let _ = writeln!(
+            s,
+            "training was told nothing about artists (--train-artists none): every song's artist unknown"
+        );
+    }
+    let _ = writeln!(s);
+    header(s);
     for l in &r.levels {
         row(s, l, l.level.name());
     }
@@ -254,6 +291,36 @@ fn per_genre(s: &mut String, m: &LevelReport) {
             c["f1"].as_f64().unwrap_or(0.0),
             support
         );
+    }
+}
+
+/// Every system's recall of every genre with test songs (song level, pooled): where class
+/// weights show, on the small genres.
+fn recall_table(s: &mut String, r: &EvalReport) {
+    let systems: Vec<&LevelReport> = std::iter::once(&r.main).chain(&r.baselines).collect();
+    if systems.len() < 2 {
+        return;
+    }
+    let _ = write!(
+        s,
+        "\nrecall per genre (song level, pooled):\n{:<12} {:>6}",
+        "genre", "songs"
+    );
+    for l in &systems {
+        let _ = write!(s, " {:>w$}", l.system, w = l.system.len().max(6));
+    }
+    let _ = writeln!(s);
+    for genre in &r.main.labels {
+        let support = r.main.per_class[genre]["support"].as_u64().unwrap_or(0);
+        if support == 0 {
+            continue;
+        }
+        let _ = write!(s, "{genre:<12} {support:>6}");
+        for l in &systems {
+            let recall = l.per_class[genre]["recall"].as_f64().unwrap_or(0.0);
+            let _ = write!(s, " {:>w$.3}", recall, w = l.system.len().max(6));
+        }
+        let _ = writeln!(s);
     }
 }
 

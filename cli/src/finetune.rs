@@ -69,10 +69,7 @@ pub fn run(a: FinetuneArgs) -> Result<ExitCode> {
         }
     })?;
     let measured = match (&report.cross_validation, report.validation_accuracy) {
-        (Some(cv), _) => format!(
-            "{} {} cross-validation song accuracy {:.3}",
-            cv.grouping, cv.split, cv.accuracy
-        ),
+        (Some(cv), _) => format!("song accuracy {}", cv.describe()),
         (None, Some(v)) => format!("validation song accuracy {v:.3}"),
         (None, None) => "no validation songs".into(),
     };

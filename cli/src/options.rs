@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use mgr_core::dataset::artists::ArtistSource;
+use mgr_core::dataset::artists::{ArtistSource, TrainArtists};
 use mgr_core::dataset::split::SplitSpec;
 use mgr_core::model::{DeviceKind, ModelSpec};
 use mgr_core::pipeline::default_batch;
@@ -15,7 +15,7 @@ use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
 use mgr_core::train::optim::{OptimConfig, OptimizerKind};
 use mgr_core::train::stack::StackConfig;
 use mgr_core::train::top::{Init, TopConfig, TrainFrom};
-use mgr_core::train::{Strategy, TrainSpec};
+use mgr_core::train::{Balance, Strategy, TrainSpec};
 
 /// Options shared by every command that runs a network.
 #[derive(Args, Debug, Clone)]
@@ -53,6 +53,12 @@ impl RunOptions {
 /// How to train (shared by `finetune` and `eval gtzan --train`).
 #[derive(Args, Debug, Clone)]
 pub struct TrainOptions {
+    /// Weight of uneven genres in training: none (every frame one example), weights (every genre
+    /// the same total weight, each song 1 / songs of its genre) or sqrt (1 / √songs); a song's
+    /// frames share its weight. Default: sqrt for stack and finetune, none for features-* (measured:
+    /// docs/training.md, "Uneven genres").
+    #[arg(long)]
+    pub balance: Option<Balance>,
     /// L2 penalty of the stacked head's regression (`stack`).
     #[arg(long, default_value_t = StackConfig::default().l2)]
     pub stack_l2: f64,
@@ -131,8 +137,12 @@ impl TrainOptions {
             OptimizerKind::Adam => 1e-3,
             OptimizerKind::SgdNesterov => 1e-2,
         });
+        let balance = self
+            .balance
+            .unwrap_or_else(|| Balance::default_for(strategy));
         TrainSpec {
             strategy,
+            balance,
             stack: StackConfig {
                 l2: self.stack_l2,
                 kappa: self.stack_kappa,
@@ -154,6 +164,7 @@ impl TrainOptions {
                 dropout_out: self.dropout_out,
                 input_norm: !self.no_input_norm,
                 seed: self.seed,
+                balance,
             },
             softmax: SoftmaxConfig::default(),
             svm: SvmConfig {
@@ -176,6 +187,7 @@ impl TrainOptions {
         ExperimentConfig {
             data: data.to_vec(),
             artists: self.artists.clone(),
+            train_artists: TrainArtists::Same,
             split,
             valid_per_genre: self.valid_per_genre,
             model: model.clone(),

@@ -13,6 +13,11 @@
 //! * the index lists it with no artist (unidentified) → one group per genre of all such clips,
 //!   since GTZAN orders clips by artist and unidentified runs are likely one artist;
 //! * the index does not list it (not a GTZAN clip) → a group of its own: nothing is known.
+//!
+//! Whether a clip's artist is *known* is a state of its own ([`Groups::artist`]): only a named
+//! artist is. Splits keep every group on one side; training counts a genre's songs of unknown
+//! artist (unidentified, unlisted, or no artist information at all) as one artist at most
+//! ([`crate::train::stack::artists`]), never one per song.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -144,14 +149,30 @@ impl ArtistSource {
     }
 }
 
+/// What training is told about the artists (`eval --train-artists`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainArtists {
+    /// The artists the split used, as `finetune` with the same index would see them.
+    #[default]
+    Same,
+    /// Nothing: every training song's artist is unknown, as for `finetune` on folders without
+    /// an index, while the folds are still split by artist.
+    #[serde(rename = "none")]
+    Hidden,
+}
+
+crate::names::kebab_names!(TrainArtists);
+
 /// The artist group of every clip (see the module docs), as indices into `keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Groups {
-    /// Group of each clip.
+    /// Group of each clip: what a split keeps on one side.
     pub of: Vec<usize>,
     /// A readable key per group: `artist:<name>`, `unidentified:<genre>` or `clip:<name>`.
     pub keys: Vec<String>,
-    /// Whether a group stands for a known artist (only those count as artist overlap).
+    /// Whether a group stands for a known artist (only those count as artist overlap, and as
+    /// an artist of their own in training).
     pub known: Vec<bool>,
 }
 
@@ -191,6 +212,23 @@ impl Groups {
     /// Number of groups.
     pub fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// The artist of clip `clip` as training sees it: its group when the artist is known,
+    /// `None` when it is not (unidentified, unlisted, or no artist information).
+    pub fn artist(&self, clip: usize) -> Option<usize> {
+        let g = *self.of.get(clip)?;
+        self.known[g].then_some(g)
+    }
+
+    /// [`Groups::artist`] of every clip, or `None` for all under [`TrainArtists::Hidden`].
+    pub fn artists(&self, told: TrainArtists) -> Vec<Option<usize>> {
+        (0..self.of.len())
+            .map(|i| match told {
+                TrainArtists::Same => self.artist(i),
+                TrainArtists::Hidden => None,
+            })
+            .collect()
     }
 
     /// Whether there are no groups (no clips).
@@ -293,6 +331,17 @@ mod tests {
         let s = Groups::singletons(&clips);
         assert_eq!(s.len(), 7);
         assert_eq!(s.overlap(&[0], &[1]), 0);
+        // Only named artists are known to training.
+        assert_eq!(g.artist(0), Some(g.of[0]));
+        assert_eq!(g.artist(2), None, "unidentified");
+        assert_eq!(g.artist(6), None, "unlisted");
+        assert_eq!(g.artist(7), None, "no such clip");
+        assert_eq!(g.artists(TrainArtists::Hidden), vec![None; 7]);
+        assert_eq!(
+            g.artists(TrainArtists::Same)[4],
+            g.artists(TrainArtists::Same)[5]
+        );
+        assert_eq!(s.artists(TrainArtists::Same), vec![None; 7]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Classification metrics: confusion matrix, accuracy, per-class precision / recall / F1,
-//! macro-F1, and mean ± standard deviation over folds.
+//! Classification metrics: confusion matrix, accuracy, balanced accuracy, per-class precision /
+//! recall / F1, macro-F1, and mean ± standard deviation over folds.
 
 /// Counts `[true][predicted]` over a fixed label list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +93,18 @@ impl Confusion {
 
     /// Unweighted mean of the per-class F1 over classes that have true examples.
     pub fn macro_f1(&self) -> f64 {
+        self.mean_over_classes(|m| m.f1)
+    }
+
+    /// Balanced accuracy: the unweighted mean of the per-class recall over classes that have
+    /// true examples (scikit-learn's `balanced_accuracy_score`). Every genre counts the same
+    /// however many songs it has: a classifier that never names a small genre loses that
+    /// genre's whole share, which plain accuracy hides.
+    pub fn balanced_accuracy(&self) -> f64 {
+        self.mean_over_classes(|m| m.recall)
+    }
+
+    fn mean_over_classes(&self, f: impl Fn(&ClassMetrics) -> f64) -> f64 {
         let pc: Vec<ClassMetrics> = self
             .per_class()
             .into_iter()
@@ -101,7 +113,7 @@ impl Confusion {
         if pc.is_empty() {
             return 0.0;
         }
-        pc.iter().map(|m| m.f1).sum::<f64>() / pc.len() as f64
+        pc.iter().map(f).sum::<f64>() / pc.len() as f64
     }
 }
 
@@ -159,10 +171,30 @@ mod tests {
         assert!((pc[1].f1 - 0.8).abs() < 1e-12);
         assert!((pc[2].f1 - 2.0 / 3.0).abs() < 1e-12);
         assert!((m.macro_f1() - (0.75 + 0.8 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
+        // Recalls 3/4, 2/2, 1/2; accuracy weighs them by support (6/8), balanced accuracy not.
+        assert!((m.balanced_accuracy() - (0.75 + 1.0 + 0.5) / 3.0).abs() < 1e-12);
         let mut pooled = m.clone();
         pooled.merge(&m);
         assert_eq!(pooled.total(), 16);
         assert!((pooled.accuracy() - m.accuracy()).abs() < 1e-12);
+    }
+
+    /// A classifier that always names the big class: 95 % accurate, 50 % balanced.
+    #[test]
+    fn balanced_accuracy_sees_an_ignored_class() {
+        let labels: Vec<String> = ["big", "small", "absent"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut m = Confusion::new(&labels);
+        (0..95).for_each(|_| m.add(0, 0));
+        (0..5).for_each(|_| m.add(1, 0));
+        assert!((m.accuracy() - 0.95).abs() < 1e-12);
+        assert!(
+            (m.balanced_accuracy() - 0.5).abs() < 1e-12,
+            "the class without songs is not averaged"
+        );
+        assert_eq!(Confusion::new(&labels).balanced_accuracy(), 0.0);
     }
 
     #[test]

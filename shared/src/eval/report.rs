@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::metrics::{mean_std, Confusion};
 use crate::aggregate::{Decision, SongScores};
+use crate::dataset::artists::TrainArtists;
 use crate::dataset::split::Fold;
 use crate::dataset::Prepared;
 use crate::model::argmax;
@@ -142,14 +143,18 @@ impl SystemRun {
                 let c = self.confusion(k, level, labels, keep);
                 FoldScore {
                     accuracy: c.accuracy(),
+                    balanced_accuracy: c.balanced_accuracy(),
                     macro_f1: c.macro_f1(),
                     n: c.total(),
                 }
             })
             .collect();
         let used: Vec<&FoldScore> = folds.iter().filter(|f| f.n > 0).collect();
-        let (am, asd) = mean_std(&used.iter().map(|f| f.accuracy).collect::<Vec<_>>());
-        let (fm, fsd) = mean_std(&used.iter().map(|f| f.macro_f1).collect::<Vec<_>>());
+        let over_folds =
+            |f: fn(&FoldScore) -> f64| mean_std(&used.iter().map(|s| f(s)).collect::<Vec<_>>());
+        let (am, asd) = over_folds(|f| f.accuracy);
+        let (bm, bsd) = over_folds(|f| f.balanced_accuracy);
+        let (fm, fsd) = over_folds(|f| f.macro_f1);
         let m = self.pooled(level, labels, keep);
         let mut per_class = Map::new();
         for (l, c) in labels.iter().zip(m.per_class()) {
@@ -163,9 +168,12 @@ impl SystemRun {
         LevelReport {
             accuracy: am,
             accuracy_std: asd,
+            balanced_accuracy: bm,
+            balanced_accuracy_std: bsd,
             macro_f1: fm,
             macro_f1_std: fsd,
             pooled_accuracy: m.accuracy(),
+            pooled_balanced_accuracy: m.balanced_accuracy(),
             pooled_macro_f1: m.macro_f1(),
             labels: labels.to_vec(),
             n: m.total(),
@@ -179,11 +187,13 @@ impl SystemRun {
     }
 }
 
-/// Accuracy and macro-F1 of one fold.
+/// Accuracy, balanced accuracy and macro-F1 of one fold.
 #[derive(Debug, Clone, Serialize)]
 pub struct FoldScore {
     /// Fraction of the fold's decisions that are right (0..=1).
     pub accuracy: f64,
+    /// Mean per-genre recall over the genres with test songs in the fold.
+    pub balanced_accuracy: f64,
     /// Macro-F1 over the genres the fold tests ([`Confusion::macro_f1`]).
     pub macro_f1: f64,
     /// Decisions counted: songs, or frames at [`Level::Frame`].
@@ -198,12 +208,18 @@ pub struct LevelReport {
     pub accuracy: f64,
     /// Sample standard deviation of the folds' accuracies (0 for one fold).
     pub accuracy_std: f64,
+    /// Mean per-genre recall ([`Confusion::balanced_accuracy`]).
+    pub balanced_accuracy: f64,
+    /// Sample standard deviation of the folds' balanced accuracies.
+    pub balanced_accuracy_std: f64,
     /// Mean of the folds' macro-F1.
     pub macro_f1: f64,
     /// Sample standard deviation of the folds' macro-F1.
     pub macro_f1_std: f64,
     /// Over all test songs of all folds at once.
     pub pooled_accuracy: f64,
+    /// Balanced accuracy of the pooled confusion.
+    pub pooled_balanced_accuracy: f64,
     /// Macro-F1 of the pooled confusion.
     pub pooled_macro_f1: f64,
     /// The genres, in the order of the confusion's rows and columns.
@@ -382,6 +398,8 @@ pub struct EvalReport {
     pub single_artist_genres: Vec<SingleArtistGenre>,
     /// `artist` (clips grouped by Sturm's index) or `clip` (no artist information).
     pub grouping: String,
+    /// What training was told about the artists: `same` (what the split used) or `none`.
+    pub train_artists: TrainArtists,
     /// The artist index file the groups came from (`None`: no index).
     pub artist_index: Option<String>,
     /// Summed over folds; 0 for artist-grouped folds; `None` without training or artist index.
@@ -437,6 +455,7 @@ impl EvalReport {
             headline: Headline::of(prep, &folds.runs, &split),
             single_artist_genres: SingleArtistGenre::all(prep, &folds.runs),
             grouping: prep.grouping().into(),
+            train_artists: exp.config.train_artists,
             artist_index: prep
                 .index
                 .as_ref()
@@ -609,6 +628,12 @@ mod tests {
         assert_eq!(song.n, 3);
         assert!((song.pooled_accuracy - 2.0 / 3.0).abs() < 1e-12);
         assert!((song.accuracy - 0.5).abs() < 1e-12, "fold mean of 1 and 0");
+        // Pooled recalls: a 1/1, b 1/2.
+        assert!((song.pooled_balanced_accuracy - 0.75).abs() < 1e-12);
+        assert!(
+            (song.balanced_accuracy - 0.5).abs() < 1e-12,
+            "fold 1: recalls 1 and 1; fold 2: b only, recall 0"
+        );
         let frames = run.level_report(Level::Frame, &labels, "kfold:2", &all);
         assert_eq!(frames.n, 4);
         let only_b = |o: &Outcome| o.truth == 1;

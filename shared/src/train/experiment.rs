@@ -8,7 +8,7 @@ use candle_core::Device;
 
 use super::extract::{extract, Activations, AugmentPlan, ExtractConfig};
 use super::{FitContext, Song, TrainError};
-use crate::dataset::artists::ArtistSource;
+use crate::dataset::artists::{ArtistSource, TrainArtists};
 use crate::dataset::split::SplitSpec;
 use crate::dataset::{prepare, Prepared};
 use crate::model::{device, DeviceKind, Model, ModelFile, ModelSpec, Weights};
@@ -21,6 +21,8 @@ pub struct ExperimentConfig {
     pub data: Vec<PathBuf>,
     /// Where the clips' artists come from (artist-grouped splits and validation).
     pub artists: ArtistSource,
+    /// What training is told about them (the stacked head's β counts artists).
+    pub train_artists: TrainArtists,
     /// How the clips are split into training, validation and test parts.
     pub split: SplitSpec,
     /// Validation songs per genre carved from a training part (splits `all` and k-fold).
@@ -133,10 +135,11 @@ impl Experiment {
         )
     }
 
-    /// The readable clips among `idx` as songs (genre and artist group), with their augmented
-    /// copies if `with_aug`.
+    /// The readable clips among `idx` as songs (genre, and artist as training is told it),
+    /// with their augmented copies if `with_aug`.
     pub fn songs<'a>(&self, acts: &'a Activations, idx: &[usize], with_aug: bool) -> Vec<Song<'a>> {
-        acts.songs(idx, &self.prep.targets, &self.prep.groups.of, with_aug)
+        let artists = self.prep.groups.artists(self.config.train_artists);
+        acts.songs(idx, &self.prep.targets, &artists, with_aug)
     }
 
     /// What training starts from besides the songs.

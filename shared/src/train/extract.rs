@@ -52,13 +52,13 @@ pub struct Activations {
 }
 
 impl Activations {
-    /// The readable clips among `idx` with their targets and artist groups, plus (if
-    /// `with_aug`) each clip's augmented copies under the same target and group.
+    /// The readable clips among `idx` with their targets and artists (`None`: unknown), plus
+    /// (if `with_aug`) each clip's augmented copies under the same target and artist.
     pub fn songs<'a>(
         &'a self,
         idx: &[usize],
         targets: &[usize],
-        groups: &[usize],
+        artists: &[Option<usize>],
         with_aug: bool,
     ) -> Vec<Song<'a>> {
         let mut v = Vec::new();
@@ -67,7 +67,7 @@ impl Activations {
                 let song = |acts| Song {
                     acts,
                     target: targets[i],
-                    group: groups[i],
+                    artist: artists[i],
                 };
                 v.push(song(c));
                 if with_aug {

@@ -11,7 +11,8 @@ use super::top::{EpochReport, TopTrainer};
 use super::{fit, top_trainer, Song, Strategy, TrainError, TrainSpec, Trained};
 use crate::aggregate::SongScores;
 use crate::dataset::split::SplitSpec;
-use crate::model::meta::{CrossValidation, Provenance, TrainedModel};
+use crate::eval::metrics::Confusion;
+use crate::model::meta::{CrossValidation, GenreRecall, Provenance, TrainedModel};
 use crate::model::{Architecture, ModelSpec};
 use crate::progress::Progress;
 
@@ -225,37 +226,52 @@ fn resume(
     Ok((Some(tr), Some(epochs)))
 }
 
-/// Song-level accuracy (mean rule) of `spec` trained and tested on the experiment's k folds
-/// (artist-grouped where an artist index was found, clip-level otherwise).
+/// Song-level accuracy, balanced accuracy, macro-F1 and per-genre recall (mean rule) of
+/// `spec` trained and tested on the experiment's k folds (artist-grouped where an artist index
+/// was found, clip-level otherwise: then the line says it is not the accuracy on new artists).
 fn cross_validation(
     spec: &TrainSpec,
     exp: &Experiment,
     acts: &Activations,
     progress: &dyn Progress,
 ) -> Result<CrossValidation, TrainError> {
-    let (mut correct, mut songs) = (0, 0);
+    let labels = &exp.prep.labels;
+    let mut pooled = Confusion::new(labels);
     for fold in &exp.prep.plan.folds {
         let train = exp.songs(acts, &fold.train, true);
         let mut trained = fit(spec, &train, &[], &exp.fit_context(), None, &mut |_, _| {
             Ok(())
         })?;
-        let (c, n) = song_hits(&mut trained, &exp.songs(acts, &fold.test, false))?;
-        correct += c;
-        songs += n;
+        for song in exp.songs(acts, &fold.test, false) {
+            if let Some(s) = SongScores::from_frames(trained.predict(song.acts)?) {
+                pooled.add(song.target, s.by_mean());
+            }
+        }
     }
+    let recall = labels
+        .iter()
+        .zip(pooled.per_class())
+        .filter(|(_, m)| m.support > 0)
+        .map(|(genre, m)| GenreRecall {
+            genre: genre.clone(),
+            songs: m.support,
+            recall: m.recall,
+        })
+        .collect();
     let cv = CrossValidation {
         split: SplitSpec::KFold(exp.prep.plan.folds.len()).to_string(),
         grouping: exp.prep.grouping().into(),
-        songs,
-        accuracy: correct as f64 / songs.max(1) as f64,
+        songs: pooled.total(),
+        accuracy: pooled.accuracy(),
+        balanced_accuracy: Some(pooled.balanced_accuracy()),
+        macro_f1: Some(pooled.macro_f1()),
+        recall,
     };
     progress.note(&format!(
-        "{}-grouped {}-fold cross-validation on the same songs: {:.1} % of {} songs",
-        cv.grouping,
-        exp.prep.plan.folds.len(),
-        100.0 * cv.accuracy,
-        cv.songs
+        "cross-validation on the same songs: {}",
+        cv.describe()
     ));
+    progress.note(&format!("recall per genre: {}", cv.recall_line()));
     Ok(cv)
 }
 
@@ -298,7 +314,7 @@ fn trained_model<'a>(
     let e = &cfg.experiment;
     let strategy = cfg.spec.strategy.to_string();
     let base_model = e.model.to_string();
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "strategy": strategy,
         "split": e.split.to_string(),
         "train_songs": report.train_songs,
@@ -308,6 +324,10 @@ fn trained_model<'a>(
         "top": cfg.spec.top,
         "resampler": format!("{:?}", e.extract.resampler),
     });
+    // Absent when unweighted: such files read as those written before `--balance` existed.
+    if !cfg.spec.balance.is_none() {
+        config["balance"] = serde_json::json!(cfg.spec.balance);
+    }
     let mut validation = serde_json::json!({
         "song_accuracy": report.validation_accuracy,
         "songs": report.valid_songs,

@@ -125,17 +125,21 @@ impl Default for SoftmaxConfig {
 }
 
 /// Multinomial logistic regression by full-batch gradient descent with momentum 0.9
-/// (deterministic; the problems here have ≤ a few thousand rows).
+/// (deterministic; the problems here have ≤ a few thousand rows). `weights` (one per row,
+/// mean 1; `None` = all 1) weigh each row's loss ([`super::balance`]).
 pub fn softmax_regression(
     x: &[&[f32]],
     y: &[usize],
+    weights: Option<&[f64]>,
     n_classes: usize,
     cfg: &SoftmaxConfig,
 ) -> LinearModel {
     let st = Standardizer::fit(x);
     let xs: Vec<Vec<f32>> = x.iter().map(|r| st.apply(r)).collect();
     let d = st.mean.len();
-    let n = xs.len().max(1) as f32;
+    let n = weights
+        .map_or(xs.len() as f32, |w| w.iter().sum::<f64>() as f32)
+        .max(1.0);
     let mut w = vec![vec![0f32; d]; n_classes];
     let mut b = vec![0f32; n_classes];
     let mut vw = vec![vec![0f32; d]; n_classes];
@@ -143,15 +147,16 @@ pub fn softmax_regression(
     for _ in 0..cfg.epochs {
         let mut gw = vec![vec![0f32; d]; n_classes];
         let mut gb = vec![0f32; n_classes];
-        for (row, &t) in xs.iter().zip(y) {
+        for (i, (row, &t)) in xs.iter().zip(y).enumerate() {
             let z: Vec<f32> = w
                 .iter()
                 .zip(&b)
                 .map(|(wc, bc)| wc.iter().zip(row).map(|(a, v)| a * v).sum::<f32>() + bc)
                 .collect();
             let p = softmax(&z);
+            let wi = weights.map_or(1.0, |w| w[i] as f32);
             for c in 0..n_classes {
-                let g = p[c] - if c == t { 1.0 } else { 0.0 };
+                let g = wi * (p[c] - if c == t { 1.0 } else { 0.0 });
                 gb[c] += g;
                 for (gi, v) in gw[c].iter_mut().zip(row) {
                     *gi += g * v;
@@ -181,13 +186,15 @@ pub fn softmax(z: &[f32]) -> Vec<f32> {
 
 /// Multinomial logistic regression over the classes `classes` (indices into `n_classes`
 /// outputs; the others get no weights and score −∞; rows of other classes are left out),
-/// solved to its optimum: on standardised
-/// rows `z`, minimise `(1/n) Σ −log softmax(W z + b)[y] + (l2/2)·‖W‖²` (bias not penalised;
-/// strictly convex) by L-BFGS from zero. Deterministic, and with a unique answer whatever
-/// solver finds it, so a model trained here equals one trained by any other exact solver.
+/// solved to its optimum: on standardised rows `z` (mean and deviation unweighted), minimise
+/// `Σ w_i·(−log softmax(W z_i + b)[y_i]) / Σ w_i + (l2/2)·‖W‖²` (bias not penalised; strictly
+/// convex) by L-BFGS from zero, with `w_i` = `weights` (one per row of `x`; `None` = all 1,
+/// the plain mean). Deterministic, and with a unique answer whatever solver finds it, so a
+/// model trained here equals one trained by any other exact solver.
 pub fn logistic_regression(
     x: &[&[f32]],
     y: &[usize],
+    weights: Option<&[f64]>,
     n_classes: usize,
     classes: &[usize],
     l2: f64,
@@ -195,11 +202,15 @@ pub fn logistic_regression(
     let slot: Vec<Option<usize>> = (0..n_classes)
         .map(|c| classes.iter().position(|&k| k == c))
         .collect();
-    let (x, targets): (Vec<&[f32]>, Vec<usize>) = x
+    let kept: Vec<usize> = (0..x.len().min(y.len()))
+        .filter(|&i| slot.get(y[i]).copied().flatten().is_some())
+        .collect();
+    let x: Vec<&[f32]> = kept.iter().map(|&i| x[i]).collect();
+    let targets: Vec<usize> = kept.iter().filter_map(|&i| slot[y[i]]).collect();
+    let w_rows: Vec<f64> = kept
         .iter()
-        .zip(y)
-        .filter_map(|(r, &t)| Some((*r, slot.get(t).copied().flatten()?)))
-        .unzip();
+        .map(|&i| weights.map_or(1.0, |w| w[i]))
+        .collect();
     let st = Standardizer::fit(&x);
     let d = st.mean.len();
     let k = classes.len();
@@ -207,7 +218,10 @@ pub fn logistic_regression(
         .iter()
         .map(|r| st.apply(r).into_iter().map(f64::from).collect())
         .collect();
-    let n = rows.len().max(1) as f64;
+    let n = match weights {
+        None => rows.len().max(1) as f64,
+        Some(_) => w_rows.iter().sum::<f64>().max(f64::MIN_POSITIVE),
+    };
     // Parameters: W (k × d, row-major), then b (k).
     let objective = |theta: &[f64], grad: &mut [f64]| -> f64 {
         grad.iter_mut().for_each(|g| *g = 0.0);
@@ -215,7 +229,7 @@ pub fn logistic_regression(
         let (gw, gb) = grad.split_at_mut(k * d);
         let mut loss = 0.0;
         let mut z = vec![0f64; k];
-        for (row, t) in rows.iter().zip(&targets) {
+        for ((row, t), wi) in rows.iter().zip(&targets).zip(&w_rows) {
             for (c, zc) in z.iter_mut().enumerate() {
                 *zc = b[c]
                     + w[c * d..(c + 1) * d]
@@ -227,9 +241,9 @@ pub fn logistic_regression(
             let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let sum: f64 = z.iter().map(|v| (v - m).exp()).sum();
             let lse = m + sum.ln();
-            loss += lse - z[*t];
+            loss += wi * (lse - z[*t]);
             for c in 0..k {
-                let g = (z[c] - lse).exp() - if *t == c { 1.0 } else { 0.0 };
+                let g = wi * ((z[c] - lse).exp() - if *t == c { 1.0 } else { 0.0 });
                 gb[c] += g / n;
                 for (gi, v) in gw[c * d..(c + 1) * d].iter_mut().zip(row) {
                     *gi += g * v / n;
@@ -361,8 +375,16 @@ impl Default for SvmConfig {
 
 /// One-vs-rest L2-regularised hinge-loss linear SVM, solved in the dual by coordinate descent
 /// (C.-J. Hsieh et al., "A dual coordinate descent method for large-scale linear SVM", ICML
-/// 2008, algorithm 1), the bias learned as the weight of a constant feature 1.
-pub fn linear_svm(x: &[&[f32]], y: &[usize], n_classes: usize, cfg: &SvmConfig) -> LinearModel {
+/// 2008, algorithm 1), the bias learned as the weight of a constant feature 1. `weights` (one
+/// per row, mean 1; `None` = all 1) scale each row's cost: `C_i = C·w_i`, the upper bound of
+/// its dual variable (LIBLINEAR's per-class weights, per row).
+pub fn linear_svm(
+    x: &[&[f32]],
+    y: &[usize],
+    weights: Option<&[f64]>,
+    n_classes: usize,
+    cfg: &SvmConfig,
+) -> LinearModel {
     let st = Standardizer::fit(x);
     let xs: Vec<Vec<f32>> = x
         .iter()
@@ -374,6 +396,9 @@ pub fn linear_svm(x: &[&[f32]], y: &[usize], n_classes: usize, cfg: &SvmConfig) 
         .collect();
     let d = st.mean.len() + 1;
     let qii: Vec<f32> = xs.iter().map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let cost: Vec<f32> = (0..xs.len())
+        .map(|i| weights.map_or(cfg.c, |w| cfg.c * w[i] as f32))
+        .collect();
     let mut rng = Rng::new(cfg.seed);
     let mut weight = Vec::with_capacity(n_classes);
     let mut bias = Vec::with_capacity(n_classes);
@@ -387,7 +412,7 @@ pub fn linear_svm(x: &[&[f32]], y: &[usize], n_classes: usize, cfg: &SvmConfig) 
             let mut max_step = 0f32;
             for &i in &order {
                 let g = yy[i] * xs[i].iter().zip(&w).map(|(a, b)| a * b).sum::<f32>() - 1.0;
-                let new = (alpha[i] - g / qii[i].max(1e-12)).clamp(0.0, cfg.c);
+                let new = (alpha[i] - g / qii[i].max(1e-12)).clamp(0.0, cost[i]);
                 let delta = new - alpha[i];
                 if delta != 0.0 {
                     alpha[i] = new;
@@ -498,8 +523,8 @@ mod tests {
         let (xtr, ytr) = blobs(150, 1);
         let (xte, yte) = blobs(150, 2);
         let refs: Vec<&[f32]> = xtr.iter().map(Vec::as_slice).collect();
-        let sm = softmax_regression(&refs, &ytr, 3, &SoftmaxConfig::default());
-        let svm = linear_svm(&refs, &ytr, 3, &SvmConfig::default());
+        let sm = softmax_regression(&refs, &ytr, None, 3, &SoftmaxConfig::default());
+        let svm = linear_svm(&refs, &ytr, None, 3, &SvmConfig::default());
         let knn = Knn::fit(&refs, &ytr, 3, 5);
         let a_sm = accuracy(|r| sm.scores(r), &xte, &yte);
         let a_svm = accuracy(|r| svm.scores(r), &xte, &yte);
@@ -511,64 +536,128 @@ mod tests {
         );
     }
 
+    /// The largest entry of the gradient of [`logistic_regression`]'s objective at the model
+    /// `m` (raw scale), computed independently here in f64 on the rows of `classes`.
+    fn objective_gradient(
+        m: &LinearModel,
+        x: &[Vec<f32>],
+        y: &[usize],
+        weights: Option<&[f64]>,
+        classes: &[usize],
+        l2: f64,
+    ) -> f64 {
+        let kept: Vec<usize> = (0..y.len()).filter(|&i| classes.contains(&y[i])).collect();
+        let rows: Vec<&[f32]> = kept.iter().map(|&i| x[i].as_slice()).collect();
+        let st = Standardizer::fit(&rows);
+        let d = st.mean.len();
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let total: f64 = kept.iter().map(|&i| w(i)).sum();
+        let mut grad = vec![vec![0f64; d + 1]; classes.len()];
+        for &i in &kept {
+            let s = m.scores(&x[i]);
+            let z: Vec<f64> = classes.iter().map(|&c| f64::from(s[c])).collect();
+            let mx = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = z.iter().map(|v| (v - mx).exp()).sum();
+            let zs: Vec<f64> = st.apply(&x[i]).into_iter().map(f64::from).collect();
+            for (k, &c) in classes.iter().enumerate() {
+                let g = w(i) * ((z[k] - mx).exp() / sum - f64::from(u8::from(y[i] == c)));
+                grad[k][d] += g / total;
+                for (gj, zj) in grad[k][..d].iter_mut().zip(&zs) {
+                    *gj += g * zj / total;
+                }
+            }
+        }
+        // Weights on the standardised scale: W_std = W_raw · std.
+        for (g, &c) in grad.iter_mut().zip(classes) {
+            for ((gj, w), sd) in g.iter_mut().zip(&m.weight[c]).zip(&st.std) {
+                *gj += l2 * f64::from(*w) * f64::from(*sd);
+            }
+        }
+        grad.iter().flatten().fold(0f64, |a, g| a.max(g.abs()))
+    }
+
     /// At the L-BFGS answer the gradient of the penalised objective vanishes: checked
-    /// independently here, in f64, on the raw rows through the folded model. Classes left out
-    /// score −∞.
+    /// independently, in f64, on the raw rows through the folded model, unweighted and
+    /// weighted. Classes left out score −∞.
     #[test]
     fn logistic_regression_reaches_the_optimum() {
         let (x, y) = blobs(90, 3);
         let refs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
         let l2 = 0.1;
         // Train on classes 0 and 2 of 4 outputs: class 1's rows are left out.
-        let m = logistic_regression(&refs, &y, 4, &[0, 2], l2);
+        let m = logistic_regression(&refs, &y, None, 4, &[0, 2], l2);
         assert_eq!(m.bias[1], f32::NEG_INFINITY);
         assert_eq!(m.bias[3], f32::NEG_INFINITY);
-        let (x, y): (Vec<Vec<f32>>, Vec<usize>) =
-            x.into_iter().zip(y).filter(|(_, t)| *t != 1).unzip();
-        let kept: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
-        let st = Standardizer::fit(&kept);
-        // Weights on the standardised scale: W_std = W_raw · std.
-        let w_std: Vec<Vec<f64>> = [0, 2]
-            .iter()
-            .map(|&c| {
-                m.weight[c]
-                    .iter()
-                    .zip(&st.std)
-                    .map(|(w, s)| f64::from(*w) * f64::from(*s))
-                    .collect()
-            })
-            .collect();
-        let mut grad = vec![vec![0f64; 4]; 2];
-        let mut gb = [0f64; 2];
-        for (r, &t) in x.iter().zip(&y) {
-            let s = m.scores(r);
-            let z = [f64::from(s[0]), f64::from(s[2])];
-            let mx = z[0].max(z[1]);
-            let p: Vec<f64> = z.iter().map(|v| (v - mx).exp()).collect();
-            let sum: f64 = p.iter().sum();
-            let zs: Vec<f64> = st.apply(r).into_iter().map(f64::from).collect();
-            for (k, c) in [0usize, 2].iter().enumerate() {
-                let g = p[k] / sum - if t == *c { 1.0 } else { 0.0 };
-                gb[k] += g / x.len() as f64;
-                for j in 0..4 {
-                    grad[k][j] += g * zs[j] / x.len() as f64;
-                }
-            }
-        }
-        for k in 0..2 {
-            assert!(gb[k].abs() < 1e-4, "bias gradient {}", gb[k]);
-            for j in 0..4 {
-                let g = grad[k][j] + l2 * w_std[k][j];
-                assert!(g.abs() < 1e-4, "weight gradient [{k}][{j}] = {g}");
-            }
-        }
+        let g = objective_gradient(&m, &x, &y, None, &[0, 2], l2);
+        assert!(g < 1e-4, "gradient {g}");
         // And it classifies the two trained blobs.
-        let ok = x
-            .iter()
-            .zip(&y)
-            .filter(|(r, &t)| argmax(&m.scores(r)) == Some(t))
+        let ok = (0..y.len())
+            .filter(|&i| y[i] != 1 && argmax(&m.scores(&x[i])) == Some(y[i]))
             .count();
         assert!(ok >= 55, "{ok} of 60");
+        // Weighted rows (three weight levels, mean 1): the weighted objective's optimum, and
+        // not the unweighted one's.
+        let w: Vec<f64> = (0..y.len()).map(|i| [0.5, 1.0, 1.5][i % 7 % 3]).collect();
+        let mw = logistic_regression(&refs, &y, Some(&w), 4, &[0, 2], l2);
+        let g = objective_gradient(&mw, &x, &y, Some(&w), &[0, 2], l2);
+        assert!(g < 1e-4, "weighted gradient {g}");
+        let g = objective_gradient(&m, &x, &y, Some(&w), &[0, 2], l2);
+        assert!(
+            g > 1e-3,
+            "the unweighted answer is not the weighted optimum: {g}"
+        );
+    }
+
+    /// Two overlapping 2-d Gaussians, 19 : 1 in training. The unweighted fits learn the prior
+    /// and all but ignore the small class; weighted so that both classes count the same (as
+    /// `--balance weights` does), every classifier finds most of it.
+    #[test]
+    fn class_weights_find_the_small_class() {
+        let skewed = |n_big: usize, n_small: usize, seed: u64| {
+            let mut r = Rng::new(seed);
+            let mut x = Vec::new();
+            let mut y = Vec::new();
+            for i in 0..n_big + n_small {
+                let c = usize::from(i >= n_big);
+                let centre = if c == 1 { 1.5 } else { 0.0 };
+                x.push(vec![centre + r.normal(), r.normal()]);
+                y.push(c);
+            }
+            (x, y)
+        };
+        let (xtr, ytr) = skewed(380, 20, 11);
+        let (xte, yte) = skewed(500, 500, 12);
+        let refs: Vec<&[f32]> = xtr.iter().map(Vec::as_slice).collect();
+        let n = ytr.len() as f64;
+        let w: Vec<f64> = ytr
+            .iter()
+            .map(|&c| n / (2.0 * if c == 1 { 20.0 } else { 380.0 }))
+            .collect();
+        let recall_small = |f: &dyn Fn(&[f32]) -> Vec<f32>| {
+            let hit = (500..1000)
+                .filter(|&i| argmax(&f(&xte[i])) == Some(yte[i]))
+                .count();
+            hit as f64 / 500.0
+        };
+        let lr = |w| logistic_regression(&refs, &ytr, w, 2, &[0, 1], 0.1);
+        let sm = |w| softmax_regression(&refs, &ytr, w, 2, &SoftmaxConfig::default());
+        let svm = |w| linear_svm(&refs, &ytr, w, 2, &SvmConfig::default());
+        for (name, plain, weighted) in [
+            ("logistic", lr(None), lr(Some(&w))),
+            ("softmax", sm(None), sm(Some(&w))),
+            ("svm", svm(None), svm(Some(&w))),
+        ] {
+            let (r0, r1) = (
+                recall_small(&|r| plain.scores(r)),
+                recall_small(&|r| weighted.scores(r)),
+            );
+            // Bayes boundary with equal priors: x = 0.75, recall ≈ 0.77; with the 19 : 1
+            // prior: x ≈ 2.7, recall ≈ 0.12.
+            assert!(
+                r0 < 0.3 && r1 > 0.5,
+                "{name}: small-class recall {r0} → {r1}"
+            );
+        }
     }
 
     #[test]
@@ -601,6 +690,7 @@ mod tests {
         let m = linear_svm(
             &refs,
             &[0, 0, 0, 1],
+            None,
             2,
             &SvmConfig {
                 c: 100.0,

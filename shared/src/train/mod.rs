@@ -8,6 +8,7 @@
 //! split before frames are cut) → per-frame scores → song decision by the mean of its frames.
 
 pub mod activations;
+pub mod balance;
 pub mod experiment;
 pub mod export;
 pub mod extract;
@@ -24,6 +25,7 @@ use candle_core::{Device, Tensor};
 
 use crate::model::net::head::{stack_features, StackHead};
 use activations::ClipActs;
+pub use balance::Balance;
 use linear::{Knn, LinearModel, SoftmaxConfig, SvmConfig};
 use top::{EpochReport, TopConfig, TopData, TopTrainer};
 
@@ -85,6 +87,8 @@ crate::names::kebab_names!(Strategy);
 pub struct TrainSpec {
     /// Which classifier is trained.
     pub strategy: Strategy,
+    /// How uneven genres are weighted (every strategy; [`balance`]).
+    pub balance: Balance,
     /// Options of [`Strategy::Stack`].
     pub stack: stack::StackConfig,
     /// Options of [`Strategy::Finetune`].
@@ -125,15 +129,16 @@ impl std::fmt::Debug for Trained {
 }
 
 /// One training or validation song: its activations, genre (index into the labels) and
-/// artist group (augmented copies of a song are separate songs of the same group).
+/// artist (augmented copies of a song are separate songs of the same artist).
 #[derive(Debug, Clone, Copy)]
 pub struct Song<'a> {
     /// What the frozen network computed for each of its frames.
     pub acts: &'a ClipActs,
     /// Genre, as an index into the labels being learned.
     pub target: usize,
-    /// Artist group ([`crate::dataset::artists::Groups::of`]).
-    pub group: usize,
+    /// The artist group, `None` when the artist is unknown
+    /// ([`crate::dataset::artists::Groups::artist`]).
+    pub artist: Option<usize>,
 }
 
 /// Training and validation songs.
@@ -153,20 +158,26 @@ fn frames_of<'a>(songs: &Songs<'a>) -> (Vec<&'a activations::FrameActs>, Vec<usi
     (frames, targets, ids)
 }
 
-/// Frame-level training data for the CRNN top.
-pub fn top_data(songs: &Songs) -> Result<TopData, TrainError> {
+/// Frame-level training data for the CRNN top, its frames weighted as `balance` says.
+pub fn top_data(songs: &Songs, balance: Balance) -> Result<TopData, TrainError> {
     let (frames, targets, ids) = frames_of(songs);
     let rows: Vec<&[f32]> = frames.iter().map(|f| f.seq.as_slice()).collect();
-    TopData::new(&rows, targets, ids)
+    let weights = balance::frame_weights(balance, songs);
+    TopData::new(&rows, targets, ids)?.weighted(weights.as_deref())
 }
 
-/// A fresh [`TopTrainer`] for `spec` starting from the base model's tensors.
+/// A fresh [`TopTrainer`] for `spec` starting from the base model's tensors. Its configuration
+/// records `spec.balance`, so that a checkpoint is resumed only with the same weighting.
 pub fn top_trainer(
     spec: &TrainSpec,
     base: &HashMap<String, Tensor>,
     n_classes: usize,
 ) -> Result<TopTrainer, TrainError> {
-    TopTrainer::new(spec.top.clone(), base, n_classes)
+    let cfg = TopConfig {
+        balance: spec.balance,
+        ..spec.top.clone()
+    };
+    TopTrainer::new(cfg, base, n_classes)
 }
 
 /// What training starts from besides the songs: the labels to learn, and the base model's
@@ -200,6 +211,7 @@ pub fn fit(
     match spec.strategy {
         Strategy::Stack => Ok(Trained::Stack(stack::fit(
             &spec.stack,
+            spec.balance,
             train,
             ctx.labels,
             ctx.base_labels,
@@ -207,18 +219,20 @@ pub fn fit(
         Strategy::FeaturesSoftmax | Strategy::FeaturesSvm => {
             let (frames, targets, _) = frames_of(train);
             let x: Vec<&[f32]> = frames.iter().map(|f| f.features.as_slice()).collect();
+            let w = balance::frame_weights(spec.balance, train);
             Ok(Trained::Linear(if spec.strategy == Strategy::FeaturesSvm {
-                linear::linear_svm(&x, &targets, n_classes, &spec.svm)
+                linear::linear_svm(&x, &targets, w.as_deref(), n_classes, &spec.svm)
             } else {
-                linear::softmax_regression(&x, &targets, n_classes, &spec.softmax)
+                linear::softmax_regression(&x, &targets, w.as_deref(), n_classes, &spec.softmax)
             }))
         }
         Strategy::Finetune => {
-            let data = top_data(train)?;
+            let data = top_data(train, spec.balance)?;
+            // Validation is unweighted: it is carved per genre, so already balanced.
             let val = if valid.is_empty() {
                 None
             } else {
-                Some(top_data(valid)?)
+                Some(top_data(valid, Balance::None)?)
             };
             let mut tr = match trainer {
                 Some(t) => t,
@@ -244,9 +258,9 @@ impl Trained {
                 let song = Song {
                     acts: clip,
                     target: 0,
-                    group: 0,
+                    artist: None,
                 };
-                let data = top_data(&[song])?;
+                let data = top_data(&[song], Balance::None)?;
                 t.predict(&data.seq, true)
             }
             Self::Stack(h) => Ok(clip
@@ -311,6 +325,7 @@ impl Baseline {
             BaselineKind::Svm => Self::Svm(linear::linear_svm(
                 &x,
                 &targets,
+                None,
                 n_classes,
                 &SvmConfig {
                     seed,

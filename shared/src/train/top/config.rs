@@ -1,5 +1,6 @@
 //! What decides a fine-tuning run of the CRNN top (stored in checkpoints and model metadata).
 
+use crate::train::balance::Balance;
 use crate::train::optim::OptimConfig;
 
 /// First trained layer (`--train-from`).
@@ -58,4 +59,10 @@ pub struct TopConfig {
     pub input_norm: bool,
     /// Seed of the initialisation, the shuffles and the dropout masks.
     pub seed: u64,
+    /// How the training frames are weighted (set from `TrainSpec::balance` by
+    /// `train::top_trainer`; recorded so that a checkpoint resumes only with the same weights).
+    /// Not written when unweighted, so that those files read as before `--balance` existed
+    /// (and files written before it, which lack it, read as unweighted).
+    #[serde(default = "Balance::legacy", skip_serializing_if = "Balance::is_none")]
+    pub balance: Balance,
 }

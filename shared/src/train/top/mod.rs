@@ -30,7 +30,7 @@ use crate::model::net::layers::Dense;
 use crate::rng::Rng;
 use checkpoint::State;
 pub use config::{Init, TopConfig, TrainFrom};
-use loss::{bce_with_logits, one_hot};
+use loss::{batch_loss, one_hot};
 use params::TopParams;
 
 /// Steps of the CRNN's conv sequence.
@@ -38,7 +38,8 @@ pub const SEQ_STEPS: usize = 15;
 /// Features per step (channels of the last conv block).
 pub const SEQ_DIM: usize = CHANNELS[3];
 
-/// Examples for the top: conv sequences `[n, 15, 128]`, genre per example, song per example.
+/// Examples for the top: conv sequences `[n, 15, 128]`, genre per example, song per example,
+/// and the weight of each example in the training loss (`None`: all 1; `--balance`).
 #[derive(Debug, Clone)]
 pub struct TopData {
     /// `[n, 15, 128]` on the CPU: the CRNN's conv output per example (frame).
@@ -48,6 +49,8 @@ pub struct TopData {
     /// Song of each example (an index into the songs it was made from): validation decides
     /// per song by the mean of its frames.
     pub songs: Vec<usize>,
+    /// Loss weight of each example (`None`: all equal), from [`crate::train::Balance`].
+    pub weights: Option<Vec<f32>>,
 }
 
 impl TopData {
@@ -68,6 +71,20 @@ impl TopData {
             seq,
             targets,
             songs,
+            weights: None,
+        })
+    }
+
+    /// The same examples with a weight each (one per example, or `None`: unweighted).
+    pub fn weighted(self, weights: Option<&[f64]>) -> Result<Self, TrainError> {
+        if weights.is_some_and(|w| w.len() != self.len()) {
+            return Err(TrainError::Config(
+                "one weight per training example is needed".into(),
+            ));
+        }
+        Ok(Self {
+            weights: weights.map(|w| w.iter().map(|&v| v as f32).collect()),
+            ..self
         })
     }
 
@@ -325,7 +342,7 @@ impl TopTrainer {
                 self.state.n_classes,
             )?;
             let logits = self.logits(&x, true, false)?;
-            let loss = bce_with_logits(&logits, &y)?;
+            let loss = batch_loss(&logits, &y, train.weights.as_deref(), batch)?;
             loss_sum += f64::from(loss.to_scalar::<f32>()?) * batch.len() as f64;
             for (row, &i) in logits.to_vec2::<f32>()?.iter().zip(batch) {
                 correct += usize::from(crate::model::argmax(row) == Some(train.targets[i]));
@@ -455,6 +472,7 @@ mod tests {
             dropout_out: 0.3,
             input_norm: true,
             seed: 5,
+            balance: crate::train::Balance::None,
         }
     }
 
