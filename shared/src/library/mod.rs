@@ -118,6 +118,8 @@ pub struct RunPlan {
     pub already_done: usize,
     /// Files to analyse now.
     pub todo: usize,
+    /// Files left out because they have a genre tag (`--only-untagged`).
+    pub already_tagged: usize,
 }
 
 /// One finished song, as the [`Observer`] sees it.
@@ -180,6 +182,10 @@ pub fn run(
     if let Some(shard) = job.shard {
         files = shard.select(files);
     }
+    let walked_files = files.len();
+    if job.tags.is_some_and(|t| t.only_untagged) {
+        files.retain(|p| !crate::dataset::tagged::has_genre(p));
+    }
     let listed = files.len();
     let labels = model.labels();
     // Identity of every file (only needed for a result file).
@@ -214,6 +220,7 @@ pub fn run(
         listed,
         already_done: listed - todo.len(),
         todo: todo.len(),
+        already_tagged: walked_files - listed,
     };
     observer.start(&plan);
     let progress = Counters::default();
@@ -299,8 +306,10 @@ impl Finisher<'_> {
                 let scores = options
                     .scores
                     .then(|| tags::scores_value(self.model.name(), labels, song));
-                let label = &labels[song.by_mean()];
-                let outcome = tags::write_genre(path, label, scores.as_deref(), options);
+                let best = song.by_mean();
+                let name = crate::model::meta::display_names(self.model.metadata(), labels)
+                    .map_or_else(|| tags::genre_name(&labels[best]), |d| d[best].clone());
+                let outcome = tags::write_genre_named(path, name, scores.as_deref(), options);
                 if outcome
                     .as_ref()
                     .is_ok_and(|p| options.apply && p.action == tags::TagAction::Change)

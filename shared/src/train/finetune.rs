@@ -11,7 +11,7 @@ use super::top::{EpochReport, TopTrainer};
 use super::{fit, top_trainer, Song, Strategy, TrainError, TrainSpec, Trained};
 use crate::aggregate::SongScores;
 use crate::dataset::split::SplitSpec;
-use crate::model::meta::{CrossValidation, Provenance, TrainedModel};
+use crate::model::meta::{CrossValidation, DataSources, Provenance, TrainedModel};
 use crate::model::{Architecture, ModelSpec};
 use crate::progress::Progress;
 
@@ -323,6 +323,7 @@ fn trained_model<'a>(
     }
     Ok(TrainedModel {
         labels: &exp.prep.labels,
+        display: &exp.prep.display,
         name: cfg
             .out
             .file_stem()
@@ -350,6 +351,10 @@ fn trained_model<'a>(
             validation_accuracy: report.validation_accuracy,
             cross_validation: report.cross_validation.clone(),
             seed: e.seed,
+            sources: Some(DataSources {
+                labels: exp.prep.labels_from.into(),
+                artists: exp.prep.artist_sources,
+            }),
         },
         strategy,
         base_model,
