@@ -222,10 +222,10 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// How songs were kept apart across splits: `artist` (whole artist groups, from an index)
-    /// or `clip`.
+    /// How songs were kept apart across splits: `artist` (whole artist groups, from an index
+    /// or from tags and folders) or `clip`.
     pub fn grouping(&self) -> &'static str {
-        if self.index.is_some() {
+        if self.index.is_some() || self.artist_sources.tag + self.artist_sources.folder > 0 {
             "artist"
         } else {
             "clip"
