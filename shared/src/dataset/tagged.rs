@@ -222,7 +222,7 @@ pub struct TagScan {
     /// Files whose tags could not be read, with lofty's reason (left out).
     pub unreadable: Vec<(PathBuf, String)>,
     /// Genres left out for having fewer than `min_songs` songs, with their song counts.
-    pub small: Vec<(String, usize)>,
+    pub small: GenreCounts,
     /// What the walk skipped (loops, unreadable folders), one line each.
     pub notes: Vec<String>,
 }
@@ -333,15 +333,18 @@ pub fn scan(dirs: &[PathBuf], cfg: &TagLabels) -> Result<TagScan, DatasetError> 
     })
 }
 
+/// Genres with their song counts.
+pub type GenreCounts = Vec<(String, usize)>;
+
 /// The genres to learn (sorted) and those too small (with their counts), or an error when
 /// none is left or too many are.
 pub fn choose_labels(
     counts: &BTreeMap<String, usize>,
     min_songs: usize,
-) -> Result<(Vec<String>, Vec<(String, usize)>), DatasetError> {
+) -> Result<(Vec<String>, GenreCounts), DatasetError> {
     let (kept, small): (Vec<_>, Vec<_>) = counts.iter().partition(|(_, &n)| n >= min_songs);
     let kept: Vec<String> = kept.into_iter().map(|(g, _)| g.clone()).collect();
-    let small: Vec<(String, usize)> = small.into_iter().map(|(g, &n)| (g.clone(), n)).collect();
+    let small: GenreCounts = small.into_iter().map(|(g, &n)| (g.clone(), n)).collect();
     if kept.len() > MAX_GENRES {
         return Err(DatasetError::TooManyGenres {
             genres: kept.len(),
