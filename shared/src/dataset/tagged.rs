@@ -9,6 +9,8 @@
 //! * Songs without a usable genre are counted and left out: they are what `classify
 //!   --write-tags --only-untagged` tags later. Genres with fewer than `--min-songs` songs are
 //!   left out and reported.
+//! * The same audio under two paths (a copy with other tags) counts once: the first in walk
+//!   order is kept ([`crate::library::tags::audio_hash`]).
 //! * A song's artist group comes from the first source that knows it ([`ArtistFrom`]): the
 //!   artist index, the artist tag (`TPE1` / `ARTIST`; the album artist when the track artist
 //!   is missing; featured artists stripped by [`main_artist`]), the folder layout
@@ -23,6 +25,7 @@ use lofty::prelude::{ItemKey, TaggedFileExt};
 use super::artists::{ArtistIndex, ArtistOf, Groups};
 use super::genre_names::{genre_of, normalise, GenreMap, Spellings};
 use super::{Clip, Dataset, DatasetError};
+use crate::library::tags::audio_hash;
 use crate::library::walk::{walk, WalkOptions};
 
 /// Default of `--min-songs`: fewer songs than this do not make a genre worth learning.
@@ -261,6 +264,7 @@ impl TagScan {
 /// One song found with a genre.
 struct Found {
     path: PathBuf,
+    spelling: String,
     name: String,
     label: String,
     artist: Option<(String, ArtistFrom)>,
@@ -290,14 +294,18 @@ pub fn scan(dirs: &[PathBuf], cfg: &TagLabels) -> Result<TagScan, DatasetError> 
                 untagged += 1;
                 continue;
             };
-            spellings.add(genre);
             found.push(Found {
+                spelling: genre.to_string(),
                 name: name_below(dir, &path),
                 label: normalise(genre),
                 artist: artist_of(&tags, dir, &path),
                 path,
             });
         }
+    }
+    drop_duplicates(&mut found, &mut notes);
+    for f in &found {
+        spellings.add(&f.spelling);
     }
     if found.is_empty() {
         return Err(DatasetError::NoGenreTags {
@@ -331,6 +339,28 @@ pub fn scan(dirs: &[PathBuf], cfg: &TagLabels) -> Result<TagScan, DatasetError> 
         small,
         notes,
     })
+}
+
+/// Keep the first (in walk order) of songs with the same audio ([`audio_hash`]: a copy with
+/// other tags is the same song, and must not sit on both sides of a split); one note per song
+/// left out. A file whose audio cannot be demuxed is kept (extraction reports it).
+fn drop_duplicates(found: &mut Vec<Found>, notes: &mut Vec<String>) {
+    let mut first: HashMap<u64, PathBuf> = HashMap::new();
+    found.retain(|f| {
+        let Ok(h) = audio_hash(&f.path) else {
+            return true;
+        };
+        if let Some(p) = first.get(&h) {
+            notes.push(format!(
+                "{}: the same audio as {}; counted once",
+                f.path.display(),
+                p.display()
+            ));
+            return false;
+        }
+        first.insert(h, f.path.clone());
+        true
+    });
 }
 
 /// Genres with their song counts.
