@@ -74,7 +74,7 @@ fn broken_and_huge_genres_and_vanished_files_are_left_out_with_a_reason() {
         genre_map: None,
         min_songs: 1,
     };
-    let found = scan(&[lib.clone()], &cfg).expect("the good songs make a data set");
+    let found = scan(std::slice::from_ref(&lib), &cfg).expect("the good songs make a data set");
     assert_eq!(found.dataset.genres, ["blues", "rock"]);
     assert_eq!(found.dataset.clips.len(), 2, "{:?}", found.dataset.clips);
     let untagged_or_listed = found.untagged + found.unreadable.len();
