@@ -294,15 +294,19 @@ fn labels_from_tags_give_the_model_of_genre_folders_then_tag_the_rest() {
         library.join("Ice Cube/Friday/02 Clubbin.flac"),
         library.join("Morphine/Cure For Pain/04 Like Swimming.flac"),
     ];
-    let dry = run(&[
-        "classify",
-        s(&library),
-        "--model",
-        s(&by_tags),
-        "--json",
-        "--write-tags",
-        "--only-untagged",
-    ]);
+    let only_untagged = |extra: &str| {
+        let model = s(&by_tags);
+        run(&[
+            "classify",
+            s(&library),
+            "--model",
+            model,
+            "--write-tags",
+            "--only-untagged",
+            extra,
+        ])
+    };
+    let dry = only_untagged("--json");
     assert_eq!(dry.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&dry.stdout).unwrap();
     let paths: Vec<&str> = v
@@ -314,29 +318,13 @@ fn labels_from_tags_give_the_model_of_genre_folders_then_tag_the_rest() {
     assert_eq!(paths, untagged.iter().map(|p| s(p)).collect::<Vec<_>>());
     assert!(String::from_utf8_lossy(&dry.stderr).contains("14 song(s) already have a genre tag"));
     assert_eq!(genre_tag(&untagged[0]), None, "a dry run writes nothing");
-    let applied = run(&[
-        "classify",
-        s(&library),
-        "--model",
-        s(&by_tags),
-        "--write-tags",
-        "--only-untagged",
-        "--apply",
-    ]);
+    let applied = only_untagged("--apply");
     assert_eq!(applied.status.code(), Some(0));
     for f in &untagged {
         let g = genre_tag(f).expect("tagged now");
         assert!(["Blues", "Hip-Hop", "Rock"].contains(&g.as_str()), "{g}");
     }
-    let again = run(&[
-        "classify",
-        s(&library),
-        "--model",
-        s(&by_tags),
-        "--json",
-        "--write-tags",
-        "--only-untagged",
-    ]);
+    let again = only_untagged("--json");
     assert_eq!(
         String::from_utf8_lossy(&again.stdout).trim(),
         "[]",

@@ -178,14 +178,7 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunReport, LibraryError> {
     let mut walked = walk::walk(&job.roots, job.walk);
-    let mut files = std::mem::take(&mut walked.files);
-    if let Some(shard) = job.shard {
-        files = shard.select(files);
-    }
-    let walked_files = files.len();
-    if job.tags.is_some_and(|t| t.only_untagged) {
-        files.retain(|p| !crate::dataset::tagged::has_genre(p));
-    }
+    let (files, already_tagged) = select(job, std::mem::take(&mut walked.files));
     let listed = files.len();
     let labels = model.labels();
     // Identity of every file (only needed for a result file).
@@ -220,7 +213,7 @@ pub fn run(
         listed,
         already_done: listed - todo.len(),
         todo: todo.len(),
-        already_tagged: walked_files - listed,
+        already_tagged,
     };
     observer.start(&plan);
     let progress = Counters::default();
@@ -273,6 +266,20 @@ pub fn run(
     }
     report.cancelled = summary.cancelled || cancel.load(Ordering::Relaxed);
     Ok(report)
+}
+
+/// The files of this shard (`--shard`), without those that have a genre tag when only
+/// untagged songs are wanted (`--only-untagged`); and how many the second left out.
+fn select(job: &LibraryJob, mut files: Vec<PathBuf>) -> (Vec<PathBuf>, usize) {
+    if let Some(shard) = job.shard {
+        files = shard.select(files);
+    }
+    let before = files.len();
+    if job.tags.is_some_and(|t| t.only_untagged) {
+        files.retain(|p| !crate::dataset::tagged::has_genre(p));
+    }
+    let left_out = before - files.len();
+    (files, left_out)
 }
 
 /// Tags, result file and observer for each finished song.
