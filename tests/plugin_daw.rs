@@ -258,6 +258,7 @@ fn finetuned_copy(dir: &std::path::Path) -> std::path::PathBuf {
         validation_accuracy: Some(0.7),
         cross_validation: None,
         seed: 3,
+        sources: None,
     };
     meta.insert(
         mgr_core::model::meta::keys::PROVENANCE.to_string(),
@@ -442,6 +443,7 @@ fn stacked_copy(dir: &std::path::Path) -> std::path::PathBuf {
             recall: Vec::new(),
         }),
         seed: 0,
+        sources: None,
     };
     let mut meta = HashMap::new();
     meta.insert(keys::LABELS.into(), serde_json::to_string(&labels).unwrap());

@@ -20,6 +20,7 @@ const APPLY: TagOptions = TagOptions {
     scores: true,
     overwrite_existing: false,
     update_mtime: false,
+    only_untagged: false,
 };
 
 fn sources() -> Vec<(PathBuf, &'static str)> {

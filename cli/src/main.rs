@@ -130,6 +130,9 @@ struct ClassifyArgs {
     /// Let a tagged file's modification time change (it is kept by default).
     #[arg(long, requires = "write_tags")]
     update_mtime: bool,
+    /// Analyse only songs whose genre tag is empty (the others are not decoded).
+    #[arg(long, requires = "write_tags")]
+    only_untagged: bool,
     #[command(flatten)]
     run: RunOptions,
 }
@@ -222,6 +225,12 @@ impl Observer for Collect {
             eprintln!(
                 "note: skipped {} hidden file(s) or folder(s) (--hidden includes them)",
                 plan.walk.hidden
+            );
+        }
+        if plan.already_tagged > 0 {
+            eprintln!(
+                "note: {} song(s) already have a genre tag (--only-untagged leaves them out)",
+                plan.already_tagged
             );
         }
         if plan.already_done > 0 {
@@ -361,6 +370,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
             scores: a.tag_scores,
             overwrite_existing: a.overwrite_existing,
             update_mtime: a.update_mtime,
+            only_untagged: a.only_untagged,
         }),
         pipeline,
     };

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use mgr_core::dataset::artists::{ArtistSource, TrainArtists};
 use mgr_core::dataset::split::SplitSpec;
+use mgr_core::dataset::tagged::{LabelSource, TagLabels, DEFAULT_MIN_SONGS};
 use mgr_core::model::{DeviceKind, ModelSpec};
 use mgr_core::pipeline::default_batch;
 use mgr_core::resample::ResamplerKind;
@@ -121,6 +122,17 @@ pub struct TrainOptions {
     /// a file, `auto` (look beside the data), or `none`.
     #[arg(long, default_value = "auto", value_parser = parse_artists)]
     pub artists: ArtistSource,
+    /// Where each song's genre comes from: `folder` (the <genre>/ folder holding it) or
+    /// `tags` (its genre tag; any layout, e.g. Artist/Album/track; see docs/your-genres.md).
+    #[arg(long, default_value = "folder", value_parser = ["folder", "tags"])]
+    pub labels: String,
+    /// With --labels tags: a file of genre merges, one a line (`"Alt. Rock" = "rock"` or
+    /// `Alt. Rock,rock`).
+    #[arg(long, value_name = "FILE")]
+    pub genre_map: Option<PathBuf>,
+    /// With --labels tags: genres with fewer songs are left out (and listed).
+    #[arg(long, default_value_t = DEFAULT_MIN_SONGS)]
+    pub min_songs: usize,
 }
 
 fn parse_artists(s: &str) -> std::result::Result<ArtistSource, String> {
@@ -176,6 +188,17 @@ impl TrainOptions {
 }
 
 impl TrainOptions {
+    /// `--labels`, with `--genre-map` and `--min-songs` when it is `tags`.
+    pub fn label_source(&self) -> LabelSource {
+        match self.labels.as_str() {
+            "tags" => LabelSource::Tags(TagLabels {
+                genre_map: self.genre_map.clone(),
+                min_songs: self.min_songs.max(1),
+            }),
+            _ => LabelSource::Folder,
+        }
+    }
+
     /// The experiment on `data` with base model `model` and `split`, run as `run` says.
     pub fn experiment(
         &self,
@@ -186,6 +209,7 @@ impl TrainOptions {
     ) -> ExperimentConfig {
         ExperimentConfig {
             data: data.to_vec(),
+            labels_from: self.label_source(),
             artists: self.artists.clone(),
             train_artists: TrainArtists::Same,
             split,

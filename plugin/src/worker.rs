@@ -415,7 +415,9 @@ impl WorkerState {
     }
 
     fn install(&mut self, model: Arc<Model>, path: Option<String>) {
-        self.labels = model.labels().to_vec();
+        // A model trained on tags names its genres as the user spelled them.
+        self.labels = mgr_core::model::meta::display_names(model.metadata(), model.labels())
+            .unwrap_or_else(|| model.labels().to_vec());
         self.model_info = model_info(&model, path.as_deref());
         self.model_path = path;
         self.net = Some(Net {

@@ -2,16 +2,21 @@
 //! `genres/<genre>/<genre>.000NN.au`, the common WAV copy `genres_original/<genre>/…`, or any
 //! folder of `<genre>/<file>` trees; the label of a clip is the name of the first folder below
 //! the root that holds it), several folders at once, who performs each clip ([`artists`]), and
-//! how the clips are split ([`split`]). [`prepare`] does all three for a run.
+//! how the clips are split ([`split`]). [`prepare`] does all three for a run. A tagged music
+//! library in any layout is data too: its labels and artists then come from the tags
+//! ([`tagged`], [`genre_names`]).
 
 pub mod artists;
+pub mod genre_names;
 pub mod split;
+pub mod tagged;
 
 use std::path::{Path, PathBuf};
 
 use crate::audio::has_audio_extension;
 use artists::{ArtistIndex, ArtistSource, Groups};
 use split::{plan, SplitPlan, SplitSpec};
+use tagged::{ArtistSources, LabelSource};
 
 /// What can go wrong when reading data folders, an artist index or a split request.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +50,35 @@ pub enum DatasetError {
         genre: String,
         /// The model's labels, joined with `", "` for the message.
         labels: String,
+    },
+    /// `--genre-map` cannot be read or parsed.
+    #[error(transparent)]
+    GenreMap(#[from] genre_names::GenreMapError),
+    /// `--labels tags` on data where no song has a usable genre tag.
+    #[error("no song in {} has a genre tag ({untagged} songs without one): tag some, or use --labels folder with <genre>/ folders", .data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" + "))]
+    NoGenreTags {
+        /// The data folders.
+        data: Vec<PathBuf>,
+        /// Songs found without a genre tag.
+        untagged: usize,
+    },
+    /// More genres than a model is trained for ([`tagged::MAX_GENRES`]).
+    #[error("{genres} genres with at least {min_songs} songs (at most {max} are learned): merge spellings and sub-genres with --genre-map, or raise --min-songs", max = tagged::MAX_GENRES)]
+    TooManyGenres {
+        /// Genres with enough songs.
+        genres: usize,
+        /// `--min-songs`.
+        min_songs: usize,
+    },
+    /// Fewer than two genres have enough songs to learn.
+    #[error("only {kept} of {genres} genres have at least {min_songs} songs; a classifier needs two: lower --min-songs or merge genres with --genre-map")]
+    TooFewGenres {
+        /// Genres with enough songs.
+        kept: usize,
+        /// Genres found.
+        genres: usize,
+        /// `--min-songs`.
+        min_songs: usize,
     },
     /// The split leaves a part empty (e.g. k-fold with more folds than clips of a genre).
     #[error("split {split}: {reason}")]
@@ -176,13 +210,22 @@ pub struct Prepared {
     pub index: Option<ArtistIndex>,
     /// The folds of the requested split ([`split::plan`]).
     pub plan: SplitPlan,
+    /// `folder` or `tags` ([`LabelSource::name`]).
+    pub labels_from: &'static str,
+    /// How many clips got their artist group from which source.
+    pub artist_sources: ArtistSources,
+    /// The display name of each of `labels` (the users' most frequent spelling) when labels
+    /// come from tags; empty otherwise.
+    pub display: Vec<String>,
+    /// What finding the data left out, one line each (for the run's report).
+    pub notes: Vec<String>,
 }
 
 impl Prepared {
-    /// How songs were kept apart across splits: `artist` (whole artist groups, from an index)
-    /// or `clip`.
+    /// How songs were kept apart across splits: `artist` (whole artist groups, from an index
+    /// or from tags and folders) or `clip`.
     pub fn grouping(&self) -> &'static str {
-        if self.index.is_some() {
+        if self.index.is_some() || self.artist_sources.tag + self.artist_sources.folder > 0 {
             "artist"
         } else {
             "clip"
@@ -190,17 +233,68 @@ impl Prepared {
     }
 }
 
-/// Find the clips of `data`, their artists, and split them. `labels` = the genres the system
-/// predicts (`None`: the data's own genres); every data genre must be one of them.
+/// The clips of `data` labelled as `from` says, their artist groups and where those came
+/// from, the display names and the notes of a tag scan.
+struct Found {
+    dataset: Dataset,
+    groups: Groups,
+    sources: ArtistSources,
+    display: Vec<String>,
+    notes: Vec<String>,
+}
+
+fn find(
+    data: &[PathBuf],
+    from: &LabelSource,
+    index: Option<&ArtistIndex>,
+) -> Result<Found, DatasetError> {
+    match from {
+        LabelSource::Folder => {
+            let dataset = discover_all(data)?;
+            let groups = match index {
+                Some(idx) => Groups::from_index(&dataset.clips, idx),
+                None => Groups::singletons(&dataset.clips),
+            };
+            let sources = ArtistSources::of_index(&dataset.clips, index);
+            Ok(Found {
+                dataset,
+                groups,
+                sources,
+                display: Vec::new(),
+                notes: Vec::new(),
+            })
+        }
+        LabelSource::Tags(cfg) => {
+            let scan = tagged::scan(data, cfg)?;
+            let (groups, sources) = tagged::groups(&scan.dataset.clips, &scan.artists, index);
+            let mut notes = scan.summary(cfg.min_songs);
+            notes.push(sources.to_string());
+            Ok(Found {
+                groups,
+                sources,
+                display: scan.display,
+                notes,
+                dataset: scan.dataset,
+            })
+        }
+    }
+}
+
+/// Find the clips of `data` (labelled as `from` says), their artists, and split them.
+/// `labels` = the genres the system predicts (`None`: the data's own genres); every data
+/// genre must be one of them.
 pub fn prepare(
     data: &[PathBuf],
+    from: &LabelSource,
     labels: Option<&[String]>,
     artists: &ArtistSource,
     split: SplitSpec,
     seed: u64,
     valid_per_genre: usize,
 ) -> Result<Prepared, DatasetError> {
-    let dataset = discover_all(data)?;
+    let index = artists.load(data)?;
+    let found = find(data, from, index.as_ref())?;
+    let (dataset, groups) = (found.dataset, found.groups);
     let labels = labels.map_or_else(|| dataset.genres.clone(), <[String]>::to_vec);
     let mut targets = Vec::with_capacity(dataset.clips.len());
     for c in &dataset.clips {
@@ -212,11 +306,6 @@ pub fn prepare(
         })?;
         targets.push(t);
     }
-    let index = artists.load(data)?;
-    let groups = match &index {
-        Some(idx) => Groups::from_index(&dataset.clips, idx),
-        None => Groups::singletons(&dataset.clips),
-    };
     let plan = plan(
         split,
         &dataset.clips,
@@ -226,13 +315,36 @@ pub fn prepare(
         valid_per_genre,
     )?;
     Ok(Prepared {
+        display: display_of(&labels, &dataset.genres, &found.display),
         dataset,
         targets,
         labels,
         groups,
         index,
         plan,
+        labels_from: from.name(),
+        artist_sources: found.sources,
+        notes: found.notes,
     })
+}
+
+/// The display name of each label: the data genre's (`display[i]` for `genres[i]`), or the
+/// label itself; empty when the data has no display names.
+fn display_of(labels: &[String], genres: &[String], display: &[String]) -> Vec<String> {
+    if display.is_empty() {
+        return Vec::new();
+    }
+    labels
+        .iter()
+        .map(|l| {
+            genres
+                .iter()
+                .position(|g| g == l)
+                .and_then(|i| display.get(i))
+                .unwrap_or(l)
+                .clone()
+        })
+        .collect()
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

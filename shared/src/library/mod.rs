@@ -118,6 +118,8 @@ pub struct RunPlan {
     pub already_done: usize,
     /// Files to analyse now.
     pub todo: usize,
+    /// Files left out because they have a genre tag (`--only-untagged`).
+    pub already_tagged: usize,
 }
 
 /// One finished song, as the [`Observer`] sees it.
@@ -176,10 +178,7 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunReport, LibraryError> {
     let mut walked = walk::walk(&job.roots, job.walk);
-    let mut files = std::mem::take(&mut walked.files);
-    if let Some(shard) = job.shard {
-        files = shard.select(files);
-    }
+    let (files, already_tagged) = select(job, std::mem::take(&mut walked.files));
     let listed = files.len();
     let labels = model.labels();
     // Identity of every file (only needed for a result file).
@@ -214,6 +213,7 @@ pub fn run(
         listed,
         already_done: listed - todo.len(),
         todo: todo.len(),
+        already_tagged,
     };
     observer.start(&plan);
     let progress = Counters::default();
@@ -268,6 +268,20 @@ pub fn run(
     Ok(report)
 }
 
+/// The files of this shard (`--shard`), without those that have a genre tag when only
+/// untagged songs are wanted (`--only-untagged`); and how many the second left out.
+fn select(job: &LibraryJob, mut files: Vec<PathBuf>) -> (Vec<PathBuf>, usize) {
+    if let Some(shard) = job.shard {
+        files = shard.select(files);
+    }
+    let before = files.len();
+    if job.tags.is_some_and(|t| t.only_untagged) {
+        files.retain(|p| !crate::dataset::tagged::has_genre(p));
+    }
+    let left_out = before - files.len();
+    (files, left_out)
+}
+
 /// Tags, result file and observer for each finished song.
 struct Finisher<'a> {
     job: &'a LibraryJob,
@@ -299,8 +313,10 @@ impl Finisher<'_> {
                 let scores = options
                     .scores
                     .then(|| tags::scores_value(self.model.name(), labels, song));
-                let label = &labels[song.by_mean()];
-                let outcome = tags::write_genre(path, label, scores.as_deref(), options);
+                let best = song.by_mean();
+                let name = crate::model::meta::display_names(self.model.metadata(), labels)
+                    .map_or_else(|| tags::genre_name(&labels[best]), |d| d[best].clone());
+                let outcome = tags::write_genre_named(path, name, scores.as_deref(), options);
                 if outcome
                     .as_ref()
                     .is_ok_and(|p| options.apply && p.action == tags::TagAction::Change)

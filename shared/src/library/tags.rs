@@ -61,6 +61,9 @@ pub struct TagOptions {
     pub overwrite_existing: bool,
     /// Let the file's modification time change (by default it is kept).
     pub update_mtime: bool,
+    /// Analyse only songs without a genre tag (`--only-untagged`): the others are not even
+    /// decoded ([`crate::dataset::tagged::has_genre`]).
+    pub only_untagged: bool,
 }
 
 /// Why a file's tags were not written. The file is untouched in every case.
@@ -401,10 +404,19 @@ pub fn plan(
     scores: Option<&str>,
     options: TagOptions,
 ) -> Result<Plan, TagError> {
+    plan_named(path, genre_name(label), scores, options)
+}
+
+/// [`plan`] for a genre written exactly as `new` (a model's display name, as users spelled it).
+pub fn plan_named(
+    path: &Path,
+    new: String,
+    scores: Option<&str>,
+    options: TagOptions,
+) -> Result<Plan, TagError> {
     let target = std::fs::canonicalize(path).map_err(crate::error::IoError::read(path))?;
     let tags = Tags::read(&target)?;
     let old = tags.genre();
-    let new = genre_name(label);
     let old_scores = tags.scores();
     let written_by_mgr = old_scores
         .as_deref()
@@ -551,7 +563,17 @@ pub fn write_genre(
     scores: Option<&str>,
     options: TagOptions,
 ) -> Result<Plan, TagError> {
-    let plan = plan(path, label, scores, options)?;
+    write_genre_named(path, genre_name(label), scores, options)
+}
+
+/// [`write_genre`] for a genre written exactly as `name` ([`plan_named`]).
+pub fn write_genre_named(
+    path: &Path,
+    name: String,
+    scores: Option<&str>,
+    options: TagOptions,
+) -> Result<Plan, TagError> {
+    let plan = plan_named(path, name, scores, options)?;
     if options.apply {
         if let Some(prepared) = plan.prepare()? {
             prepared.commit()?;
@@ -602,6 +624,18 @@ pub fn same_audio(a: &Path, b: &Path) -> Result<(), String> {
             _ => return Err(format!("the streams end at different packets (after {n})")),
         }
     }
+}
+
+/// A hash of a file's audio stream (codec parameters and every packet's bytes, demuxed,
+/// nothing decoded): two files with the same audio and different tags hash alike.
+pub fn audio_hash(path: &Path) -> Result<u64, String> {
+    let mut packets = AudioPackets::open(path)?;
+    let mut h = crate::hash::fnv1a(0, packets.params.bytes());
+    while let Some((ts, dur, data)) = packets.next()? {
+        let head = ts.to_le_bytes().into_iter().chain(dur.to_le_bytes());
+        h = crate::hash::fnv1a(h, head.chain(data.iter().copied()));
+    }
+    Ok(h)
 }
 
 /// One demuxed packet: timestamp, duration and bytes.

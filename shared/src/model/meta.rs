@@ -31,6 +31,9 @@ pub mod keys {
     pub const OUTPUT_ACTIVATION: &str = "output_activation";
     /// JSON [`super::Provenance`].
     pub const PROVENANCE: &str = "provenance";
+    /// JSON list: each label as users spelled it most often in the training tags (models
+    /// trained with `--labels tags`); written into tags and shown instead of the labels.
+    pub const DISPLAY_NAMES: &str = "display_names";
 }
 
 /// Where a trained model came from.
@@ -62,6 +65,25 @@ pub struct Provenance {
     pub cross_validation: Option<CrossValidation>,
     /// The seed every random choice came from.
     pub seed: u64,
+    /// Where labels and artist groups came from (absent in files of earlier versions).
+    #[serde(default)]
+    pub sources: Option<DataSources>,
+}
+
+/// Where the training songs' labels and artist groups came from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DataSources {
+    /// `folder` (genre folders) or `tags` (genre tags).
+    pub labels: String,
+    /// How many songs got their artist group from which source.
+    pub artists: crate::dataset::tagged::ArtistSources,
+}
+
+/// The display names of a model's labels (`None` when the file has none, or not one per
+/// label).
+pub fn display_names(meta: &HashMap<String, String>, labels: &[String]) -> Option<Vec<String>> {
+    let names: Vec<String> = serde_json::from_str(meta.get(keys::DISPLAY_NAMES)?).ok()?;
+    (names.len() == labels.len()).then_some(names)
 }
 
 /// Cross-validation of a recipe on its training songs.
@@ -154,8 +176,12 @@ impl Provenance {
             ),
             (None, None) => "no validation songs".to_string(),
         };
+        let sources = match &self.sources {
+            Some(s) if s.labels == "tags" => format!("; labels from tags, {}", s.artists),
+            _ => String::new(),
+        };
         format!(
-            "{} from {} on {} songs of {} (split {}, seed {}); validation {validation}",
+            "{} from {} on {} songs of {} (split {}, seed {}); validation {validation}{sources}",
             self.strategy,
             self.base_model,
             self.train_songs,
@@ -172,6 +198,8 @@ impl Provenance {
 pub struct TrainedModel<'a> {
     /// The genres it predicts, in output order.
     pub labels: &'a [String],
+    /// Their display names (empty: none recorded).
+    pub display: &'a [String],
     /// Short model name (the output file's stem).
     pub name: String,
     /// Training strategy.
@@ -218,6 +246,12 @@ impl TrainedModel<'_> {
                 serde_json::to_string(&self.provenance)?,
             ),
         ]);
+        if !self.display.is_empty() {
+            m.insert(
+                keys::DISPLAY_NAMES.to_string(),
+                serde_json::to_string(self.display)?,
+            );
+        }
         if let Some(h) = &self.history {
             m.insert(keys::HISTORY.to_string(), h.clone());
         }
@@ -243,6 +277,7 @@ mod tests {
             validation_accuracy: Some(0.85),
             cross_validation: None,
             seed: 4,
+            sources: None,
         };
         let meta = HashMap::from([(
             keys::PROVENANCE.to_string(),

@@ -10,6 +10,7 @@ use super::extract::{extract, Activations, AugmentPlan, ExtractConfig};
 use super::{FitContext, Song, TrainError};
 use crate::dataset::artists::{ArtistSource, TrainArtists};
 use crate::dataset::split::SplitSpec;
+use crate::dataset::tagged::LabelSource;
 use crate::dataset::{prepare, Prepared};
 use crate::model::{device, DeviceKind, Model, ModelFile, ModelSpec, Weights};
 use crate::progress::Progress;
@@ -19,6 +20,8 @@ use crate::progress::Progress;
 pub struct ExperimentConfig {
     /// Data folders (GTZAN layouts), used together.
     pub data: Vec<PathBuf>,
+    /// Where each song's label comes from: its genre folder or its genre tag.
+    pub labels_from: LabelSource,
     /// Where the clips' artists come from (artist-grouped splits and validation).
     pub artists: ArtistSource,
     /// What training is told about them (the stacked head's β counts artists).
@@ -87,12 +90,16 @@ impl Experiment {
         let model = Model::from_weights(&weights, &name, &device)?;
         let prep = prepare(
             &config.data,
+            &config.labels_from,
             (labels == Labels::Model).then_some(model.labels()),
             &config.artists,
             config.split,
             config.seed,
             config.valid_per_genre,
         )?;
+        for line in &prep.notes {
+            progress.note(line);
+        }
         if prep.plan.missing > 0 || prep.plan.unlisted > 0 {
             progress.note(&format!(
                 "split {}: {} clips named by the lists are not in {} (skipped); {} clips of the folder are in no list",

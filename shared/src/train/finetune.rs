@@ -12,7 +12,7 @@ use super::{fit, top_trainer, Song, Strategy, TrainError, TrainSpec, Trained};
 use crate::aggregate::SongScores;
 use crate::dataset::split::SplitSpec;
 use crate::eval::metrics::Confusion;
-use crate::model::meta::{CrossValidation, GenreRecall, Provenance, TrainedModel};
+use crate::model::meta::{CrossValidation, DataSources, GenreRecall, Provenance, TrainedModel};
 use crate::model::{Architecture, ModelSpec};
 use crate::progress::Progress;
 
@@ -343,6 +343,7 @@ fn trained_model<'a>(
     }
     Ok(TrainedModel {
         labels: &exp.prep.labels,
+        display: &exp.prep.display,
         name: cfg
             .out
             .file_stem()
@@ -370,6 +371,10 @@ fn trained_model<'a>(
             validation_accuracy: report.validation_accuracy,
             cross_validation: report.cross_validation.clone(),
             seed: e.seed,
+            sources: Some(DataSources {
+                labels: exp.prep.labels_from.into(),
+                artists: exp.prep.artist_sources,
+            }),
         },
         strategy,
         base_model,
