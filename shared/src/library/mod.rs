@@ -84,6 +84,8 @@ pub struct LibraryJob {
 #[derive(Debug, Clone, Default)]
 pub struct RunPlan {
     pub walk: Walk,
+    /// Audio files the walk found (before `--shard`): 0 when the paths hold none.
+    pub found: usize,
     /// Files in this shard (all files without `--shard`).
     pub listed: usize,
     /// Files skipped because the result file has them.
@@ -146,6 +148,7 @@ pub fn run(
 ) -> Result<RunReport, LibraryError> {
     let mut walked = walk::walk(&job.roots, job.walk);
     let mut files = std::mem::take(&mut walked.files);
+    let found = files.len();
     if let Some(shard) = job.shard {
         files = shard.select(files);
     }
@@ -180,6 +183,7 @@ pub fn run(
     }
     let plan = RunPlan {
         walk: walked,
+        found,
         listed,
         already_done: listed - todo.len(),
         todo: todo.len(),
