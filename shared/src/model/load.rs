@@ -23,6 +23,19 @@ use crate::error::{Error, Result};
 /// hold [`meta::MAX_BYTES`], the index of the published files takes 4 KB.
 pub const MAX_HEADER_BYTES: usize = 2 << 20;
 
+/// [`Error::InvalidModel`], its reason cut to one line: candle appends a backtrace to its
+/// messages when `RUST_BACKTRACE` is set (what the `model` fuzz target found first).
+fn invalid_model(name: &str, reason: String) -> Error {
+    let reason = match reason.split_once('\n') {
+        Some((line, _)) => line.to_string(),
+        None => reason,
+    };
+    Error::InvalidModel {
+        name: name.into(),
+        reason,
+    }
+}
+
 /// The tensors (on the CPU) and string metadata of a safetensors file.
 #[derive(Debug, Clone)]
 pub struct Weights {
@@ -37,10 +50,7 @@ impl Weights {
     /// [`MAX_HEADER_BYTES`], the metadata within [`meta::check`]'s limits, and every tensor
     /// float32 and finite (see [`check_values`]).
     pub fn parse(bytes: &[u8], name: &str) -> Result<Self> {
-        let invalid = |reason: String| Error::InvalidModel {
-            name: name.into(),
-            reason,
-        };
+        let invalid = |reason: String| invalid_model(name, reason);
         let header = bytes
             .get(..8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
@@ -69,10 +79,7 @@ impl Weights {
 
     /// What the tensors and the metadata say the model is, checked.
     fn layout(&self, name: &str) -> Result<Layout> {
-        let invalid = |reason: String| Error::InvalidModel {
-            name: name.into(),
-            reason,
-        };
+        let invalid = |reason: String| invalid_model(name, reason);
         let (tensors, metadata) = (&self.tensors, &self.metadata);
         let n_out = tensors
             .get("output.bias")
@@ -297,10 +304,7 @@ impl Model {
     /// Build the network from parsed weights (they stay usable, e.g. as a training base),
     /// after [`Weights::validate`]'s checks.
     pub fn from_weights(weights: &Weights, name: &str, device: &Device) -> Result<Self> {
-        let invalid = |reason: String| Error::InvalidModel {
-            name: name.into(),
-            reason,
-        };
+        let invalid = |reason: String| invalid_model(name, reason);
         let Layout {
             n_out,
             is_crnn,
