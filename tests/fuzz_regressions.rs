@@ -25,7 +25,7 @@ mod mgr_fuzz;
 const MUTATIONS: usize = 20_000;
 
 /// Mutated inputs for `target`: fewer for the model target, whose seeds are 1.6 to 3.5 MB
-/// with every tensor parsed and checked (1,000 take about 7 s here). `MGR_FUZZ_SCALE=N`
+/// with every tensor parsed and checked (10,000 took 140 s on 2 shared cores). `MGR_FUZZ_SCALE=N`
 /// runs N times as many, for a longer search by hand.
 fn mutations(target: &str) -> usize {
     let scale = std::env::var("MGR_FUZZ_SCALE")
