@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mgr_core::model::spec::MAX_MODEL_BYTES;
-use mgr_tests::{pack, run_bounded, scratch_dir, BoundedRun};
+use mgr_tests::{
+    mkfifo, pack, run_bounded, scratch_dir, special_model_files, trained_model, BoundedRun,
+};
 use serde_json::Value;
 
 /// Longest any of these runs may take (a normal one takes about a second).
@@ -68,18 +70,6 @@ fn one_line_error(r: &BoundedRun) -> &str {
     line
 }
 
-fn mkfifo(path: &Path) {
-    let made = std::process::Command::new("mkfifo").arg(path).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
-}
-
-/// The trained model `mgr-cli finetune` wrote (the default `stack` strategy on gtzan-mini):
-/// the fuzz corpus's seed.
-fn trained() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus/model/seed-finetune-stack.safetensors")
-}
-
 /// A safetensors file's header (JSON) and data.
 fn split(bytes: &[u8]) -> (Value, &[u8]) {
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -112,19 +102,9 @@ fn poke(bytes: &[u8], name: &str, at: usize, v: f32) -> Vec<u8> {
 fn bad_model_files_are_refused_in_bounded_time_and_memory() {
     let dir = scratch_dir("untrusted-models");
     let gtzan = mgr_core::model::Builtin::Gtzan.bytes();
-    let normal = normal_peak_kb(&trained());
+    let normal = normal_peak_kb(&trained_model());
 
-    let zero = dir.join("zero.safetensors");
-    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
-    let fifo = dir.join("fifo.safetensors");
-    mkfifo(&fifo);
-    let folder = dir.join("folder.safetensors");
-    std::fs::create_dir(&folder).unwrap();
-    let over_cap = dir.join("huge.safetensors");
-    std::fs::File::create(&over_cap)
-        .unwrap()
-        .set_len(MAX_MODEL_BYTES + 1)
-        .unwrap();
+    let [zero, fifo, folder, over_cap] = special_model_files(&dir);
     let write = |name: &str, bytes: &[u8]| {
         let p = dir.join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -134,7 +114,7 @@ fn bad_model_files_are_refused_in_bounded_time_and_memory() {
     let nan = write(
         "nan-head.safetensors",
         &poke(
-            &std::fs::read(trained()).unwrap(),
+            &std::fs::read(trained_model()).unwrap(),
             "head.weight",
             77,
             f32::NAN,
@@ -164,10 +144,10 @@ fn bad_model_files_are_refused_in_bounded_time_and_memory() {
     let big_meta = write("50mb-metadata.safetensors", &join(&h, data));
 
     let rows: [(&Path, &str); 12] = [
-        (&zero, "it is a device, not a regular file"),
-        (&fifo, "it is a named pipe (FIFO), not a regular file"),
-        (&folder, "it is a folder, not a regular file"),
-        (&over_cap, "it is larger than 67108864 bytes"),
+        (&zero.0, zero.1),
+        (&fifo.0, fifo.1),
+        (&folder.0, folder.1),
+        (&over_cap.0, over_cap.1),
         (&nan, "tensor head.weight holds NaN (value 77 of 4900)"),
         (&inf, "tensor conv1.weight holds -inf (value 0 of 576)"),
         (&huge_shape, "not a safetensors file"),
@@ -203,7 +183,7 @@ fn the_trained_model_seed_classifies() {
         OsStr::new("classify"),
         OsStr::new("--json"),
         OsStr::new("--model"),
-        os(&trained()),
+        os(&trained_model()),
         os(&clip()),
     ]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);

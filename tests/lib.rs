@@ -184,6 +184,41 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Make a named pipe (`mkfifo`, coreutils) at `path`.
+pub fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+}
+
+/// The trained model `mgr-cli finetune` wrote (the default `stack` strategy on gtzan-mini):
+/// the fuzz corpus's seed.
+pub fn trained_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/model/seed-finetune-stack.safetensors")
+}
+
+/// Issue 22's special files in `dir`, named as models, each with what the error says: a link
+/// to `/dev/zero`, a FIFO, a folder and a sparse file one byte over the model cap.
+pub fn special_model_files(dir: &Path) -> [(PathBuf, &'static str); 4] {
+    let zero = dir.join("zero.safetensors");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.join("fifo.safetensors");
+    mkfifo(&fifo);
+    let folder = dir.join("folder.safetensors");
+    std::fs::create_dir(&folder).unwrap();
+    let over_cap = dir.join("huge.safetensors");
+    std::fs::File::create(&over_cap)
+        .unwrap()
+        .set_len(mgr_core::model::spec::MAX_MODEL_BYTES + 1)
+        .unwrap();
+    [
+        (zero, "it is a device, not a regular file"),
+        (fifo, "it is a named pipe (FIFO), not a regular file"),
+        (folder, "it is a folder, not a regular file"),
+        (over_cap, "it is larger than 67108864 bytes"),
+    ]
+}
+
 /// Best lag (in samples, `b` relative to `a`) within ±`max_lag` by normalised correlation over
 /// `a[start..start+len]`, and that correlation.
 pub fn best_lag(a: &[f32], b: &[f32], start: usize, len: usize, max_lag: usize) -> (isize, f64) {

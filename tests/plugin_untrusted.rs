@@ -14,7 +14,7 @@ use clack_host::prelude::*;
 use mgr_core::audio::decode_file;
 use mgr_core::model::spec::MAX_MODEL_BYTES;
 use mgr_core::resample::output_len;
-use mgr_tests::pack;
+use mgr_tests::{pack, special_model_files, trained_model};
 use serde_json::{json, Value};
 
 #[path = "plugin_host.rs"]
@@ -78,20 +78,9 @@ fn timed_load(instance: &mut PluginInstance<TestHost>, blob: &[u8]) -> bool {
     ok
 }
 
-fn mkfifo(path: &Path) {
-    let made = std::process::Command::new("mkfifo").arg(path).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
-}
-
-/// The trained model `mgr-cli finetune` wrote (the fuzz corpus's seed).
-fn trained() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus/model/seed-finetune-stack.safetensors")
-}
-
 /// The trained model with a NaN in its stacked head's weights (issue 22's case).
 fn nan_copy(dir: &Path) -> PathBuf {
-    let mut bytes = std::fs::read(trained()).unwrap();
+    let mut bytes = std::fs::read(trained_model()).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     let start = 8 + n + header["head.weight"]["data_offsets"][0].as_u64().unwrap() as usize;
@@ -108,30 +97,16 @@ fn nan_copy(dir: &Path) -> PathBuf {
 fn model_files_that_do_not_load_keep_the_model_and_the_song() {
     bound_address_space();
     let dir = mgr_tests::scratch_dir("plugin-bad-models");
-    let zero = dir.join("zero.safetensors");
-    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
-    let fifo = dir.join("fifo.safetensors");
-    mkfifo(&fifo);
-    let folder = dir.join("folder.safetensors");
-    std::fs::create_dir(&folder).unwrap();
-    let huge = dir.join("huge.safetensors");
-    std::fs::File::create(&huge)
-        .unwrap()
-        .set_len(MAX_MODEL_BYTES + 1)
-        .unwrap();
-    let nan = nan_copy(&dir);
-    let rows: [(&Path, &str); 5] = [
-        (&zero, "it is a device, not a regular file"),
-        (&fifo, "it is a named pipe (FIFO), not a regular file"),
-        (&folder, "it is a folder, not a regular file"),
-        (&huge, "it is larger than 67108864 bytes"),
-        (&nan, "tensor head.weight holds NaN (value 0 of 4900)"),
-    ];
+    let nan = (
+        nan_copy(&dir),
+        "tensor head.weight holds NaN (value 0 of 4900)",
+    );
+    let rows = special_model_files(&dir).into_iter().chain([nan]);
 
     let clip = decode_file(&pack("data/gtzan-mini/genres/blues/blues.00000.flac")).unwrap();
     let (_entry, mut instance) = load();
     set_offline(&mut instance);
-    let trained_path = trained().to_str().unwrap().to_string();
+    let trained_path = trained_model().to_str().unwrap().to_string();
     let with_path = |instance: &mut PluginInstance<TestHost>, p: &str| {
         let a = json!({"model_path": p, "last_folder": null});
         assert!(load_analysis(instance, &a.to_string()), "{p}");
