@@ -184,6 +184,41 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Make a named pipe (`mkfifo`, coreutils) at `path`.
+pub fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+}
+
+/// The trained model `mgr-cli finetune` wrote (the default `stack` strategy on gtzan-mini):
+/// the fuzz corpus's seed.
+pub fn trained_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/model/seed-finetune-stack.safetensors")
+}
+
+/// Issue 22's special files in `dir`, named as models, each with what the error says: a link
+/// to `/dev/zero`, a FIFO, a folder and a sparse file one byte over the model cap.
+pub fn special_model_files(dir: &Path) -> [(PathBuf, &'static str); 4] {
+    let zero = dir.join("zero.safetensors");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = dir.join("fifo.safetensors");
+    mkfifo(&fifo);
+    let folder = dir.join("folder.safetensors");
+    std::fs::create_dir(&folder).unwrap();
+    let over_cap = dir.join("huge.safetensors");
+    std::fs::File::create(&over_cap)
+        .unwrap()
+        .set_len(mgr_core::model::spec::MAX_MODEL_BYTES + 1)
+        .unwrap();
+    [
+        (zero, "it is a device, not a regular file"),
+        (fifo, "it is a named pipe (FIFO), not a regular file"),
+        (folder, "it is a folder, not a regular file"),
+        (over_cap, "it is larger than 67108864 bytes"),
+    ]
+}
+
 /// Best lag (in samples, `b` relative to `a`) within ±`max_lag` by normalised correlation over
 /// `a[start..start+len]`, and that correlation.
 pub fn best_lag(a: &[f32], b: &[f32], start: usize, len: usize, max_lag: usize) -> (isize, f64) {
@@ -252,4 +287,98 @@ mod tests {
         assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, f32::NAN]), f32::INFINITY);
         assert_eq!(max_abs_diff(&[1.0, 2.0], &[1.0, 2.25]), 0.25);
     }
+}
+
+/// What a child process did under [`run_bounded`]: its output, the most memory it held
+/// (VmHWM, sampled every few milliseconds while it ran) and how long it took.
+#[derive(Debug)]
+pub struct BoundedRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub peak_rss_kb: u64,
+    pub elapsed: std::time::Duration,
+}
+
+/// Address space a bounded child may take (`ulimit -v`, KiB). A child that tries to take
+/// more sees its allocations fail instead of taking the machine down; mgr-cli on two
+/// threads needs about 150 MB of it.
+pub const CHILD_VM_KB: u64 = 1 << 20;
+
+/// Run `program args` in `sh -c 'ulimit -v …; exec …'` (so the limit is the child's own) with
+/// at most two glibc malloc arenas, sampling its peak resident memory until it exits. A
+/// child still running after `limit` is killed and the test fails.
+pub fn run_bounded(
+    program: &Path,
+    args: &[&std::ffi::OsStr],
+    limit: std::time::Duration,
+) -> BoundedRun {
+    use std::io::Read;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {CHILD_VM_KB} && exec \"$0\" \"$@\""))
+        .arg(program)
+        .args(args)
+        .env("MALLOC_ARENA_MAX", "2")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    // Read the pipes on threads of their own, so that a chatty child never blocks on them.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kb) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|s| vm_hwm_kb(&s))
+        {
+            peak = peak.max(kb);
+        }
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} {args:?} still ran after {limit:?}", program.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    };
+    let elapsed = started.elapsed();
+    BoundedRun {
+        code: status.code(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        peak_rss_kb: peak,
+        elapsed,
+    }
+}
+
+/// `VmHWM` (peak resident set, KiB) out of a `/proc/PID/status` text.
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

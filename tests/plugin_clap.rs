@@ -266,30 +266,19 @@ fn corrupted_state_blobs_are_refused_and_change_nothing() {
     };
     assert_eq!(kept(&before).1, song["song"]);
 
-    // (blob, whether the load must fail). nice-plug's loader reads the last but one fine as a
-    // document and skips the field it cannot read (with a warning), so that load succeeds;
-    // what it must not do either is change anything.
-    let bad: [(&[u8], bool); 6] = [
-        (b"", true),
-        (b"{", true),
-        (b"\xff\xfe\x00garbage", true),
-        (
-            &state_blob(
-                &serde_json::json!({"params": {"hop": "x"}, "fields": {"analysis": "{no"}}),
-            ),
-            true,
-        ),
-        (
-            &state_blob(&serde_json::json!({"version": "0.1.0", "params": {},
-                "fields": {"analysis": "{\"song\": {\"mean\": \"x\"}}"}})),
-            false,
-        ),
-        (&blob[..blob.len() / 2], true),
+    // Blobs nice-plug cannot read as a state document: refused, nothing changes. (A document
+    // that reads but holds an analysis of the wrong types loads into defaults with a note:
+    // tests/plugin_untrusted.rs.)
+    let bad: [&[u8]; 5] = [
+        b"",
+        b"{",
+        b"\xff\xfe\x00garbage",
+        &state_blob(&serde_json::json!({"params": {"hop": "x"}, "fields": {"analysis": "{no"}})),
+        &blob[..blob.len() / 2],
     ];
     let mut played = 512;
-    for (k, (b, refused)) in bad.iter().enumerate() {
-        let loaded = load_state(&mut instance, b);
-        assert_eq!(!loaded, *refused, "corrupted blob {k}: loaded {loaded}");
+    for (k, b) in bad.iter().enumerate() {
+        assert!(!load_state(&mut instance, b), "corrupted blob {k} loaded");
         // A load writes the state at once (the worker acts on it later): compare now.
         let now = state_json(&save_state(&mut instance));
         assert_eq!(

@@ -386,10 +386,16 @@ fn reset_and_model_loading_through_the_host() {
         assert_eq!(a["song"], on_ft["song"], "the song stays");
         assert_eq!(a["heard_samples"], on_ft["heard_samples"]);
     }
-    // And back to the built-in model.
+    // And back to the built-in model. (The loaded state itself says no model path and no
+    // error: wait for the worker to have taken it.)
+    let loads = analysis(&save_state(&mut instance))["loads_applied"]
+        .as_u64()
+        .unwrap();
     load_model_state(&mut instance, None);
     let back = wait_for(&mut instance, Duration::from_secs(60), |a| {
-        a["model_path"].is_null() && a["model_error"].is_null()
+        a["loads_applied"].as_u64() > Some(loads)
+            && a["model_path"].is_null()
+            && a["model_error"].is_null()
     });
     assert_eq!(back["labels"][0], "blues");
     assert_eq!(back["model"]["name"], "GTZAN CRNN (built-in)");

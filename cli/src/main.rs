@@ -307,13 +307,24 @@ fn library_run(
         e => e.into(),
     })?;
     collect.bar.finish_and_clear();
+    if report.plan.found == 0 {
+        let roots: Vec<String> = job.roots.iter().map(|r| r.display().to_string()).collect();
+        eprintln!("no audio files under {}", roots.join(", "));
+    }
     Ok((collect, model, report))
 }
 
+/// 0: every file scored; 1: a file, folder or tag write failed, or the paths hold no audio
+/// file (as ripgrep exits 1 when nothing matched); 130: stopped by Ctrl-C. (2, a usage or
+/// model error, comes from `main`.)
 fn exit_code(report: &RunReport) -> ExitCode {
     if report.cancelled {
         ExitCode::from(130)
-    } else if report.failed > 0 || report.tag_failures > 0 || report.plan.walk.incomplete() {
+    } else if report.failed > 0
+        || report.tag_failures > 0
+        || report.plan.walk.incomplete()
+        || report.plan.found == 0
+    {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -1,6 +1,9 @@
 //! The fuzz targets' bodies and what every one asserts of a decode: valid audio, or a one-line
 //! error. A panic anywhere (ours or symphonia's, even one the library would catch) aborts
-//! through libFuzzer's panic hook and is reported as a crash.
+//! through libFuzzer's panic hook and is reported as a crash. Two targets take the other
+//! inputs that travel between people (issue 22): `model` (a safetensors file: header,
+//! metadata, tensors, a stacked head) and `plugin_state` (the state document a host hands the
+//! plugin back).
 //!
 //! Each `fuzz_targets/NAME.rs` only hands its input to the function of the same name in
 //! [`TARGETS`]; `tests/fuzz_regressions.rs` runs the same functions on stable over each
@@ -12,18 +15,30 @@ use mgr_core::audio::{
     decode_bytes, decode_bytes_symphonia, decode_flac_own, Audio, MAX_INPUT_RATE,
 };
 use mgr_core::config::MIN_INPUT_RATE;
+use mgr_core::model::meta::{MAX_LABELS, MAX_LABEL_BYTES};
+use mgr_core::model::{device, DeviceKind, Model};
+use mgr_plugin::params::{GATE_RANGE, HOP_RANGE};
+use mgr_plugin::state::{SavedState, MAX_HISTORY, MAX_PATH_BYTES};
+use mgr_plugin::ANALYSIS_FIELD;
+use nice_plug::plugin::ParamValue;
 
 /// A fuzz target's body: panics on a finding.
 pub type Target = fn(&[u8]);
 
 /// Every target by name (the name of its `fuzz_targets/` file and `corpus/` folder).
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("flac", flac),
     ("wav", wav),
     ("au", au),
     ("symphonia", symphonia),
     ("flac_vs_symphonia", flac_vs_symphonia),
+    ("model", model),
+    ("plugin_state", plugin_state),
 ];
+
+/// The targets whose inputs are not audio (their corpus and regressions sit in folders of
+/// their name).
+pub const NOT_AUDIO: [&str; 2] = ["model", "plugin_state"];
 
 /// Panics (a finding) unless `r` is valid audio or an error of one line.
 pub fn check(r: &mgr_core::Result<Audio>) {
@@ -94,4 +109,84 @@ pub fn flac_vs_symphonia(data: &[u8]) {
         .zip(sym.samples())
         .position(|(a, b)| a.to_bits() != b.to_bits());
     assert_eq!(first_diff, None, "samples differ");
+}
+
+/// Panics unless `msg` is one non-empty line.
+fn one_line(msg: &str) {
+    assert!(!msg.is_empty() && !msg.contains('\n'), "{msg:?}");
+}
+
+/// A model file as `--model` or the plugin's model path loads it: a model whose labels fit
+/// the limits, or a one-line error.
+pub fn model(data: &[u8]) {
+    let Ok(dev) = device(DeviceKind::Cpu) else {
+        panic!("no CPU device");
+    };
+    match Model::from_bytes(data, "fuzz.safetensors", &dev) {
+        Ok(m) => {
+            let labels = m.labels();
+            assert!((1..=MAX_LABELS).contains(&labels.len()), "{}", labels.len());
+            assert!(labels.iter().all(|l| l.len() <= MAX_LABEL_BYTES));
+        }
+        Err(e) => one_line(&e.to_string()),
+    }
+}
+
+/// The state document a host hands back, through the plugin's filter (what nice-plug then
+/// sets): every parameter in its range and of its type, an analysis field that reads as it
+/// is and holds at most the limits, and a note of one line; the same bytes read as the
+/// analysis field alone hold to the same limits.
+pub fn plugin_state(data: &[u8]) {
+    check_saved(&SavedState::from_untrusted(&String::from_utf8_lossy(data)));
+    let Some(state) = mgr_plugin::filtered_state(data) else {
+        return;
+    };
+    for (id, (lo, hi)) in [("hop", HOP_RANGE), ("gate", GATE_RANGE)] {
+        match state.params.get(id) {
+            None => {}
+            Some(ParamValue::F32(v)) => assert!((lo..=hi).contains(v), "{id} {v}"),
+            Some(other) => panic!("{id} {other:?}"),
+        }
+    }
+    for id in ["reset", "restart-reset"] {
+        let v = state.params.get(id);
+        assert!(
+            v.is_none_or(|v| matches!(v, ParamValue::Bool(_))),
+            "{id} {v:?}"
+        );
+    }
+    if let Some(field) = state.fields.get(ANALYSIS_FIELD) {
+        let saved: SavedState = serde_json::from_str(field)
+            .unwrap_or_else(|e| panic!("the filtered analysis does not read: {e}"));
+        check_saved(&saved);
+        // Filtered once is filtered: reading it again replaces nothing.
+        let again = SavedState::from_untrusted(field);
+        assert_eq!(again.state_note, None);
+        let plugin_written = SavedState {
+            state_note: None,
+            ..saved
+        };
+        assert_eq!(again, plugin_written);
+    }
+}
+
+/// What a loaded [`SavedState`] holds at most, and its note in one line.
+fn check_saved(s: &SavedState) {
+    assert!(s.labels.len() <= MAX_LABELS && s.history.len() <= MAX_HISTORY);
+    assert!(s.labels.iter().all(|l| l.len() <= MAX_LABEL_BYTES));
+    for p in [&s.model_path, &s.last_folder].into_iter().flatten() {
+        assert!(p.len() <= MAX_PATH_BYTES);
+    }
+    if let Some(song) = &s.song {
+        assert_eq!(song.mean.len(), s.labels.len());
+        assert!(song.mean.iter().all(|m| (0.0..=1.0).contains(m)));
+    }
+    assert!(s.heard_s.is_finite() && s.heard_s >= 0.0);
+    assert!(s
+        .history
+        .iter()
+        .all(|h| h.end_s.is_finite() && h.score.is_finite()));
+    if let Some(note) = &s.state_note {
+        one_line(note);
+    }
 }

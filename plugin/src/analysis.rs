@@ -20,7 +20,7 @@ use std::time::Instant;
 use mgr_core::aggregate::{FrameCutter, Framing, SongFrames};
 use mgr_core::config::{CLIP_SAMPLES, SAMPLE_RATE};
 
-use crate::state::{Current, HistoryEntry, SongResult};
+use crate::state::{Current, HistoryEntry, SongResult, MAX_HISTORY};
 
 /// Scores one 29.12 s clip at 12 kHz (shorter clips are zero-padded at the end).
 pub trait Scorer {
@@ -260,7 +260,8 @@ impl Analysis {
         }
     }
 
-    /// The window that ends here becomes "now" and a cell of the history.
+    /// The window that ends here becomes "now" and a cell of the history (the last
+    /// [`MAX_HISTORY`] cells are kept).
     fn show(&mut self, scores: Vec<f32>, rms: f32, silent: bool) {
         let top = mgr_core::model::argmax(&scores);
         self.history.push(HistoryEntry {
@@ -268,6 +269,9 @@ impl Analysis {
             top: top.filter(|_| !silent).map(|i| i as u16),
             score: top.map(|i| scores[i]).unwrap_or(0.0),
         });
+        if self.history.len() > MAX_HISTORY {
+            self.history.remove(0);
+        }
         self.current = Some(Current {
             scores,
             end_s: self.len() as f64 / f64::from(SAMPLE_RATE),

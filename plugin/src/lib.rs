@@ -24,6 +24,7 @@ use nice_plug_egui::{EguiEditor, RepaintNotifier};
 
 pub mod analysis;
 pub mod editor;
+pub mod loader;
 mod pace;
 pub mod params;
 pub mod state;
@@ -42,6 +43,9 @@ const RING_SECONDS: f32 = 8.0;
 
 /// Position differences (samples) below this are rounding in the host's transport, not jumps.
 const JUMP_SLACK: i64 = 64;
+
+/// The persisted field of [`MgrParams::saved`] (its `#[persist]` key).
+pub const ANALYSIS_FIELD: &str = "analysis";
 
 /// Longest an offline render waits for ring space before counting samples as dropped.
 const OFFLINE_WAIT: Duration = Duration::from_secs(30);
@@ -197,6 +201,27 @@ impl Plugin for MgrPlugin {
         self.params.clone()
     }
 
+    /// Every state a host loads passes here first (on the host's thread, before the values
+    /// are set): parameters out of range are set to their defaults and the `analysis` field is
+    /// read by [`state::SavedState::from_untrusted`], so that what nice-plug then sets is
+    /// always a valid state, with a note saying what was replaced. No file is touched here:
+    /// the model path is loaded on the worker.
+    fn filter_state(state: &mut PluginState) {
+        let mut notes = Vec::new();
+        params::sanitize(&mut state.params, &mut notes);
+        let field = state.fields.get(ANALYSIS_FIELD);
+        if field.is_none() && notes.is_empty() {
+            return;
+        }
+        let mut saved =
+            field.map_or_else(Default::default, |f| state::SavedState::from_untrusted(f));
+        notes.extend(saved.state_note.take());
+        saved.state_note = (!notes.is_empty()).then(|| notes.join("; "));
+        if let Ok(json) = serde_json::to_string(&saved) {
+            state.fields.insert(ANALYSIS_FIELD.to_string(), json);
+        }
+    }
+
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         editor::create(self.params.clone(), self.shared.clone())
     }
@@ -346,4 +371,68 @@ mod export {
 
     nice_export_clap!(MgrPlugin);
     nice_export_vst3!(MgrPlugin);
+}
+
+/// A state document as a host hands it back (nice-plug's JSON, after the blob's length
+/// prefix), read and filtered the way a load does before any value is set; `None` where
+/// nice-plug refuses the document. The entry point of the `plugin_state` fuzz target.
+pub fn filtered_state(json: &[u8]) -> Option<PluginState> {
+    let mut state = serde_json::from_slice(json).ok()?;
+    MgrPlugin::filter_state(&mut state);
+    Some(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use nice_plug::plugin::ParamValue;
+
+    use super::*;
+
+    fn document(params: BTreeMap<String, ParamValue>, analysis: Option<&str>) -> PluginState {
+        PluginState {
+            version: "0.1.0".into(),
+            params,
+            fields: analysis
+                .map(|a| BTreeMap::from([(ANALYSIS_FIELD.to_string(), a.to_string())]))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn saved(s: &PluginState) -> state::SavedState {
+        serde_json::from_str(&s.fields[ANALYSIS_FIELD]).unwrap()
+    }
+
+    /// What nice-plug sets after `filter_state` is always a state that reads; the notes on
+    /// parameters and analysis are one line together.
+    #[test]
+    fn filtered_states_always_read_and_say_what_was_replaced() {
+        let hop = BTreeMap::from([("hop".to_string(), ParamValue::F32(-2.0))]);
+        let mut s = document(
+            hop.clone(),
+            Some(r#"{"song": {"mean": "x"}, "heard_s": 3}"#),
+        );
+        MgrPlugin::filter_state(&mut s);
+        assert!(matches!(s.params["hop"], ParamValue::F32(v) if v == params::DEFAULT_HOP_S));
+        let a = saved(&s);
+        assert_eq!(a.heard_s, 3.0);
+        let note = a.state_note.unwrap();
+        assert!(
+            note.starts_with("parameter hop F32(-2.0)") && note.contains("; song: invalid type"),
+            "{note}"
+        );
+        // Bad parameters without an analysis field: one is added to carry the note.
+        let mut s = document(hop, None);
+        MgrPlugin::filter_state(&mut s);
+        assert!(saved(&s).state_note.is_some());
+        // A clean state without the field is left alone.
+        let mut s = document(BTreeMap::new(), None);
+        MgrPlugin::filter_state(&mut s);
+        assert!(s.fields.is_empty());
+        // Not JSON at all.
+        let mut s = document(BTreeMap::new(), Some("\u{0}\u{1}garbage"));
+        MgrPlugin::filter_state(&mut s);
+        assert!(saved(&s).state_note.unwrap().contains("not JSON"));
+    }
 }

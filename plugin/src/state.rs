@@ -1,5 +1,10 @@
 //! What the analysis shows (the [`Snapshot`], worker → editor) and what the host saves
 //! ([`SavedState`], inside the plugin state under the field `analysis`).
+//!
+//! A state a host hands back is untrusted (projects travel between people):
+//! [`SavedState::from_untrusted`] reads it within fixed limits, replaces what is unreadable or
+//! out of range by the default, and says what it replaced in [`SavedState::state_note`], which
+//! the editor shows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -104,6 +109,10 @@ pub struct Snapshot {
     pub model_path: Option<String>,
     /// Last model-load failure (the previous model stays active).
     pub model_error: Option<String>,
+    /// A model file being loaded (on a thread of its own), and since when.
+    pub model_loading: Option<Loading>,
+    /// What was wrong with the last state a host loaded, and what was used instead.
+    pub state_note: Option<String>,
     /// Audio stream problem (e.g. an unsupported sample rate).
     pub stream_error: Option<String>,
     /// Seconds of this song analysed (at 12 kHz).
@@ -122,6 +131,15 @@ pub struct Snapshot {
     /// Host sample rate.
     pub rate: u32,
     pub stream: StreamStats,
+}
+
+/// A model load that has not finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loading {
+    /// The file.
+    pub path: String,
+    /// When the load started.
+    pub since: std::time::Instant,
 }
 
 /// The persisted part of the analysis (JSON in the plugin state). Documented as the channel a
@@ -152,12 +170,208 @@ pub struct SavedState {
     pub dropped_samples: u64,
     /// Render speed and ring use since the plugin was created (written by the plugin).
     pub stream: Option<StreamStats>,
+    /// What was wrong with the last state a host loaded and what was used instead (written
+    /// by the plugin; ignored on load).
+    pub state_note: Option<String>,
+    /// A model file chosen but still loading, e.g. from a slow or unreachable network disk
+    /// (written by the plugin; ignored on load). `model_path` stays the active model's
+    /// until the file has loaded.
+    pub model_loading: Option<String>,
     /// State loads (host or editor) since the plugin was created that the worker has applied:
     /// it publishes this state only after it has acted on the load it took. A load is picked
     /// up a moment later on the worker thread, so this is how a host (or a test) can tell that
     /// a load has taken effect before it reads the result. Written by the plugin; the value in
     /// a loaded state is ignored (older states have none).
     pub loads_applied: u64,
+}
+
+/// Largest `analysis` field read from a loaded state, in bytes. A state the plugin saves holds
+/// at most [`MAX_HISTORY`] history cells (about 50 bytes each), [`MAX_LABELS`] labels and the
+/// model's description: under 1 MiB.
+pub const MAX_SAVED_BYTES: usize = 2 << 20;
+
+/// Most history cells kept, loaded or live: one per window, so 2 h 46 min at the shortest
+/// update interval (1 s). Older cells are dropped first.
+pub const MAX_HISTORY: usize = 10_000;
+
+/// Most song frames a loaded song result may count: a frame is 29.12 s, so a million frames
+/// is some 8,000 hours. (The count weighs the saved mean against new frames.)
+pub const MAX_FRAMES: usize = 1_000_000;
+
+/// Longest model path or folder read from a state, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+pub use mgr_core::model::meta::{MAX_LABELS, MAX_LABEL_BYTES};
+
+/// Longest note about one field of a loaded state (serde's messages quote the value).
+const MAX_NOTE_CHARS: usize = 160;
+
+impl SavedState {
+    /// The state in the `analysis` JSON a host handed back, never trusted: at most
+    /// [`MAX_SAVED_BYTES`] are read, a field that is not JSON of its type is its default,
+    /// values out of range are dropped or clamped (see [`SavedState::sanitize`]), and what was
+    /// replaced is said in `state_note`. Never panics; allocates in proportion to the input.
+    pub fn from_untrusted(json: &str) -> SavedState {
+        let mut notes = Vec::new();
+        let mut s = if json.len() > MAX_SAVED_BYTES {
+            notes.push(format!(
+                "the saved analysis is {} bytes (at most {MAX_SAVED_BYTES}): not read",
+                json.len()
+            ));
+            SavedState::default()
+        } else {
+            // Whole and typed first (the common case, no intermediate tree); else field by
+            // field, so that one bad field costs only itself.
+            serde_json::from_str(json).unwrap_or_else(|_| Self::field_by_field(json, &mut notes))
+        };
+        s.sanitize(&mut notes);
+        s.state_note = (!notes.is_empty()).then(|| notes.join("; "));
+        s
+    }
+
+    /// Each known field of `json` that reads as its type, the others at their defaults.
+    fn field_by_field(json: &str, notes: &mut Vec<String>) -> SavedState {
+        let mut map = match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(other) => {
+                notes.push(format!(
+                    "the saved analysis is a JSON {}, not an object: not read",
+                    json_kind(&other)
+                ));
+                return SavedState::default();
+            }
+            Err(e) => {
+                notes.push(short(&format!(
+                    "the saved analysis is not JSON ({e}): not read"
+                )));
+                return SavedState::default();
+            }
+        };
+        let mut s = SavedState::default();
+        macro_rules! field {
+            ($($name:ident),*) => {$(
+                if let Some(v) = map.remove(stringify!($name)) {
+                    match serde_json::from_value(v) {
+                        Ok(v) => s.$name = v,
+                        Err(e) => notes.push(short(&format!(
+                            "{}: {e} (not read)",
+                            stringify!($name)
+                        ))),
+                    }
+                }
+            )*};
+        }
+        field!(
+            model_path,
+            last_folder,
+            labels,
+            song,
+            history,
+            heard_s,
+            heard_samples,
+            dropped_samples
+        );
+        s
+    }
+
+    /// Drop or clamp what is out of range: paths longer than [`MAX_PATH_BYTES`] or with
+    /// control characters, more than [`MAX_LABELS`] labels (and then the song and history
+    /// that refer to them), a song result that does not match the labels or is not a
+    /// probability per label, history cells past [`MAX_HISTORY`] (the oldest) or not finite,
+    /// a negative or non-finite time. What the plugin writes for itself (`model`,
+    /// `model_error`, `stream`, `state_note`, `model_loading`, `loads_applied`) is cleared.
+    pub fn sanitize(&mut self, notes: &mut Vec<String>) {
+        for (name, path) in [
+            ("model_path", &mut self.model_path),
+            ("last_folder", &mut self.last_folder),
+        ] {
+            if path
+                .as_deref()
+                .is_some_and(|p| p.len() > MAX_PATH_BYTES || p.chars().any(char::is_control))
+            {
+                notes.push(format!(
+                    "{name} is longer than {MAX_PATH_BYTES} bytes or holds control characters \
+                     (not used)"
+                ));
+                *path = None;
+            }
+        }
+        let bad_label = |l: &String| l.len() > MAX_LABEL_BYTES || l.chars().any(char::is_control);
+        if self.labels.len() > MAX_LABELS || self.labels.iter().any(bad_label) {
+            notes.push(format!(
+                "{} labels, or a label longer than {MAX_LABEL_BYTES} bytes (labels, song and \
+                 history not used)",
+                self.labels.len()
+            ));
+            self.labels.clear();
+            self.song = None;
+            self.history.clear();
+        }
+        let n = self.labels.len();
+        if let Some(song) = &self.song {
+            let fits = n > 0
+                && song.mean.len() == n
+                && song.mean.iter().all(|m| (0.0..=1.0).contains(m))
+                && (1..=MAX_FRAMES).contains(&song.frames);
+            if !fits {
+                notes.push(format!(
+                    "the song result is not {n} scores in [0, 1] over 1 to {MAX_FRAMES} \
+                     frames (not used)"
+                ));
+                self.song = None;
+            }
+        }
+        self.song_label = None;
+        if self.history.len() > MAX_HISTORY {
+            notes.push(format!(
+                "{} history cells (the last {MAX_HISTORY} kept)",
+                self.history.len()
+            ));
+            self.history.drain(..self.history.len() - MAX_HISTORY);
+        }
+        let before = self.history.len();
+        self.history.retain(|h| {
+            h.end_s.is_finite()
+                && h.end_s >= 0.0
+                && (0.0..=1.0).contains(&h.score)
+                && h.top.is_none_or(|t| usize::from(t) < n)
+        });
+        if self.history.len() < before {
+            notes.push(format!(
+                "{} history cells with a time, score or genre out of range (dropped)",
+                before - self.history.len()
+            ));
+        }
+        if !(self.heard_s.is_finite() && self.heard_s >= 0.0) {
+            notes.push(format!("heard_s {} is not a time (0 used)", self.heard_s));
+            self.heard_s = 0.0;
+        }
+        self.model = None;
+        self.model_error = None;
+        self.stream = None;
+        self.state_note = None;
+        self.model_loading = None;
+        self.loads_applied = 0;
+    }
+}
+
+/// At most [`MAX_NOTE_CHARS`] characters of `s`.
+fn short(s: &str) -> String {
+    match s.char_indices().nth(MAX_NOTE_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "list",
+        serde_json::Value::Object(_) => "object",
+    }
 }
 
 /// Shared cell for [`SavedState`]: the worker writes it after every update, the host reads it
@@ -320,6 +534,177 @@ mod tests {
         assert!(cell.take_restored().is_some());
         cell.store(SavedState::default());
         assert_eq!(cell.get().loads_applied, 3);
+    }
+
+    fn note(s: &SavedState) -> &str {
+        s.state_note.as_deref().unwrap_or_default()
+    }
+
+    fn labels(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("g{i}")).collect()
+    }
+
+    /// A state as the plugin saves it reads back as it was, with no note.
+    #[test]
+    fn a_valid_state_reads_back_unchanged() {
+        let s = SavedState {
+            model_path: Some("/m/house.safetensors".into()),
+            last_folder: Some("/m".into()),
+            labels: labels(3),
+            song: Some(SongResult {
+                mean: vec![0.2, 0.5, 0.3],
+                frames: 4,
+            }),
+            history: vec![HistoryEntry {
+                end_s: 29.12,
+                top: Some(1),
+                score: 0.5,
+            }],
+            heard_s: 120.0,
+            heard_samples: 1_440_000,
+            ..SavedState::default()
+        };
+        let back = SavedState::from_untrusted(&serde_json::to_string(&s).unwrap());
+        assert_eq!(back, s);
+    }
+
+    /// Too large, not JSON, nested past serde_json's limit, not an object: defaults and a
+    /// note, at once.
+    #[test]
+    fn unreadable_states_are_defaults_with_a_note() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let nested_field = format!("{{\"song\": {deep}}}");
+        let huge = format!("{{\"labels\": [\"{}\"]}}", "x".repeat(MAX_SAVED_BYTES));
+        for (json, want) in [
+            (huge.as_str(), "bytes (at most 2097152): not read"),
+            ("{\"song\": ", "the saved analysis is not JSON"),
+            (deep.as_str(), "recursion limit exceeded"),
+            (nested_field.as_str(), "recursion limit exceeded"),
+            ("[1, 2]", "a JSON list, not an object"),
+            ("", "the saved analysis is not JSON"),
+        ] {
+            let s = SavedState::from_untrusted(json);
+            assert!(
+                note(&s).contains(want),
+                "{:?}: {}",
+                &json[..json.len().min(20)],
+                note(&s)
+            );
+            assert_eq!(
+                SavedState {
+                    state_note: None,
+                    ..s
+                },
+                SavedState::default()
+            );
+        }
+    }
+
+    /// A field of the wrong type costs only itself.
+    #[test]
+    fn a_field_of_the_wrong_type_is_its_default() {
+        let s = SavedState::from_untrusted(
+            r#"{"model_path": 7, "labels": ["a", "b"], "song": {"mean": "x"},
+                "history": [{"end_s": 30.0, "top": 1, "score": 0.9}], "heard_s": "long"}"#,
+        );
+        assert_eq!(s.model_path, None);
+        assert_eq!(s.labels, ["a", "b"]);
+        assert_eq!(s.song, None);
+        assert_eq!(s.history.len(), 1);
+        assert_eq!(s.heard_s, 0.0);
+        let n = note(&s);
+        for want in [
+            "model_path: invalid type",
+            "song: invalid type",
+            "heard_s: invalid",
+        ] {
+            assert!(n.contains(want), "{n}");
+        }
+    }
+
+    /// Out-of-range values: dropped or clamped, each with a note.
+    #[test]
+    fn values_out_of_range_are_dropped() {
+        let cell = |end_s: f32, top: Option<u16>, score: f32| HistoryEntry { end_s, top, score };
+        let history = |n: usize| SavedState {
+            labels: labels(2),
+            history: (0..n).map(|i| cell(i as f32, Some(1), 0.5)).collect(),
+            ..SavedState::default()
+        };
+        // A million cells are 40 MB of JSON: not read at all.
+        let s = SavedState::from_untrusted(&serde_json::to_string(&history(1_000_000)).unwrap());
+        assert_eq!(s.history.len(), 0);
+        assert!(
+            note(&s).contains("(at most 2097152): not read"),
+            "{}",
+            note(&s)
+        );
+        // Twice the limit fits in the bytes: the newest cells are kept.
+        let s = SavedState::from_untrusted(&serde_json::to_string(&history(20_000)).unwrap());
+        assert_eq!(s.history.len(), MAX_HISTORY);
+        assert_eq!(s.history[0].end_s, (20_000 - MAX_HISTORY) as f32);
+        assert!(note(&s).contains("20000 history cells (the last 10000 kept)"));
+
+        let bad = SavedState {
+            model_path: Some("a\u{0}b".into()),
+            last_folder: Some("/".repeat(MAX_PATH_BYTES + 1)),
+            labels: labels(2),
+            song: Some(SongResult {
+                mean: vec![0.5, 7.0],
+                frames: 3,
+            }),
+            history: vec![
+                cell(-1.0, None, 0.5),
+                cell(5.0, Some(2), 0.5),
+                cell(5.0, Some(1), 0.5),
+                cell(5.0, None, 2.0),
+            ],
+            heard_s: -3.0,
+            model_error: Some("old".into()),
+            loads_applied: 9,
+            ..SavedState::default()
+        };
+        let s = SavedState::from_untrusted(&serde_json::to_string(&bad).unwrap());
+        assert_eq!((s.model_path, s.last_folder), (None, None));
+        assert_eq!(s.song, None);
+        assert_eq!(s.history, [cell(5.0, Some(1), 0.5)]);
+        assert_eq!((s.heard_s, s.model_error, s.loads_applied), (0.0, None, 0));
+        let n = s.state_note.unwrap();
+        for want in [
+            "model_path is longer",
+            "last_folder is longer",
+            "the song result is not 2 scores in [0, 1]",
+            "3 history cells",
+            "heard_s -3 is not a time",
+        ] {
+            assert!(n.contains(want), "{n}\nwanted: {want}");
+        }
+
+        let many = SavedState {
+            labels: labels(MAX_LABELS + 1),
+            song: Some(SongResult {
+                mean: vec![0.0; MAX_LABELS + 1],
+                frames: 1,
+            }),
+            ..SavedState::default()
+        };
+        let s = SavedState::from_untrusted(&serde_json::to_string(&many).unwrap());
+        assert!(
+            s.labels.is_empty() && s.song.is_none(),
+            "{:?}",
+            s.state_note
+        );
+        // A song of more frames than anyone has heard would outweigh every new frame.
+        let frames = SavedState {
+            labels: labels(1),
+            song: Some(SongResult {
+                mean: vec![0.5],
+                frames: usize::MAX,
+            }),
+            ..SavedState::default()
+        };
+        let s = SavedState::from_untrusted(&serde_json::to_string(&frames).unwrap());
+        assert!(s.song.is_none());
     }
 
     /// A state saved before the counter existed still loads.

@@ -7,22 +7,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use mgr_core::config::{CLIP_SAMPLES, N_FRAMES, N_MELS, SAMPLE_RATE};
 use mgr_core::mel::LogMel;
 use mgr_core::model::meta::keys;
-use mgr_core::model::{device, DeviceKind, Model, ModelSpec};
+use mgr_core::model::Model;
 use mgr_core::resample::StreamResampler;
 use nice_plug_egui::RepaintNotifier;
 
 use crate::analysis::{Analysis, Scorer, Settings};
+use crate::loader::{load_model, LoadFn, Loaded, Loader};
 use crate::pace::RENDER_LEAD;
 use crate::params::MgrParams;
 use crate::state::{
-    Current, HistoryEntry, ModelInfo, SavedCell, SavedState, Snapshot, SongResult, StreamStats,
-    BUILTIN_NAME,
+    Current, HistoryEntry, Loading, ModelInfo, SavedCell, SavedState, Snapshot, SongResult,
+    StreamStats, BUILTIN_NAME,
 };
 
 /// Threads of the rayon pool that the network's CPU kernels run on: one pool for all the
@@ -39,6 +40,19 @@ const SETTLE_AFTER: Duration = Duration::from_millis(300);
 /// The worker is behind when, after taking a chunk, the ring still holds more than this many
 /// seconds of input: it then scores only the song frames until it has caught up.
 const BEHIND_S: f32 = 0.5;
+
+/// While a chosen model loads, the audio waits in the ring (and commands wait) for at most
+/// this long, so that the song starts on the new model with the first sample after the
+/// choice. In real time, less than the ring holds (`RING_SECONDS`, 8 s): nothing is dropped.
+const HOLD_REALTIME: Duration = Duration::from_secs(5);
+
+/// The same in an offline render, which waits for the analysis anyway: less than the 30 s the
+/// audio thread waits for ring space before it counts samples as dropped.
+const HOLD_OFFLINE: Duration = Duration::from_secs(20);
+
+/// Commands kept waiting during a hold at most (a host that re-activates the plugin many
+/// times meanwhile ends the hold: each holds a ring).
+const MAX_DEFERRED: usize = 4;
 
 /// Messages from the plugin and the editor.
 pub enum Command {
@@ -144,37 +158,6 @@ impl Scorer for Net {
     }
 }
 
-/// Which model file, and which version of it (a file rewritten by a new fine-tune is another
-/// model).
-type ModelKey = (Option<String>, Option<(u64, Option<SystemTime>)>);
-
-/// Load a model, or share the one another instance in this process already loaded from the
-/// same file: the weights and their Winograd form are read-only during inference and take
-/// about 9 MB, which eight instances on a mix need only once.
-fn load_model(path: Option<&str>) -> Result<Arc<Model>, String> {
-    static LOADED: Mutex<Vec<(ModelKey, Weak<Model>)>> = Mutex::new(Vec::new());
-    let version = path
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map(|m| (m.len(), m.modified().ok()));
-    let key: ModelKey = (path.map(str::to_string), version);
-    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
-    loaded.retain(|(_, m)| m.strong_count() > 0);
-    if let Some(m) = loaded
-        .iter()
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, m)| m.upgrade())
-    {
-        return Ok(m);
-    }
-    let dev = device(DeviceKind::Cpu).map_err(|e| e.to_string())?;
-    // A path is always a file, even one called `gtzan`; no path is the built-in default.
-    let spec = path.map_or_else(ModelSpec::default, |p| ModelSpec::File(p.into()));
-    let model = spec.load(&dev).map_err(|e| e.to_string())?;
-    let model = Arc::new(model);
-    loaded.push((key, Arc::downgrade(&model)));
-    Ok(model)
-}
-
 /// Name, description, base model and provenance of `model` loaded from `path` (`None`: built-in).
 fn model_info(model: &Model, path: Option<&str>) -> ModelInfo {
     let meta = model.metadata();
@@ -240,7 +223,7 @@ impl Worker {
                 // Cleared however the thread ends, a panic included: the audio thread only
                 // waits for room in the ring while the worker lives.
                 let _alive = AliveGuard(shared.clone());
-                let mut state = WorkerState::new(shared, params);
+                let mut state = WorkerState::new(shared, params, Arc::new(load_model));
                 state.run(rx);
             })?;
         Ok(Self {
@@ -275,6 +258,12 @@ struct WorkerState {
     last_folder: Option<String>,
     labels: Vec<String>,
     model_error: Option<String>,
+    /// Model files load on threads of their own (see `loader.rs`).
+    loader: Loader,
+    /// Commands that arrived while the audio waited for a model (see [`HOLD_REALTIME`]).
+    deferred: Vec<Command>,
+    /// What the last state a host loaded had wrong.
+    state_note: Option<String>,
     stream_error: Option<String>,
     ring: Option<rtrb::Consumer<f32>>,
     resampler: Option<StreamResampler>,
@@ -294,7 +283,7 @@ struct WorkerState {
 }
 
 impl WorkerState {
-    fn new(shared: Arc<Shared>, params: Arc<MgrParams>) -> Self {
+    fn new(shared: Arc<Shared>, params: Arc<MgrParams>, load: LoadFn) -> Self {
         Self {
             shared,
             params,
@@ -304,6 +293,9 @@ impl WorkerState {
             last_folder: None,
             labels: Vec::new(),
             model_error: None,
+            loader: Loader::new(load),
+            deferred: Vec::new(),
+            state_note: None,
             stream_error: None,
             ring: None,
             resampler: None,
@@ -322,21 +314,54 @@ impl WorkerState {
 
     fn settings(&self, catch_up: bool) -> Settings {
         Settings {
-            hop_s: self.params.hop.value(),
-            gate_db: self.params.gate.value(),
+            hop_s: self.params.hop_s(),
+            gate_db: self.params.gate_db(),
             catch_up,
         }
+    }
+
+    /// A chosen model is loading, and the audio (and the commands) wait for it: for at most
+    /// [`HOLD_REALTIME`] / [`HOLD_OFFLINE`], then the analysis goes on with the model it has.
+    fn holding(&self) -> bool {
+        let hold = if self.offline {
+            HOLD_OFFLINE
+        } else {
+            HOLD_REALTIME
+        };
+        self.loader
+            .pending()
+            .is_some_and(|(_, since)| since.elapsed() < hold)
+            && self.deferred.len() < MAX_DEFERRED
     }
 
     fn run(&mut self, rx: Receiver<Command>) {
         loop {
             match rx.recv_timeout(POLL) {
                 Ok(Command::Quit) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(cmd) if self.holding() => self.deferred.push(cmd),
                 Ok(cmd) => self.command(cmd),
                 Err(RecvTimeoutError::Timeout) => {}
             }
+            if let Some(loaded) = self.loader.poll() {
+                self.loaded(loaded);
+            }
+            if !self.holding() {
+                for cmd in std::mem::take(&mut self.deferred) {
+                    self.command(cmd);
+                }
+            }
             if let Some(saved) = self.shared.saved.take_restored() {
                 self.restore(saved);
+            }
+            if self.holding() {
+                // Keep the "loading" line moving and the load count current.
+                if self.last_publish.elapsed() >= Duration::from_millis(250) {
+                    self.dirty = true;
+                }
+                if self.dirty {
+                    self.publish();
+                }
+                continue;
             }
             let got = self.drain();
             if got {
@@ -392,26 +417,27 @@ impl WorkerState {
         self.dirty = true;
     }
 
-    /// Load another model; on success the song starts again, on failure the current model and
-    /// song stay and the error is shown. Returns whether it loaded.
-    fn switch_model(&mut self, path: Option<String>) -> bool {
-        match load_model(path.as_deref()) {
+    /// The newest model load finished: on success the model is installed and the song starts
+    /// again (with the song of the state that asked, if it fits the new labels); on failure
+    /// the current model and song stay and the error is shown.
+    fn loaded(&mut self, loaded: Loaded) {
+        let Loaded {
+            path,
+            result,
+            state,
+        } = loaded;
+        match result {
             Ok(model) => {
                 self.model_error = None;
-                self.install(model, path);
+                self.install(model, Some(path));
                 self.analysis = Analysis::new();
                 self.ended = None;
-                true
+                self.restore_song(state);
             }
-            Err(e) => {
-                // The library's message names the file and what is wrong with it.
-                self.model_error = Some(match path {
-                    Some(_) => e,
-                    None => format!("built-in model: {e}"),
-                });
-                false
-            }
+            // The library's message names the file and what is wrong with it.
+            Err(e) => self.model_error = Some(e),
         }
+        self.dirty = true;
     }
 
     fn install(&mut self, model: Arc<Model>, path: Option<String>) {
@@ -428,44 +454,65 @@ impl WorkerState {
         });
     }
 
-    /// Load the model on first use (never in the plugin's constructor).
+    /// The model for the audio (never in the plugin's constructor): the one installed, else
+    /// the built-in (compiled in: no file is read) unless a chosen file is still within its
+    /// hold.
     fn ensure_model(&mut self) -> bool {
-        if self.net.is_none() {
-            match load_model(self.model_path.as_deref()) {
-                Ok(m) => {
-                    let p = self.model_path.clone();
-                    self.install(m, p);
-                }
-                Err(e) => {
-                    self.model_error = Some(format!("could not load the model: {e}"));
-                    if self.model_path.is_some() {
-                        // Fall back to the built-in model; the error stays visible.
-                        self.model_path = None;
-                        if let Ok(m) = load_model(None) {
-                            self.install(m, None);
-                        }
-                    }
-                }
+        if self.net.is_none() && !self.holding() {
+            match load_model(None) {
+                Ok(m) => self.install(m, None),
+                Err(e) => self.model_error = Some(format!("built-in model: {e}")),
             }
         }
         self.net.is_some()
     }
 
+    /// A state a host (or the editor) loaded. Another model file starts loading on its own
+    /// thread (the song waits for it, see [`loader`](crate::loader)); the built-in model needs
+    /// no file and is switched to here. The song and history apply now, or once the new model
+    /// is in.
     fn restore(&mut self, saved: SavedState) {
         self.last_folder = saved.last_folder.clone();
-        if saved.model_path != self.model_path {
-            if self.net.is_some() {
-                if !self.switch_model(saved.model_path.clone()) {
-                    // Nothing is lost: the current model and its song stay.
-                    self.dirty = true;
-                    return;
+        self.state_note = saved.state_note.clone();
+        self.dirty = true;
+        match saved.model_path.clone() {
+            Some(path) if Some(&path) != self.model_path.as_ref() => {
+                if let Err(e) = self.loader.start(path, saved) {
+                    self.model_error = Some(e);
                 }
-            } else {
-                self.model_path = saved.model_path.clone();
-                self.model_error = None;
+                return;
+            }
+            Some(_) => self.loader.cancel(),
+            None => {
+                self.loader.cancel();
+                if self.model_path.is_some() {
+                    match load_model(None) {
+                        Ok(m) => {
+                            self.model_error = None;
+                            self.install(m, None);
+                            self.analysis = Analysis::new();
+                            self.ended = None;
+                        }
+                        Err(e) => {
+                            // Nothing is lost: the current model and its song stay.
+                            self.model_error = Some(format!("built-in model: {e}"));
+                            return;
+                        }
+                    }
+                } else {
+                    self.model_error = None;
+                }
             }
         }
-        let compatible = self.labels.is_empty() || saved.labels == self.labels;
+        self.restore_song(saved);
+    }
+
+    /// The saved song and history, if they were made with the labels in use. A state without
+    /// labels heard nothing (a new project, or one whose analysis was unreadable): the song
+    /// starts again.
+    fn restore_song(&mut self, saved: SavedState) {
+        let compatible =
+            self.labels.is_empty() || saved.labels.is_empty() || saved.labels == self.labels;
         if compatible {
             if self.labels.is_empty() {
                 self.labels = saved.labels.clone();
@@ -640,6 +687,11 @@ impl WorkerState {
             model: self.model_info.clone(),
             model_path: self.model_path.clone(),
             model_error: self.model_error.clone(),
+            model_loading: self.loader.pending().map(|(path, since)| Loading {
+                path: path.to_string(),
+                since,
+            }),
+            state_note: self.state_note.clone(),
             stream_error: self.stream_error.clone(),
             heard_s: view.len as f64 / f64::from(SAMPLE_RATE),
             buffered: view.buffered,
@@ -661,6 +713,8 @@ impl WorkerState {
             last_folder: self.last_folder.clone(),
             model: Some(self.model_info.clone()),
             model_error: self.model_error.clone(),
+            state_note: self.state_note.clone(),
+            model_loading: self.loader.pending().map(|(path, _)| path.to_string()),
             labels: self.labels.clone(),
             song,
             song_label,
@@ -676,5 +730,108 @@ impl WorkerState {
         self.shared.repaint.request_repaint();
         self.dirty = false;
         self.last_publish = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Condvar;
+
+    use super::*;
+    use crate::loader::LOAD_SLOW;
+
+    /// Files that never answer until their gate opens, as on a network disk that hung.
+    static GATES: (Mutex<u32>, Condvar) = (Mutex::new(0), Condvar::new());
+
+    /// `hung-N.safetensors` blocks until gate N opens; any other file is the built-in weights.
+    fn stand_in(path: Option<&str>) -> Result<Arc<Model>, String> {
+        if let Some(n) = path.and_then(|p| p.strip_prefix("hung-")) {
+            let n: u32 = n.trim_end_matches(".safetensors").parse().unwrap();
+            let (open, cv) = &GATES;
+            let mut g = open.lock().unwrap();
+            while *g < n {
+                g = cv.wait(g).unwrap();
+            }
+        }
+        load_model(None)
+    }
+
+    fn open_gate(n: u32) {
+        *GATES.0.lock().unwrap() = n;
+        GATES.1.notify_all();
+    }
+
+    fn wait_for(shared: &Shared, what: &str, done: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+        let t = Instant::now();
+        loop {
+            let s = shared.snapshot.load_full();
+            if done(&s) {
+                return s;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "{what}: {s:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn choose(shared: &Shared, path: &str) {
+        shared.saved.request(SavedState {
+            model_path: Some(path.into()),
+            ..SavedState::default()
+        });
+    }
+
+    /// A load that never finishes blocks nothing: it is shown as loading (still after
+    /// [`LOAD_SLOW`]), a newer choice replaces it at once, its model is dropped when it
+    /// finally comes, and the worker quits at once while another load hangs.
+    #[test]
+    fn a_hung_load_blocks_nothing_and_a_newer_choice_supersedes_it() {
+        let params = Arc::new(MgrParams::default());
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            saved: params.saved.clone(),
+            signals: AudioSignals::default(),
+            repaint: RepaintNotifier::new(),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = {
+            let shared = shared.clone();
+            std::thread::spawn(move || WorkerState::new(shared, params, Arc::new(stand_in)).run(rx))
+        };
+        let loading = |p: &'static str| {
+            move |s: &Snapshot| s.model_loading.as_ref().is_some_and(|l| l.path == p)
+        };
+        choose(&shared, "hung-1.safetensors");
+        wait_for(&shared, "loading", loading("hung-1.safetensors"));
+        std::thread::sleep(LOAD_SLOW);
+        let s = wait_for(&shared, "still loading", loading("hung-1.safetensors"));
+        assert!(s.model_loading.as_ref().unwrap().since.elapsed() >= LOAD_SLOW);
+        assert_eq!(
+            shared.saved.get().model_loading.as_deref(),
+            Some("hung-1.safetensors")
+        );
+
+        choose(&shared, "other.safetensors");
+        let s = wait_for(&shared, "the newer choice", |s| {
+            s.model_path.as_deref() == Some("other.safetensors")
+        });
+        assert!(
+            s.model_loading.is_none() && s.model_error.is_none(),
+            "{s:?}"
+        );
+        assert_eq!(s.model.name, "other.safetensors");
+
+        // The hung file answers at last: its model is not wanted any more.
+        open_gate(1);
+        std::thread::sleep(Duration::from_millis(300));
+        let s = shared.snapshot.load_full();
+        assert_eq!(s.model_path.as_deref(), Some("other.safetensors"));
+
+        choose(&shared, "hung-2.safetensors");
+        wait_for(&shared, "loading again", loading("hung-2.safetensors"));
+        let t = Instant::now();
+        tx.send(Command::Quit).unwrap();
+        worker.join().unwrap();
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        open_gate(2);
     }
 }

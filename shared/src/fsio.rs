@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::error::IoError;
 
 /// What a path names when it is not a regular file, in words (`a named pipe (FIFO)`).
-fn kind_of(t: std::fs::FileType) -> &'static str {
+pub fn kind_of(t: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

@@ -1,13 +1,46 @@
-//! The controls card: the model row with *Reset song*, the model's description, the last
-//! model error, and the parameters' sliders.
+//! The controls card: the model row with *Reset song*, the model's description, one line of
+//! notices (a model still loading, the last model error, what a loaded project state had
+//! wrong), and the parameters' sliders.
 
-use egui::{Align, Layout, RichText};
+use egui::{Align, Color32, Layout, RichText};
 use nice_plug_egui::widgets::ParamSlider;
 
 use super::model::model_lines;
-use super::theme::{card, DIM, ERROR};
+use super::theme::{card, ACCENT, DIM, ERROR};
 use super::App;
+use crate::loader::LOAD_SLOW;
 use crate::state::Snapshot;
+
+/// The notices to show, most pressing first, and the colour of the line.
+fn notices(snap: &Snapshot, dialog_note: Option<&String>) -> Option<(String, Color32)> {
+    let mut lines = Vec::new();
+    let mut colour = DIM;
+    if let Some(l) = &snap.model_loading {
+        let secs = l.since.elapsed().as_secs();
+        if l.since.elapsed() < LOAD_SLOW {
+            lines.push(format!("loading {}…", l.path));
+        } else {
+            lines.push(format!(
+                "still loading {} ({secs} s): the file may be on a slow or unreachable disk; \
+                 choose another model to replace it",
+                l.path
+            ));
+            colour = ERROR;
+        }
+    }
+    if let Some(e) = &snap.model_error {
+        lines.push(e.clone());
+        colour = ERROR;
+    }
+    if let Some(n) = &snap.state_note {
+        lines.push(format!("project state: {n}"));
+        if colour == DIM {
+            colour = ACCENT;
+        }
+    }
+    lines.extend(dialog_note.cloned());
+    (!lines.is_empty()).then(|| (lines.join(" · "), colour))
+}
 
 impl App {
     pub(super) fn controls(&mut self, ui: &mut egui::Ui, snap: &Snapshot) {
@@ -22,8 +55,10 @@ impl App {
                 });
             });
             model_lines(ui, snap);
-            if let Some(e) = snap.model_error.as_ref().or(self.dialog_note.as_ref()) {
-                ui.label(RichText::new(e).size(11.0).color(ERROR));
+            if let Some((line, colour)) = notices(snap, self.dialog_note.as_ref()) {
+                // One line (the card has a fixed height); the whole text on hover.
+                ui.add(egui::Label::new(RichText::new(&line).size(11.0).color(colour)).truncate())
+                    .on_hover_text(line);
             }
             self.sliders(ui);
         });

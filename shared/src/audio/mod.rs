@@ -83,7 +83,7 @@ impl Decoder {
 fn read_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
     use std::io::Read;
     let io = |e| Error::from(IoError::read(path)(e));
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = crate::fsio::open_regular(path)?;
     bytes.clear();
     // The length on disk is a hint (a device or a pipe says 0): the read is bounded anyway.
     if let Ok(meta) = file.metadata() {

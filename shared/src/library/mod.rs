@@ -112,6 +112,8 @@ pub struct RunPlan {
     /// What the walk found and skipped (`files` left empty: they
     /// are counted in `listed`).
     pub walk: Walk,
+    /// Audio files the walk found (before `--shard`): 0 when the paths hold none.
+    pub found: usize,
     /// Files in this shard (all files without `--shard`).
     pub listed: usize,
     /// Files skipped because the result file has them.
@@ -178,7 +180,9 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunReport, LibraryError> {
     let mut walked = walk::walk(&job.roots, job.walk);
-    let (files, already_tagged) = select(job, std::mem::take(&mut walked.files));
+    let files = std::mem::take(&mut walked.files);
+    let found = files.len();
+    let (files, already_tagged) = select(job, files);
     let listed = files.len();
     let labels = model.labels();
     // Identity of every file (only needed for a result file).
@@ -210,6 +214,7 @@ pub fn run(
     }
     let plan = RunPlan {
         walk: walked,
+        found,
         listed,
         already_done: listed - todo.len(),
         todo: todo.len(),

@@ -12,7 +12,11 @@
 //!   walked at most once.
 //! * A folder that cannot be read is reported once and skipped; the walk goes on.
 //! * Files are kept when their extension is one of [`AUDIO_EXTENSIONS`]; a file given
-//!   explicitly is kept whatever its name (decoding will say if it is not audio).
+//!   explicitly is kept whatever its name (decoding will say if it is not audio, or that it
+//!   is not a regular file).
+//! * Only regular files are kept: a device, FIFO or socket met in a folder (or a link to one),
+//!   whatever its name, is reported once and skipped, never opened: a FIFO would block the
+//!   reader, `/dev/zero` would never end.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +71,13 @@ pub enum WalkNote {
         /// The link.
         path: PathBuf,
     },
+    /// A device, FIFO or socket (or a link to one) with an audio file's name.
+    NotAFile {
+        /// The path as walked.
+        path: PathBuf,
+        /// What it is instead of a regular file ([`crate::fsio::kind_of`]).
+        kind: &'static str,
+    },
 }
 
 impl std::fmt::Display for WalkNote {
@@ -95,6 +106,13 @@ impl std::fmt::Display for WalkNote {
                 write!(
                     f,
                     "{}: symbolic link to a folder, not followed",
+                    path.display()
+                )
+            }
+            Self::NotAFile { path, kind } => {
+                write!(
+                    f,
+                    "{}: {kind}, not a regular file (skipped)",
                     path.display()
                 )
             }
@@ -252,14 +270,28 @@ impl Walker {
                             self.walk.notes.push(WalkNote::LinkNotFollowed { path });
                         }
                     }
+                    Ok(meta) if !meta.is_file() && has_audio_extension(&path) => {
+                        self.not_a_file(path, meta.file_type());
+                    }
                     // A link to a file, or a dangling link (reported when it fails to open).
                     _ if has_audio_extension(&path) => self.walk.files.push(path),
                     _ => {}
                 }
             } else if has_audio_extension(&path) {
-                self.walk.files.push(path);
+                if kind.is_file() {
+                    self.walk.files.push(path);
+                } else {
+                    self.not_a_file(path, kind);
+                }
             }
         }
+    }
+}
+
+impl Walker {
+    fn not_a_file(&mut self, path: PathBuf, kind: std::fs::FileType) {
+        let kind = crate::fsio::kind_of(kind);
+        self.walk.notes.push(WalkNote::NotAFile { path, kind });
     }
 }
 
@@ -303,6 +335,47 @@ impl std::str::FromStr for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO, a socket and a link to `/dev/zero` with audio names are reported and skipped;
+    /// the regular file beside them is kept, and the same special files given explicitly are
+    /// kept (reading them says what they are).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn special_files_are_reported_and_skipped() {
+        let dir = std::env::temp_dir().join(format!("mgr-walk-special-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.mp3"), b"x").unwrap();
+        let fifo = dir.join("b.mp3");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let _socket = std::os::unix::net::UnixListener::bind(dir.join("c.wav")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("d.flac")).unwrap();
+        let w = walk(std::slice::from_ref(&dir), WalkOptions::default());
+        assert_eq!(w.files, [dir.join("a.mp3")]);
+        let notes: Vec<String> = w.notes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            notes,
+            [
+                format!(
+                    "{}: a named pipe (FIFO), not a regular file (skipped)",
+                    fifo.display()
+                ),
+                format!(
+                    "{}: a socket, not a regular file (skipped)",
+                    dir.join("c.wav").display()
+                ),
+                format!(
+                    "{}: a device, not a regular file (skipped)",
+                    dir.join("d.flac").display()
+                ),
+            ]
+        );
+        assert!(!w.incomplete());
+        let explicit = walk(std::slice::from_ref(&fifo), WalkOptions::default());
+        assert_eq!(explicit.files, [fifo]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn shards_partition_the_list() {

@@ -7,6 +7,103 @@
 
 use std::collections::HashMap;
 
+/// Most metadata entries a model file may carry: the published files carry 20, a trained one
+/// 25.
+pub const MAX_ENTRIES: usize = 64;
+
+/// Most bytes of metadata (keys and values together): the published files carry 3 KB, a
+/// trained one 5 KB, and a fine-tune's `history` grows by about 150 bytes an epoch (300
+/// epochs at most by default: 45 KB).
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// Most labels a model may have: the published taggers have 50, GTZAN 10. The limit keeps
+/// every per-label table (scores, bars, history colours, the stacked head) small.
+pub const MAX_LABELS: usize = 1024;
+
+/// Longest label, in bytes (the longest published one, `female vocalists`, has 16).
+pub const MAX_LABEL_BYTES: usize = 128;
+
+/// Entries shown on one line (`classify`'s model line, the plugin's model panel): a control
+/// character in them (a newline, a terminal escape) is refused.
+const ONE_LINE: [&str; 6] = [
+    keys::MODEL,
+    keys::BASE_MODEL,
+    keys::BASE_MODEL_SPEC,
+    keys::STRATEGY,
+    keys::OUTPUT_ACTIVATION,
+    keys::BN_EPS,
+];
+
+/// `s` holds a control character other than the line breaks and tabs of formatted JSON
+/// (`one_line`: any control character).
+fn has_control(s: &str, one_line: bool) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && (one_line || !matches!(c, '\n' | '\r' | '\t')))
+}
+
+/// Check a model file's metadata against the limits above: number and size of the entries,
+/// no control characters in what is shown, and a provenance whose summary is one line.
+pub fn check(meta: &HashMap<String, String>) -> Result<(), String> {
+    if meta.len() > MAX_ENTRIES {
+        return Err(format!(
+            "{} metadata entries (at most {MAX_ENTRIES})",
+            meta.len()
+        ));
+    }
+    let bytes: usize = meta.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_BYTES {
+        return Err(format!("{bytes} bytes of metadata (at most {MAX_BYTES})"));
+    }
+    let mut entries: Vec<_> = meta.iter().collect();
+    entries.sort();
+    for (k, v) in entries {
+        let one_line = ONE_LINE.contains(&k.as_str());
+        if has_control(k, true) || has_control(v, one_line) {
+            return Err(format!(
+                "metadata entry {:?} holds control characters",
+                truncate(k, 40)
+            ));
+        }
+    }
+    if let Some(p) = Provenance::from_metadata(meta) {
+        if has_control(&p.summary(), true) {
+            return Err("metadata provenance holds control characters".into());
+        }
+    }
+    Ok(())
+}
+
+/// The labels the metadata lists (`None` when it lists none), each non-empty, at most
+/// [`MAX_LABEL_BYTES`] long and without control characters, at most [`MAX_LABELS`] of them.
+pub fn labels(meta: &HashMap<String, String>) -> Result<Option<Vec<String>>, String> {
+    let Some(json) = meta.get(keys::LABELS) else {
+        return Ok(None);
+    };
+    let labels: Vec<String> = serde_json::from_str(json)
+        .map_err(|e| format!("metadata labels is not a JSON list of strings: {e}"))?;
+    if labels.len() > MAX_LABELS {
+        return Err(format!("{} labels (at most {MAX_LABELS})", labels.len()));
+    }
+    for (i, l) in labels.iter().enumerate() {
+        if l.trim().is_empty() || l.len() > MAX_LABEL_BYTES || has_control(l, true) {
+            return Err(format!(
+                "label {i} ({:?}) is empty, longer than {MAX_LABEL_BYTES} bytes or holds \
+                 control characters",
+                truncate(l, 40)
+            ));
+        }
+    }
+    Ok(Some(labels))
+}
+
+/// At most `n` characters of `s`, for messages.
+fn truncate(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// Metadata keys.
 pub mod keys {
     /// JSON list of the output labels, in output order.

@@ -94,13 +94,21 @@ impl Model {
         })
     }
 
-    /// Scores for `n` concatenated log-mels, run in batches of at most `batch` frames.
+    /// Scores for `n` concatenated log-mels, run in batches of at most `batch` frames. A
+    /// score that is not finite is an error, not an answer: the load checks every weight, but
+    /// finite weights can still overflow.
     pub fn predict(&self, logmels: &[f32], batch: usize) -> Result<Vec<Vec<f32>>> {
         let per = N_MELS * N_FRAMES;
         let mut out = Vec::with_capacity(logmels.len() / per);
         for chunk in logmels.chunks(per * batch.max(1)) {
             let probs = self.forward(&self.input_tensor(chunk)?)?;
             out.extend(probs.to_device(&Device::Cpu)?.to_vec2::<f32>()?);
+        }
+        if out.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidModel {
+                name: self.name.clone(),
+                reason: "the network gave a score that is not a number (NaN or ±∞)".into(),
+            });
         }
         Ok(out)
     }

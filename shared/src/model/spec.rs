@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 use super::Model;
-use crate::error::{IoError, Result};
+use crate::error::Result;
+use crate::fsio;
 use crate::hash::fnv1a;
 
 /// The networks compiled into the library (MIT licensed; notices in `weights/`).
@@ -47,6 +48,16 @@ impl Builtin {
     /// The built-in model of that name.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// The first word of the file's `model` metadata (`jimenez_crnn_gtzan`): how a trained
+    /// file names it as its base (`base_model`).
+    pub fn model_name(self) -> &'static str {
+        match self {
+            Self::Gtzan => "jimenez_crnn_gtzan",
+            Self::Crnn => "choi_crnn_msd",
+            Self::Fcn => "choi_fcn_msd",
+        }
     }
 
     /// The safetensors bytes, compiled into the binary.
@@ -153,8 +164,17 @@ impl ModelSpec {
     }
 }
 
+/// Largest model file read, in bytes. The built-in files take 1.6 MB (CRNN) and 3.5 MB
+/// (FCN); the largest file the load checks can accept — the FCN with
+/// [`meta::MAX_LABELS`](super::meta::MAX_LABELS) outputs and a stacked head of as many labels
+/// on its 2,016 features — about 14 MB. 64 MiB refuses nothing real and bounds what a wrong
+/// path (a disk image, a video) can cost a DAW before it is refused.
+pub const MAX_MODEL_BYTES: u64 = 64 << 20;
+
+/// A model file's bytes: a regular file of at most [`MAX_MODEL_BYTES`] (a device, FIFO or
+/// folder is refused before it is opened for reading, a larger file before it is read).
 fn read(path: &Path) -> Result<Vec<u8>> {
-    Ok(std::fs::read(path).map_err(IoError::read(path))?)
+    Ok(fsio::read_capped(path, MAX_MODEL_BYTES)?)
 }
 
 /// A model's safetensors bytes, the spec they came from, and an identity that changes
@@ -206,5 +226,41 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, crate::Error::Io(_)), "{e}");
         assert!(e.to_string().contains("no/such/model.safetensors"), "{e}");
+    }
+
+    /// A link to `/dev/zero`, a FIFO and a file over the cap are refused before they are
+    /// read: at once, whatever they would hold.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_regular_files_within_the_cap_are_read() {
+        let dir = std::env::temp_dir().join(format!("mgr-spec-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let zero = dir.join("zero.safetensors");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let fifo = dir.join("fifo.safetensors");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let big = dir.join("big.safetensors");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_MODEL_BYTES + 1).unwrap(); // sparse: nothing is written
+        let t = std::time::Instant::now();
+        for (path, want) in [
+            (&zero, "it is a device, not a regular file"),
+            (&fifo, "it is a named pipe (FIFO), not a regular file"),
+            (&big, "it is larger than 67108864 bytes (67108865 bytes)"),
+            (&dir, "it is a folder, not a regular file"),
+        ] {
+            let e = ModelSpec::File(path.clone())
+                .open()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(want) && e.contains(&*path.to_string_lossy()),
+                "{e}"
+            );
+        }
+        assert!(t.elapsed().as_secs() < 2, "{:?}", t.elapsed());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
