@@ -186,3 +186,11 @@ pub fn unwound(payload: Box<dyn Any + Send>) -> PyErr {
         "internal error in mgr (a bug; please report it): {what}"
     ))
 }
+
+/// `mgr._mgr._panic(message)`: panics inside mgr with the GIL released, as a bug would. For
+/// the tests that a panic reaches Python as `mgr.InternalError` and the interpreter lives on.
+#[pyfunction]
+#[pyo3(name = "_panic")]
+pub fn panic_for_tests(py: Python<'_>, message: String) -> PyResult<()> {
+    released(py, || -> PyResult<()> { panic!("{message}") })
+}

@@ -48,6 +48,7 @@ fn _mgr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train::finetune, m)?)?;
     m.add_function(wrap_pyfunction!(train::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(train::train_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::panic_for_tests, m)?)?;
     m.add_class::<model::PyModel>()?;
     m.add_class::<classify::Classification>()?;
     Ok(())
