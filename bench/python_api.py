@@ -128,7 +128,17 @@ def main():
     ap.add_argument("--build", default="release", help="how mgr and mgr-cli were built, for the table's text")
     ap.add_argument("--json-out", default=os.path.join(HERE, "python_results.json"))
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "performance.md"))
+    ap.add_argument("--note", default="", help="a sentence on the run's conditions, printed under the table")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the table from --json-out, timing nothing")
     a = ap.parse_args()
+    if a.render_only:
+        with open(a.json_out) as f:
+            doc = json.load(f)
+        doc["note"] = a.note or doc.get("note", "")
+        with open(a.json_out, "w") as f:
+            json.dump(doc, f, indent=1)
+        write_doc(a.doc, render(doc))
+        return
 
     files = clips()
     song = files[0]
@@ -180,6 +190,7 @@ def main():
         "cores": os.cpu_count(),
         "rounds": a.rounds,
         "build": a.build,
+        "note": a.note,
         "versions": versions(peers),
         "parity": parity,
         "peers": sorted(peers),
@@ -247,6 +258,8 @@ def render(doc):
             continue
         a, b = med[ours] * 1e3 / per, med[theirs] * 1e3 / per
         lines.append(f"| {stage} | {ours_name} | {a:.1f} | {theirs_name} | {b:.1f} | **{b / a:.2f}** |")
+    if doc.get("note"):
+        lines += ["", doc["note"]]
     missing = [p for p in ("onnxruntime", "tensorflow") if p not in doc["peers"]]
     if missing:
         lines += ["", f"Not installed for this run, so without rows: {', '.join(missing)}."]
