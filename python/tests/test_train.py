@@ -57,3 +57,20 @@ def test_finetune_writes_a_model_that_loads_back(data, tmp_path):
     assert model.provenance is not None and model.provenance["strategy"] == "features-softmax"
     (song,) = list(mgr.classify(str(data / "metal" / "metal.00000.flac"), model=model))
     assert list(song["scores"]) == GENRES
+
+
+def test_an_interrupt_in_progress_stops_evaluate(data):
+    # Ctrl-C arrives as a KeyboardInterrupt at the next progress report (the callback raising
+    # it here): the exception comes through unchanged, not as an mgr.InternalError.
+    calls = []
+
+    def interrupt(stage, done, total):
+        calls.append(done)
+        if done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        mgr.evaluate(str(data), split="all", progress=interrupt)
+    assert calls[-1] == 1
+    # The interpreter and the package live on.
+    assert mgr.Model("gtzan").labels[0] == "blues"
