@@ -1,12 +1,14 @@
-//! PNG figures with plotters: the confusion-matrix heat map of `eval gtzan --plot` and the
-//! training curves of `finetune --curve`. Text is drawn with an embedded DejaVu Sans Mono
+//! PNG figures with plotters: the confusion-matrix heat map of `eval gtzan --plot`, the
+//! training curves of `finetune --curve` and the genre timeline of `classify --timeline --plot`. Text is drawn with an embedded DejaVu Sans Mono
 //! (Bitstream Vera licence, `cli/assets/LICENSE-DejaVu.txt`), so no system fonts are needed.
 
 use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
+use mgr_core::aggregate::SongScores;
 use mgr_core::eval::metrics::Confusion;
+use mgr_core::timeline::{self, TimelineSettings};
 use mgr_core::train::top::EpochReport;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -196,6 +198,226 @@ pub fn curve_png(path: &Path, history: &[EpochReport], best_epoch: usize) -> Res
             .background_style(WHITE.mix(0.85))
             .draw()
             .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A label's colour in a timeline picture: the plugin's palette by label index when the model
+/// has no more labels than the palette has colours (the GTZAN genres); otherwise (the 50 MSD
+/// tags) the palette goes to the labels that cover the most time, in that order, and the rest
+/// are grey.
+fn timeline_colours(n_labels: usize, time_by_label: &[f64]) -> Vec<RGBColor> {
+    let rgb = |[r, g, b]: [u8; 3]| RGBColor(r, g, b);
+    if n_labels <= timeline::PALETTE.len() {
+        return (0..n_labels).map(|i| rgb(timeline::colour(i))).collect();
+    }
+    let mut order: Vec<usize> = (0..n_labels).filter(|&i| time_by_label[i] > 0.0).collect();
+    order.sort_by(|&a, &b| time_by_label[b].total_cmp(&time_by_label[a]));
+    let mut colours = vec![OTHER; n_labels];
+    for (slot, &i) in order.iter().take(timeline::PALETTE.len()).enumerate() {
+        colours[i] = rgb(timeline::PALETTE[slot]);
+    }
+    colours
+}
+
+/// Grey: a label without a colour of its own.
+const OTHER: RGBColor = RGBColor(0xb4, 0xb8, 0xc2);
+
+/// A tick every `step` seconds, about 6 to 12 of them along `length`.
+fn tick_step(length: f64) -> f64 {
+    const STEPS: [f64; 13] = [
+        5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
+    ];
+    STEPS
+        .into_iter()
+        .find(|s| length / s <= 12.0)
+        .unwrap_or(length / 12.0)
+}
+
+/// `m:ss`, or `h:mm:ss` past an hour.
+fn clock(t: f64, hours: bool) -> String {
+    let t = t.max(0.0).round() as u64;
+    if hours {
+        format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
+    } else {
+        format!("{}:{:02}", t / 60, t % 60)
+    }
+}
+
+/// The genre timeline of one recording: a strip with one cell per window coloured by its top
+/// label, below it the segments (coloured, named where they fit, their boundaries drawn
+/// through both), a time axis and the legend. 1400 px wide whatever the length: a 2-hour
+/// recording's 247 windows are 5 px cells.
+pub fn timeline_png(
+    png: &Path,
+    audio: &Path,
+    song: &SongScores,
+    labels: &[String],
+    settings: &TimelineSettings,
+    model: &str,
+) -> Result<()> {
+    register_font();
+    let windows = &song.timeline;
+    let segments = timeline::segments(windows, &settings.segments);
+    let length = windows.last().map_or(0.0, |w| w.end).max(1e-3);
+    // The time each label covers, in the segments and in the windows' cells (a label that only
+    // some windows have still needs a colour of its own).
+    let takes_over = timeline::edges(windows);
+    let mut time_by_label = vec![0.0; labels.len()];
+    let spans = segments.iter().map(|g| (g.label, g.end - g.start));
+    let cells =
+        (windows.iter().enumerate()).map(|(j, w)| (w.top(), takes_over[j + 1] - takes_over[j]));
+    for (label, t) in spans.chain(cells) {
+        if let Some(sum) = time_by_label.get_mut(label) {
+            *sum += t;
+        }
+    }
+    let colours = timeline_colours(labels.len(), &time_by_label);
+    let colour = |i: usize| colours.get(i).copied().unwrap_or(OTHER);
+    let shown: Vec<usize> = if labels.len() <= timeline::PALETTE.len() {
+        (0..labels.len()).collect()
+    } else {
+        let mut v: Vec<usize> = (0..labels.len())
+            .filter(|&i| time_by_label[i] > 0.0)
+            .collect();
+        v.sort_by(|&a, &b| time_by_label[b].total_cmp(&time_by_label[a]));
+        v
+    };
+    let (w, left, right) = (1400i32, 100i32, 30i32);
+    let legend_rows = shown.len().div_ceil(6).max(1) as i32;
+    let h = 250 + 24 * legend_rows;
+    let root = BitMapBackend::new(png, (w as u32, h as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let text = |s: &str, size: f64, x: i32, y: i32, colour: &RGBColor, pos: Pos| {
+        root.draw(&Text::new(
+            s.to_string(),
+            (x, y),
+            (FAMILY, size).into_font().color(colour).pos(pos),
+        ))
+        .map_err(err)
+    };
+    let x_of = |t: f64| left + ((t / length).clamp(0.0, 1.0) * f64::from(w - left - right)) as i32;
+    let name = audio.file_name().map_or_else(
+        || audio.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let top_left = Pos::new(HPos::Left, VPos::Top);
+    text(
+        &format!("{name} · {model}"),
+        18.0,
+        left,
+        12,
+        &BLACK,
+        top_left,
+    )?;
+    let subtitle = format!(
+        "{} windows of 29.12 s every {} s · {} segment{} (switch penalty {}, min segment {} s)",
+        windows.len(),
+        settings.windows.hop,
+        segments.len(),
+        if segments.len() == 1 { "" } else { "s" },
+        settings.segments.switch_penalty,
+        settings.segments.min_segment
+    );
+    text(&subtitle, 13.0, left, 38, &RGBColor(90, 90, 90), top_left)?;
+    let (strip, bar) = ((70, 130), (140, 180));
+    let right_mid = Pos::new(HPos::Right, VPos::Center);
+    text(
+        "windows",
+        13.0,
+        left - 10,
+        (strip.0 + strip.1) / 2,
+        &BLACK,
+        right_mid,
+    )?;
+    text(
+        "segments",
+        13.0,
+        left - 10,
+        (bar.0 + bar.1) / 2,
+        &BLACK,
+        right_mid,
+    )?;
+    // Cells: each window from where it takes over to where the next one does.
+    for (j, win) in windows.iter().enumerate() {
+        let (x0, x1) = (x_of(takes_over[j]), x_of(takes_over[j + 1]));
+        let c = colour(win.top());
+        root.draw(&Rectangle::new(
+            [(x0, strip.0), (x1.max(x0 + 1), strip.1)],
+            c.filled(),
+        ))
+        .map_err(err)?;
+    }
+    // A white line between cells where they are wide enough to show one.
+    let cell = f64::from(w - left - right) / windows.len().max(1) as f64;
+    if cell >= 4.0 {
+        for &t in &takes_over[1..takes_over.len().saturating_sub(1)] {
+            let x = x_of(t);
+            root.draw(&PathElement::new(vec![(x, strip.0), (x, strip.1)], WHITE))
+                .map_err(err)?;
+        }
+    }
+    let centre = Pos::new(HPos::Center, VPos::Center);
+    for g in &segments {
+        let (x0, x1) = (x_of(g.start), x_of(g.end));
+        let c = colour(g.label);
+        root.draw(&Rectangle::new(
+            [(x0, bar.0), (x1.max(x0 + 1), bar.1)],
+            c.filled(),
+        ))
+        .map_err(err)?;
+        let label = labels.get(g.label).map_or("?", String::as_str);
+        // DejaVu Sans Mono at 13 px is about 8 px per character.
+        if (x1 - x0) as usize > 8 * label.chars().count() + 8 {
+            let mid = (x0 + x1) / 2;
+            text(label, 13.0, mid, (bar.0 + bar.1) / 2, &BLACK, centre)?;
+        }
+    }
+    for g in segments.iter().skip(1) {
+        let x = x_of(g.start);
+        root.draw(&PathElement::new(
+            vec![(x, strip.0 - 6), (x, bar.1 + 4)],
+            BLACK.stroke_width(2),
+        ))
+        .map_err(err)?;
+    }
+    // Time axis.
+    let axis = bar.1 + 14;
+    let grey = RGBColor(90, 90, 90);
+    root.draw(&PathElement::new(
+        vec![(left, axis), (w - right, axis)],
+        grey,
+    ))
+    .map_err(err)?;
+    let step = tick_step(length);
+    let hours = length >= 3600.0;
+    let mut t = 0.0;
+    while t <= length + 1e-9 {
+        let x = x_of(t);
+        root.draw(&PathElement::new(vec![(x, axis), (x, axis + 5)], grey))
+            .map_err(err)?;
+        let top = Pos::new(HPos::Center, VPos::Top);
+        text(&clock(t, hours), 12.0, x, axis + 8, &grey, top)?;
+        t += step;
+    }
+    // Legend, six to a row.
+    for (k, &i) in shown.iter().enumerate() {
+        let (x, y) = (left + 200 * (k % 6) as i32, axis + 36 + 24 * (k / 6) as i32);
+        root.draw(&Rectangle::new(
+            [(x, y), (x + 14, y + 14)],
+            colour(i).filled(),
+        ))
+        .map_err(err)?;
+        let label = labels.get(i).map_or("?", String::as_str);
+        text(
+            label,
+            13.0,
+            x + 20,
+            y + 7,
+            &BLACK,
+            Pos::new(HPos::Left, VPos::Center),
+        )?;
     }
     root.present().map_err(err)?;
     Ok(())

@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::model::Model;
 use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::progress::Counters;
+use crate::timeline::{SegmentConfig, TimelineSettings};
 use record::{FileId, Format, Record, RecordWriter, ResumeIndex};
 use tags::{TagError, TagOptions};
 use walk::{Shard, Walk, WalkOptions};
@@ -54,6 +55,13 @@ pub enum LibraryError {
         model: String,
         line: usize,
     },
+    #[error("{path} line {line} holds results {found}, not {wanted}: resume with the same timeline settings or name a new file")]
+    OtherTimeline {
+        path: PathBuf,
+        line: usize,
+        found: String,
+        wanted: String,
+    },
 }
 
 /// The append-only result file of a run.
@@ -77,7 +85,19 @@ pub struct LibraryJob {
     pub per_frame: bool,
     /// Write the top genre into the files' tags.
     pub tags: Option<TagOptions>,
+    /// How a genre timeline (asked for by `pipeline.timeline`) becomes segments.
+    pub segments: SegmentConfig,
     pub pipeline: PipelineConfig,
+}
+
+impl LibraryJob {
+    /// The timeline the results carry, if the run makes one.
+    pub fn timeline(&self) -> Option<TimelineSettings> {
+        self.pipeline.timeline.map(|windows| TimelineSettings {
+            windows,
+            segments: self.segments,
+        })
+    }
 }
 
 /// What the run is about to do, once the tree is walked.
@@ -163,7 +183,14 @@ pub fn run(
     let mut writer = None;
     if let Some(r) = &job.results {
         let index = if r.resume {
-            Some(ResumeIndex::load(&r.path, r.format, model.name(), labels)?)
+            let timeline = job.timeline();
+            Some(ResumeIndex::load(
+                &r.path,
+                r.format,
+                model.name(),
+                labels,
+                timeline.as_ref(),
+            )?)
         } else {
             None
         };
@@ -176,6 +203,7 @@ pub fn run(
             index.as_ref(),
             model.name(),
             labels,
+            job.pipeline.timeline.is_some(),
         )?);
     }
     let plan = RunPlan {
@@ -302,6 +330,7 @@ impl Finisher<'_> {
                 labels,
                 per_frame: self.job.per_frame,
                 tags: tags_text.as_deref(),
+                timeline: self.job.timeline(),
             };
             w.write(&record, id)?;
         }
