@@ -17,10 +17,11 @@
 //! every centred median or mode filter, whatever its width; the filter also ignores how clear
 //! each window's choice was, and its width counts windows, so its effect changes with the hop.
 //! The decoding weighs each window's scores by the time it stands for, so one penalty means
-//! the same at every hop. On the data pack's 100 clips in one 49-minute file (ten 5-minute
-//! genre blocks), the defaults give 12 segments at hop 29.12 s and 12 at hop 10 s, while a
-//! mode filter of width 3, 5 or 7 gives 18, 12, 12 and 45, 34, 27 (docs/library.md, "Genre
-//! timeline").
+//! the same at every hop. On the data pack's 100 clips in one 50-minute file (ten 5-minute
+//! genre blocks in label order), the windows' top labels form 39 runs at hop 29.12 s and 57
+//! at hop 10 s; the defaults give 13 and 12 segments, while a mode filter of width 3, 5 or 7
+//! leaves 21, 11, 11 runs at 29.12 s but 43, 35, 26 at 10 s (docs/library.md, "Genre
+//! timeline"; `tests/cli_timeline.rs` prints them).
 
 use std::ops::Range;
 
@@ -105,11 +106,13 @@ pub struct SegmentConfig {
 
 impl Default for SegmentConfig {
     /// `switch_penalty` 3 (e³ ≈ 20: a change costs what a factor of 20 in one window's share
-    /// ratio is worth): on the 49-minute file of the pack's clips, 0–2 left the flicker
-    /// between rock, pop and blues in its last block, and 4–8 absorbed the two minutes there
-    /// that the network calls pop clip by clip. `min_segment` 45 s: at the default hop a
-    /// segment needs two windows (58.24 s), so no single window is a segment of its own
-    /// (docs/library.md, "Genre timeline").
+    /// ratio is worth): on the 50-minute file of the pack's clips (see the module
+    /// documentation), 0–1 keep the flicker between related genres (16 and 15 segments at
+    /// hop 29.12 s), 2 keeps some of it at hop 10 s (13), 3 keeps only the runs of a minute or more that the
+    /// network hears as another genre (pop inside the rock block, classical inside the jazz
+    /// block at hop 10 s), and 4–8 start to absorb those too. `min_segment` 45 s: at the
+    /// default hop a segment needs two windows (58.24 s), so no single window is a segment
+    /// of its own (docs/library.md, "Genre timeline").
     fn default() -> Self {
         Self {
             switch_penalty: 3.0,
