@@ -272,6 +272,48 @@ fn tag_timeline_labels_are_top_tags() {
     assert!(out.starts_with(&plain), "{out}");
 }
 
+/// The MSD taggers' timeline follows a change of song: the pack's jazz piano piece twice, then
+/// its dubstep piece twice, in one file (about a minute each), which the CRNN tagger hears as
+/// electronic and Hip-Hop. `tag` smooths with its own switch penalty
+/// ([`SegmentConfig::tags`]); classify's joins the two songs into one segment.
+#[test]
+fn tag_timeline_of_two_songs_has_two_segments() {
+    let dir = scratch_dir("timeline-tags");
+    let wav = dir.join("two.wav");
+    let files = ["thejazzpiano", "thejazzpiano", "dubstep", "dubstep"]
+        .map(|n| pack(&format!("audio/bensound/bensound-{n}.mp3")));
+    let (starts, length) = concatenate(&files, &wav);
+    let w = wav.to_str().unwrap();
+    let out = run(&["tag", "--json", "--timeline", w]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json(&out);
+    let n = ((length - FRAME_SECONDS) / FRAME_SECONDS).ceil() as usize + 1;
+    check_timeline(&v[0], FRAME_SECONDS, n, "tags");
+    let segments = v[0]["segments"].as_array().unwrap();
+    let labels: Vec<&str> = segments
+        .iter()
+        .map(|g| g["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["electronic", "Hip-Hop"], "{segments:?}");
+    let got = segments[1]["start"].as_f64().unwrap();
+    assert!(
+        (got - starts[2]).abs() <= FRAME_SECONDS,
+        "{got} vs {}",
+        starts[2]
+    );
+    let penalty = SegmentConfig::default().switch_penalty.to_string();
+    let out = run(&[
+        "tag",
+        "--json",
+        "--timeline",
+        "--switch-penalty",
+        &penalty,
+        w,
+    ]);
+    assert_eq!(json(&out)[0]["segments"].as_array().unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Two pack clips copied into `dir`.
 fn two_songs(dir: &Path) -> PathBuf {
     let songs = dir.join("songs");

@@ -28,6 +28,7 @@ use mgr_core::library::{self, LibraryJob, Observer, ResultsFile, RunPlan, RunRep
 use mgr_core::model::{device, Builtin, Model, ModelSpec};
 use mgr_core::pipeline::PipelineConfig;
 use mgr_core::progress::Counters;
+use mgr_core::timeline::SegmentConfig;
 use options::{apply_threads, RunOptions, TimelineOptions};
 use output::Row;
 
@@ -318,7 +319,8 @@ fn exit_code(report: &RunReport) -> ExitCode {
 }
 
 fn tag(a: TagArgs) -> Result<ExitCode> {
-    a.timeline.check_plot(&a.paths)?;
+    let timeline = a.timeline.or_defaults(SegmentConfig::tags());
+    timeline.check_plot(&a.paths)?;
     let job = |pipeline| LibraryJob {
         roots: a.paths.clone(),
         walk: WalkOptions::default(),
@@ -326,15 +328,15 @@ fn tag(a: TagArgs) -> Result<ExitCode> {
         results: None,
         per_frame: false,
         tags: None,
-        segments: a.timeline.segments(),
+        segments: timeline.segments(),
         pipeline,
     };
-    let (collect, model, report) = library_run(&a.model, &a.run, &a.timeline, job, true)?;
+    let (collect, model, report) = library_run(&a.model, &a.run, &timeline, job, true)?;
     let labels = model.labels().to_vec();
     let rows = collect.sorted();
-    let timeline = a.timeline.settings();
-    print!("{}", output::tags(&rows, &labels, a.top, a.json, timeline)?);
-    plot_timeline(&a.timeline, &rows, &labels, model.description())?;
+    let settings = timeline.settings();
+    print!("{}", output::tags(&rows, &labels, a.top, a.json, settings)?);
+    plot_timeline(&timeline, &rows, &labels, model.description())?;
     Ok(exit_code(&report))
 }
 

@@ -69,10 +69,10 @@ pub struct TimelineOptions {
     pub min_segment: f64,
     /// The cost of a change of label when the windows are smoothed (Viterbi): a change must
     /// be supported by the windows it relabels by more than this, in natural-log units of
-    /// their score shares; 0 keeps every window's own top label.
-    #[arg(long, value_name = "X", requires = "timeline",
-          default_value_t = SegmentConfig::default().switch_penalty, value_parser = non_negative)]
-    pub switch_penalty: f64,
+    /// their score shares; 0 keeps every window's own top label. Default 3 for classify, 1
+    /// for tag (the taggers' top tags lie closer together).
+    #[arg(long, value_name = "X", requires = "timeline", value_parser = non_negative)]
+    pub switch_penalty: Option<f64>,
     /// Draw the timeline of the one file given as a PNG: a strip of cells coloured by label,
     /// the segments, a time axis and a legend.
     #[arg(long, value_name = "FILE.png", requires = "timeline")]
@@ -115,8 +115,19 @@ impl TimelineOptions {
 
     pub fn segments(&self) -> SegmentConfig {
         SegmentConfig {
-            switch_penalty: self.switch_penalty,
+            switch_penalty: self
+                .switch_penalty
+                .unwrap_or(SegmentConfig::default().switch_penalty),
             min_segment: self.min_segment,
+        }
+    }
+
+    /// These options with `defaults`' switch penalty where none was given (`tag` takes
+    /// [`SegmentConfig::tags`]).
+    pub fn or_defaults(&self, defaults: SegmentConfig) -> Self {
+        Self {
+            switch_penalty: self.switch_penalty.or(Some(defaults.switch_penalty)),
+            ..self.clone()
         }
     }
 

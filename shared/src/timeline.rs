@@ -121,6 +121,22 @@ impl Default for SegmentConfig {
     }
 }
 
+impl SegmentConfig {
+    /// `tag`'s defaults: `switch_penalty` 1, `min_segment` as [`SegmentConfig::default`]. The
+    /// MSD taggers' 50 scores are independent sigmoids, not one distribution, and a window's
+    /// top tags lie close together: on the pack's jazz piano and dubstep pieces, twice each in
+    /// one file, the windows' top tag scores 1.0–1.9 times the next one (electronic for the
+    /// piano, Hip-Hop for the dubstep), so the change between the songs is worth about 2.2 in
+    /// evidence, less than [`SegmentConfig::default`]'s penalty of 3, which joins the two
+    /// songs into one segment (`tests/cli_timeline.rs` checks both).
+    pub fn tags() -> Self {
+        Self {
+            switch_penalty: 1.0,
+            ..Self::default()
+        }
+    }
+}
+
 /// Everything a run's timeline is made with: where the windows go and how they become
 /// segments. A result file records it, so that results made with other settings (or without a
 /// timeline) are never mixed into it.
