@@ -248,7 +248,7 @@ fn clock(t: f64, hours: bool) -> String {
 /// The genre timeline of one recording: a strip with one cell per window coloured by its top
 /// label, below it the segments (coloured, named where they fit, their boundaries drawn
 /// through both), a time axis and the legend. 1400 px wide whatever the length: a 2-hour
-/// recording's 247 windows are 5 px cells.
+/// recording's 248 windows are 5 px cells.
 pub fn timeline_png(
     png: &Path,
     audio: &Path,
