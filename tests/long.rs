@@ -189,3 +189,82 @@ fn an_hour_long_file_is_classified_in_bounded_memory_with_the_whole_file_scores(
     );
     assert!(peak < 150_000_000, "peak RSS {peak} bytes");
 }
+
+/// Counts what the front end sends.
+#[derive(Default)]
+struct Count {
+    clips: usize,
+}
+
+impl mgr_core::pipeline::Sink for Count {
+    fn clip(&mut self, _: mgr_core::pipeline::Clip, _: &[f32]) -> bool {
+        self.clips += 1;
+        true
+    }
+}
+
+fn stream(path: &Path) -> mgr_core::error::Result<mgr_core::pipeline::Streamed> {
+    let mut front = FrontEnd::new(ResamplerKind::Fast, Default::default());
+    let streamed = front.stream(path, None, &mut Count::default())?;
+    Ok(streamed.expect("nothing stops a counting sink"))
+}
+
+/// A 22.05 kHz mono 16-bit WAV of `seconds` of a pack clip whose data chunk announces
+/// `claimed` seconds instead.
+fn lying_wav(dir: &Path, name: &str, seconds: usize, claimed: usize) -> PathBuf {
+    let clip = decode_file(&pack("data/gtzan-mini/genres/jazz/jazz.00001.flac")).unwrap();
+    let samples: Vec<f32> = clip
+        .samples()
+        .iter()
+        .cycle()
+        .take(22_050 * seconds)
+        .copied()
+        .collect();
+    let mut bytes = mgr_tests::wav_bytes(&samples, 1, 22_050);
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    let claim = u32::try_from(22_050 * 2 * claimed).unwrap();
+    bytes[data + 4..data + 8].copy_from_slice(&claim.to_le_bytes());
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A header's length is a hint, never trusted: 10 h announced over 10 s of data gives the
+/// 10 s and a warning; 10 s announced over 5 min gives the 10 s announced and a warning that
+/// the rest was ignored; a file cut in the middle of a packet gives what decoded.
+#[test]
+fn a_header_that_lies_about_the_length_gives_what_decoded_and_one_line_warning() {
+    let dir = scratch_dir("long-lies");
+    let ten_s = 10 * 12_000;
+    let s = stream(&lying_wav(&dir, "claims-10h.wav", 10, 36_000)).unwrap();
+    assert!(s.len.abs_diff(ten_s) <= 1, "10 s at 12 kHz: {}", s.len);
+    assert_eq!(s.frames, 1);
+    let notes: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        notes,
+        ["the header announces 10:00:00 of audio, the file holds 0:00:10: it ends early"]
+    );
+
+    let s = stream(&lying_wav(&dir, "claims-10s.wav", 300, 10)).unwrap();
+    assert!(s.len.abs_diff(ten_s) <= 1, "the 10 s announced: {}", s.len);
+    let notes: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        notes,
+        ["data after the end the header announces (0:00:10) was ignored"]
+    );
+
+    let whole = pack("audio/bensound/bensound-cute.mp3");
+    let full = stream(&whole).unwrap().len;
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.join("cut.mp3");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 7]).unwrap();
+    let s = stream(&cut).unwrap();
+    assert!(
+        s.len > full * 2 / 5 && s.len < full * 3 / 5,
+        "about half of {full}: {}",
+        s.len
+    );
+    for w in &s.warnings {
+        assert!(!w.to_string().contains('\n'));
+    }
+}
