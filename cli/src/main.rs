@@ -249,6 +249,14 @@ impl Observer for Collect {
             files as f64 / secs,
             songs as f64 / secs
         ));
+        // What was odd about a file that still decoded (a header's length that lies, a cut
+        // tail): one line each, beside the result.
+        if let Ok(s) = song.result {
+            for w in &s.warnings {
+                let path = song.path.display();
+                self.bar.suspend(|| eprintln!("warning: {path}: {w}"));
+            }
+        }
         if self.keep {
             let row = Row {
                 path: song.path.to_path_buf(),
