@@ -8,8 +8,9 @@ use std::sync::Once;
 use anyhow::{anyhow, Result};
 use mgr_core::aggregate::SongScores;
 use mgr_core::eval::metrics::Confusion;
-use mgr_core::timeline::{self, TimelineSettings};
+use mgr_core::timeline::{self, Segment, TimelineSettings, Window};
 use mgr_core::train::top::EpochReport;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -245,6 +246,161 @@ fn clock(t: f64, hours: bool) -> String {
     }
 }
 
+/// The colour of each label and the labels the legend shows, in order: every label of a
+/// model with no more labels than the palette has colours; otherwise those that cover some
+/// time, the most first.
+struct Legend {
+    colours: Vec<RGBColor>,
+    shown: Vec<usize>,
+}
+
+impl Legend {
+    /// From the time each label covers, in the segments and in the windows' cells (a label
+    /// that only some windows have still needs a colour of its own).
+    fn new(n_labels: usize, windows: &[Window], edges: &[f64], segments: &[Segment]) -> Self {
+        let mut time_by_label = vec![0.0; n_labels];
+        let spans = segments.iter().map(|g| (g.label, g.end - g.start));
+        let cells = (windows.iter().enumerate()).map(|(j, w)| (w.top(), edges[j + 1] - edges[j]));
+        for (label, t) in spans.chain(cells) {
+            if let Some(sum) = time_by_label.get_mut(label) {
+                *sum += t;
+            }
+        }
+        let shown = if n_labels <= timeline::PALETTE.len() {
+            (0..n_labels).collect()
+        } else {
+            let mut v: Vec<usize> = (0..n_labels).filter(|&i| time_by_label[i] > 0.0).collect();
+            v.sort_by(|&a, &b| time_by_label[b].total_cmp(&time_by_label[a]));
+            v
+        };
+        Self {
+            colours: timeline_colours(n_labels, &time_by_label),
+            shown,
+        }
+    }
+
+    fn colour(&self, label: usize) -> RGBColor {
+        self.colours.get(label).copied().unwrap_or(OTHER)
+    }
+}
+
+/// The picture's canvas: pixels, and where a time of the recording falls on them.
+struct Canvas<'a> {
+    root: DrawingArea<BitMapBackend<'a>, Shift>,
+    width: i32,
+    /// Seconds drawn across the strip.
+    length: f64,
+}
+
+/// Left and right margins of the strip, pixels.
+const LEFT: i32 = 100;
+const RIGHT: i32 = 30;
+/// Top and bottom of the window strip and of the segment bar, pixels.
+const STRIP: (i32, i32) = (70, 130);
+const BAR: (i32, i32) = (140, 180);
+/// The time axis, pixels from the top.
+const AXIS: i32 = BAR.1 + 14;
+const GREY: RGBColor = RGBColor(90, 90, 90);
+
+impl Canvas<'_> {
+    fn x_of(&self, t: f64) -> i32 {
+        let span = f64::from(self.width - LEFT - RIGHT);
+        LEFT + ((t / self.length).clamp(0.0, 1.0) * span) as i32
+    }
+
+    fn text(
+        &self,
+        s: &str,
+        size: f64,
+        (x, y): (i32, i32),
+        colour: &RGBColor,
+        pos: Pos,
+    ) -> Result<()> {
+        let font = (FAMILY, size).into_font().color(colour).pos(pos);
+        self.root
+            .draw(&Text::new(s.to_string(), (x, y), font))
+            .map_err(err)
+    }
+
+    fn rect(&self, (x0, y0): (i32, i32), (x1, y1): (i32, i32), colour: RGBColor) -> Result<()> {
+        let corners = [(x0, y0), (x1.max(x0 + 1), y1)];
+        self.root
+            .draw(&Rectangle::new(corners, colour.filled()))
+            .map_err(err)
+    }
+
+    fn line(&self, from: (i32, i32), to: (i32, i32), style: ShapeStyle) -> Result<()> {
+        self.root
+            .draw(&PathElement::new(vec![from, to], style))
+            .map_err(err)
+    }
+
+    /// One cell per window, from where it takes over to where the next one does, with a
+    /// white line between cells where they are wide enough to show one.
+    fn cells(&self, windows: &[Window], edges: &[f64], legend: &Legend) -> Result<()> {
+        for (j, win) in windows.iter().enumerate() {
+            let (x0, x1) = (self.x_of(edges[j]), self.x_of(edges[j + 1]));
+            self.rect((x0, STRIP.0), (x1, STRIP.1), legend.colour(win.top()))?;
+        }
+        let cell = f64::from(self.width - LEFT - RIGHT) / windows.len().max(1) as f64;
+        if cell >= 4.0 {
+            for &t in &edges[1..edges.len().saturating_sub(1)] {
+                let x = self.x_of(t);
+                self.line((x, STRIP.0), (x, STRIP.1), WHITE.into())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The segments, named where the name fits, and their boundaries drawn through the cells.
+    fn segments(&self, segments: &[Segment], labels: &[String], legend: &Legend) -> Result<()> {
+        let centre = Pos::new(HPos::Center, VPos::Center);
+        for g in segments {
+            let (x0, x1) = (self.x_of(g.start), self.x_of(g.end));
+            self.rect((x0, BAR.0), (x1, BAR.1), legend.colour(g.label))?;
+            let label = labels.get(g.label).map_or("?", String::as_str);
+            // DejaVu Sans Mono at 13 px is about 8 px per character.
+            if (x1 - x0) as usize > 8 * label.chars().count() + 8 {
+                let at = ((x0 + x1) / 2, (BAR.0 + BAR.1) / 2);
+                self.text(label, 13.0, at, &BLACK, centre)?;
+            }
+        }
+        for g in segments.iter().skip(1) {
+            let x = self.x_of(g.start);
+            self.line((x, STRIP.0 - 6), (x, BAR.1 + 4), BLACK.stroke_width(2))?;
+        }
+        Ok(())
+    }
+
+    /// The time axis: `m:ss` ticks, `h:mm:ss` from an hour on.
+    fn axis(&self) -> Result<()> {
+        self.line((LEFT, AXIS), (self.width - RIGHT, AXIS), GREY.into())?;
+        let step = tick_step(self.length);
+        let hours = self.length >= 3600.0;
+        let top = Pos::new(HPos::Center, VPos::Top);
+        let mut t = 0.0;
+        while t <= self.length + 1e-9 {
+            let x = self.x_of(t);
+            self.line((x, AXIS), (x, AXIS + 5), GREY.into())?;
+            self.text(&clock(t, hours), 12.0, (x, AXIS + 8), &GREY, top)?;
+            t += step;
+        }
+        Ok(())
+    }
+
+    /// The legend, six labels to a row.
+    fn legend(&self, legend: &Legend, labels: &[String]) -> Result<()> {
+        let left_mid = Pos::new(HPos::Left, VPos::Center);
+        for (k, &i) in legend.shown.iter().enumerate() {
+            let (x, y) = (LEFT + 200 * (k % 6) as i32, AXIS + 36 + 24 * (k / 6) as i32);
+            self.rect((x, y), (x + 14, y + 14), legend.colour(i))?;
+            let label = labels.get(i).map_or("?", String::as_str);
+            self.text(label, 13.0, (x + 20, y + 7), &BLACK, left_mid)?;
+        }
+        Ok(())
+    }
+}
+
 /// The genre timeline of one recording: a strip with one cell per window coloured by its top
 /// label, below it the segments (coloured, named where they fit, their boundaries drawn
 /// through both), a time axis and the legend. 1400 px wide whatever the length: a 2-hour
@@ -260,54 +416,27 @@ pub fn timeline_png(
     register_font();
     let windows = &song.timeline;
     let segments = timeline::segments(windows, &settings.segments);
-    let length = windows.last().map_or(0.0, |w| w.end).max(1e-3);
-    // The time each label covers, in the segments and in the windows' cells (a label that only
-    // some windows have still needs a colour of its own).
-    let takes_over = timeline::edges(windows);
-    let mut time_by_label = vec![0.0; labels.len()];
-    let spans = segments.iter().map(|g| (g.label, g.end - g.start));
-    let cells =
-        (windows.iter().enumerate()).map(|(j, w)| (w.top(), takes_over[j + 1] - takes_over[j]));
-    for (label, t) in spans.chain(cells) {
-        if let Some(sum) = time_by_label.get_mut(label) {
-            *sum += t;
-        }
-    }
-    let colours = timeline_colours(labels.len(), &time_by_label);
-    let colour = |i: usize| colours.get(i).copied().unwrap_or(OTHER);
-    let shown: Vec<usize> = if labels.len() <= timeline::PALETTE.len() {
-        (0..labels.len()).collect()
-    } else {
-        let mut v: Vec<usize> = (0..labels.len())
-            .filter(|&i| time_by_label[i] > 0.0)
-            .collect();
-        v.sort_by(|&a, &b| time_by_label[b].total_cmp(&time_by_label[a]));
-        v
-    };
-    let (w, left, right) = (1400i32, 100i32, 30i32);
-    let legend_rows = shown.len().div_ceil(6).max(1) as i32;
-    let h = 250 + 24 * legend_rows;
-    let root = BitMapBackend::new(png, (w as u32, h as u32)).into_drawing_area();
+    let edges = timeline::edges(windows);
+    let legend = Legend::new(labels.len(), windows, &edges, &segments);
+    let width = 1400;
+    let height = 250 + 24 * legend.shown.len().div_ceil(6).max(1) as i32;
+    let root = BitMapBackend::new(png, (width as u32, height as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
-    let text = |s: &str, size: f64, x: i32, y: i32, colour: &RGBColor, pos: Pos| {
-        root.draw(&Text::new(
-            s.to_string(),
-            (x, y),
-            (FAMILY, size).into_font().color(colour).pos(pos),
-        ))
-        .map_err(err)
+    let length = windows.last().map_or(0.0, |w| w.end).max(1e-3);
+    let canvas = Canvas {
+        root,
+        width,
+        length,
     };
-    let x_of = |t: f64| left + ((t / length).clamp(0.0, 1.0) * f64::from(w - left - right)) as i32;
     let name = audio.file_name().map_or_else(
         || audio.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let top_left = Pos::new(HPos::Left, VPos::Top);
-    text(
+    canvas.text(
         &format!("{name} · {model}"),
         18.0,
-        left,
-        12,
+        (LEFT, 12),
         &BLACK,
         top_left,
     )?;
@@ -320,105 +449,26 @@ pub fn timeline_png(
         settings.segments.switch_penalty,
         settings.segments.min_segment
     );
-    text(&subtitle, 13.0, left, 38, &RGBColor(90, 90, 90), top_left)?;
-    let (strip, bar) = ((70, 130), (140, 180));
+    canvas.text(&subtitle, 13.0, (LEFT, 38), &GREY, top_left)?;
     let right_mid = Pos::new(HPos::Right, VPos::Center);
-    text(
+    canvas.text(
         "windows",
         13.0,
-        left - 10,
-        (strip.0 + strip.1) / 2,
+        (LEFT - 10, (STRIP.0 + STRIP.1) / 2),
         &BLACK,
         right_mid,
     )?;
-    text(
+    canvas.text(
         "segments",
         13.0,
-        left - 10,
-        (bar.0 + bar.1) / 2,
+        (LEFT - 10, (BAR.0 + BAR.1) / 2),
         &BLACK,
         right_mid,
     )?;
-    // Cells: each window from where it takes over to where the next one does.
-    for (j, win) in windows.iter().enumerate() {
-        let (x0, x1) = (x_of(takes_over[j]), x_of(takes_over[j + 1]));
-        let c = colour(win.top());
-        root.draw(&Rectangle::new(
-            [(x0, strip.0), (x1.max(x0 + 1), strip.1)],
-            c.filled(),
-        ))
-        .map_err(err)?;
-    }
-    // A white line between cells where they are wide enough to show one.
-    let cell = f64::from(w - left - right) / windows.len().max(1) as f64;
-    if cell >= 4.0 {
-        for &t in &takes_over[1..takes_over.len().saturating_sub(1)] {
-            let x = x_of(t);
-            root.draw(&PathElement::new(vec![(x, strip.0), (x, strip.1)], WHITE))
-                .map_err(err)?;
-        }
-    }
-    let centre = Pos::new(HPos::Center, VPos::Center);
-    for g in &segments {
-        let (x0, x1) = (x_of(g.start), x_of(g.end));
-        let c = colour(g.label);
-        root.draw(&Rectangle::new(
-            [(x0, bar.0), (x1.max(x0 + 1), bar.1)],
-            c.filled(),
-        ))
-        .map_err(err)?;
-        let label = labels.get(g.label).map_or("?", String::as_str);
-        // DejaVu Sans Mono at 13 px is about 8 px per character.
-        if (x1 - x0) as usize > 8 * label.chars().count() + 8 {
-            let mid = (x0 + x1) / 2;
-            text(label, 13.0, mid, (bar.0 + bar.1) / 2, &BLACK, centre)?;
-        }
-    }
-    for g in segments.iter().skip(1) {
-        let x = x_of(g.start);
-        root.draw(&PathElement::new(
-            vec![(x, strip.0 - 6), (x, bar.1 + 4)],
-            BLACK.stroke_width(2),
-        ))
-        .map_err(err)?;
-    }
-    // Time axis.
-    let axis = bar.1 + 14;
-    let grey = RGBColor(90, 90, 90);
-    root.draw(&PathElement::new(
-        vec![(left, axis), (w - right, axis)],
-        grey,
-    ))
-    .map_err(err)?;
-    let step = tick_step(length);
-    let hours = length >= 3600.0;
-    let mut t = 0.0;
-    while t <= length + 1e-9 {
-        let x = x_of(t);
-        root.draw(&PathElement::new(vec![(x, axis), (x, axis + 5)], grey))
-            .map_err(err)?;
-        let top = Pos::new(HPos::Center, VPos::Top);
-        text(&clock(t, hours), 12.0, x, axis + 8, &grey, top)?;
-        t += step;
-    }
-    // Legend, six to a row.
-    for (k, &i) in shown.iter().enumerate() {
-        let (x, y) = (left + 200 * (k % 6) as i32, axis + 36 + 24 * (k / 6) as i32);
-        root.draw(&Rectangle::new(
-            [(x, y), (x + 14, y + 14)],
-            colour(i).filled(),
-        ))
-        .map_err(err)?;
-        let label = labels.get(i).map_or("?", String::as_str);
-        text(
-            label,
-            13.0,
-            x + 20,
-            y + 7,
-            &BLACK,
-            Pos::new(HPos::Left, VPos::Center),
-        )?;
-    }
-    root.present().map_err(err)?;
+    canvas.cells(windows, &edges, &legend)?;
+    canvas.segments(&segments, labels, &legend)?;
+    canvas.axis()?;
+    canvas.legend(&legend, labels)?;
+    canvas.root.present().map_err(err)?;
     Ok(())
 }
