@@ -591,20 +591,12 @@ fn docs_picture_of_ten_genre_blocks() {
     let png = PathBuf::from(std::env::var("MGR_TIMELINE_PNG").expect("MGR_TIMELINE_PNG"));
     let dir = scratch_dir("timeline-docs");
     let wav = dir.join("gtzan-mini-10-genres.wav");
-    let labels: Vec<String> = [
-        "blues",
-        "classical",
-        "country",
-        "disco",
-        "hiphop",
-        "jazz",
-        "metal",
-        "pop",
-        "reggae",
-        "rock",
-    ]
-    .map(String::from)
-    .to_vec();
+    // The genre folders, sorted: the model's labels in their order.
+    let mut labels: Vec<String> = std::fs::read_dir(pack("data/gtzan-mini/genres"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    labels.sort();
     let mut files = Vec::new();
     for genre in &labels {
         let folder = pack(&format!("data/gtzan-mini/genres/{genre}"));
