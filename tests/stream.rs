@@ -61,8 +61,10 @@ fn a_frames_scores_do_not_depend_on_its_batch() {
     }
 }
 
-fn library_paths() -> Vec<std::path::PathBuf> {
-    let dir = scratch_dir("stream-lib");
+/// The test's library, written into a scratch folder of its own (`name`): tests run in
+/// parallel and a scratch folder starts empty.
+fn library_paths(name: &str) -> Vec<std::path::PathBuf> {
+    let dir = scratch_dir(name);
     let broken = dir.join("broken.wav");
     std::fs::write(&broken, b"RIFF not really a wave file").unwrap();
     let mut paths = vec![
@@ -92,7 +94,7 @@ fn library_paths() -> Vec<std::path::PathBuf> {
 
 #[test]
 fn stream_equals_one_song_at_a_time_for_any_batch_and_workers() {
-    let paths = library_paths();
+    let paths = library_paths("stream-lib-batches");
     let m = model("gtzan");
     let mut single = Analyzer::new(
         mgr_core::model::Builtin::Gtzan.load(m.device()).unwrap(),
@@ -141,7 +143,7 @@ fn stream_equals_one_song_at_a_time_for_any_batch_and_workers() {
 
 #[test]
 fn analyze_files_keeps_input_order() {
-    let paths = library_paths();
+    let paths = library_paths("stream-lib-order");
     let m = model("gtzan");
     let mut a = Analyzer::new(
         mgr_core::model::Builtin::Gtzan.load(m.device()).unwrap(),
@@ -167,7 +169,7 @@ fn analyze_files_keeps_input_order() {
 fn cancel_stops_before_the_next_file_and_delivers_nothing_half_done() {
     // Every fourth song is the 2-frame long song, so that a batch of 2 often holds the halves
     // of different songs: a song delivered after the cancel must still have all its frames.
-    let long = library_paths().swap_remove(4);
+    let long = library_paths("stream-lib-cancel").swap_remove(4);
     let frames_of = |i: usize| if i % 4 == 1 { 2 } else { 1 };
     let paths: Vec<_> = (0..40)
         .map(|i| {
@@ -200,4 +202,56 @@ fn cancel_stops_before_the_next_file_and_delivers_nothing_half_done() {
     assert!(summary.cancelled);
     assert!(got.len() >= 3 && got.len() < 40, "{got:?}");
     assert_eq!(summary.delivered, got.len());
+}
+
+/// With a timeline asked for, every window of the whole recording (its first and last 20 s
+/// included) is scored through the same queue and batches: each window's scores are those of
+/// its own 12 kHz samples (zero-padded past the end) alone, and the song decision beside it
+/// is unchanged.
+#[test]
+fn timeline_windows_cover_the_recording_and_leave_the_song_unchanged() {
+    use mgr_core::timeline::{window_ranges, TimelineConfig};
+    let long = library_paths("stream-lib-timeline").swap_remove(4);
+    let short = pack("data/gtzan-mini/genres/jazz/jazz.00001.flac");
+    let paths = [long, short];
+    let m = model("gtzan");
+    let timeline = TimelineConfig { hop: 10.0 };
+    let never = AtomicBool::new(false);
+    let run = |timeline, workers| {
+        let cfg = PipelineConfig {
+            batch: 3,
+            workers,
+            timeline,
+            ..PipelineConfig::for_device(m.device())
+        };
+        let mut got: Vec<Option<_>> = vec![None, None];
+        Pipeline::new(m, cfg).run(&paths, &never, |i, r| got[i] = Some(r.unwrap()));
+        got.into_iter().map(Option::unwrap).collect::<Vec<_>>()
+    };
+    let plain = run(None, 1);
+    let mut front = FrontEnd::new(ResamplerKind::Reference, Default::default());
+    for workers in [0, 2] {
+        let with = run(Some(timeline), workers);
+        for ((song, plain), path) in with.iter().zip(&plain).zip(&paths) {
+            assert_eq!(
+                song.mean, plain.mean,
+                "{path:?}: the song decision is unchanged"
+            );
+            assert!(plain.timeline.is_empty());
+            let y = front.signal_12k(path).unwrap();
+            let ranges = window_ranges(y.len(), timeline.hop_samples());
+            assert_eq!(song.timeline.len(), ranges.len(), "{path:?}");
+            assert_eq!(song.timeline[0].start, 0.0);
+            let last = song.timeline.last().unwrap();
+            assert_eq!(last.end, y.len() as f64 / 12_000.0, "up to the very end");
+            for (w, r) in song.timeline.iter().zip(&ranges) {
+                assert_eq!(w.start, r.start as f64 / 12_000.0);
+                let mut x = y[r.start..r.end.min(y.len())].to_vec();
+                x.resize(r.len(), 0.0);
+                let alone = m.predict(&front.at_12k(&x).logmels, 1).unwrap();
+                assert_eq!(w.scores, alone[0], "{path:?} window at {} s", w.start);
+            }
+        }
+    }
+    assert_eq!(plain[0].timeline.len(), 0);
 }

@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use mgr_core::audio::{decode_file, Audio, Decoder};
+use mgr_core::audio::{decode_file, Audio};
 use mgr_core::config::{FramingConfig, CLIP_SAMPLES, FRAME_SECONDS, N_FRAMES, N_MELS};
 use mgr_core::mel::LogMel;
 use mgr_core::model::net::{crnn, fcn};
 use mgr_core::model::{device, Architecture, Builtin, CandleDevice};
-use mgr_core::pipeline::Analyzer;
+use mgr_core::pipeline::{Analyzer, FrontEnd};
 use mgr_core::resample::{Resampler, ResamplerKind};
 use serde_json::json;
 
@@ -224,8 +224,7 @@ fn frontend_rows(w: &mut Workload) -> Result<Vec<Row>> {
     let (reps, secs, rate) = (w.reps, w.seconds(), w.audio.sample_rate());
     let samples = w.audio.samples();
     let mut rows = Vec::new();
-    let mut decoder = Decoder::new();
-    let t = time(reps, || Ok(decoder.decode(w.file)?.samples().len()))?;
+    let t = time(reps, || Ok(decode_file(w.file)?.samples().len()))?;
     rows.push(Row::new("decode", "decode".into(), t, secs));
     let mut y = Vec::new();
     let t = time(reps, || {
@@ -251,18 +250,14 @@ fn frontend_rows(w: &mut Workload) -> Result<Vec<Row>> {
         t,
         clip_seconds,
     ));
-    for (id, name, resampler) in [
-        ("frontend_reference", "reference", &w.reference),
-        ("frontend_fast", "fast", &w.fast),
+    for (id, name, kind) in [
+        ("frontend_reference", "reference", ResamplerKind::Reference),
+        ("frontend_fast", "fast", ResamplerKind::Fast),
     ] {
-        // Everything a file needs before the network: decode, resample, crop, log-mel.
-        let t = time(reps, || {
-            let audio = decoder.decode(w.file)?;
-            resampler.to_12k_into(audio.samples(), audio.sample_rate(), &mut y)?;
-            w.logmel
-                .compute_into(&y[first_frame(y.len())], &mut w.frame);
-            Ok(())
-        })?;
+        // Everything a file needs before the network, as `classify` runs it: the file streamed
+        // through decode, resample, cut and the log-mel of every frame.
+        let mut front = FrontEnd::new(kind, FramingConfig::default());
+        let t = time(reps, || Ok(front.file(w.file)?.frames))?;
         rows.push(Row::new(
             id,
             format!("front-end total ({name} resampler)"),

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use mgr_core::audio::Decoder;
+use mgr_core::audio::decode_file;
 use mgr_core::config::FramingConfig;
 use mgr_core::library::walk::{walk, WalkOptions};
 use mgr_core::mel::LogMel;
@@ -68,7 +68,6 @@ fn stage_times(
     resampler: &Resampler,
     batch: usize,
 ) -> Result<StageTimes> {
-    let mut decoder = Decoder::new();
     let mut logmel = LogMel::new();
     let mut y = Vec::new();
     let mut frame = vec![0f32; FRAME_VALUES];
@@ -78,9 +77,8 @@ fn stage_times(
         t = StageTimes::default();
         for clip in clips {
             let start = Instant::now();
-            let audio = decoder
-                .decode(clip)
-                .with_context(|| format!("decoding {}", clip.display()))?;
+            let audio =
+                decode_file(clip).with_context(|| format!("decoding {}", clip.display()))?;
             t.decode += secs(start);
             let start = Instant::now();
             resampler.to_12k_into(audio.samples(), audio.sample_rate(), &mut y)?;

@@ -28,7 +28,8 @@ use mgr_core::library::{self, LibraryJob, Observer, ResultsFile, RunPlan, RunRep
 use mgr_core::model::{device, Builtin, Model, ModelSpec};
 use mgr_core::pipeline::PipelineConfig;
 use mgr_core::progress::Counters;
-use options::{apply_threads, RunOptions};
+use mgr_core::timeline::SegmentConfig;
+use options::{apply_threads, RunOptions, TimelineOptions};
 use output::Row;
 
 #[derive(Parser, Debug)]
@@ -72,6 +73,8 @@ struct TagArgs {
     /// Print one JSON array: `[{"path": ..., "tags": [[tag, score], ...]}]`.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    timeline: TimelineOptions,
     #[command(flatten)]
     run: RunOptions,
 }
@@ -134,6 +137,8 @@ struct ClassifyArgs {
     #[arg(long, requires = "write_tags")]
     only_untagged: bool,
     #[command(flatten)]
+    timeline: TimelineOptions,
+    #[command(flatten)]
     run: RunOptions,
 }
 
@@ -167,11 +172,12 @@ pub fn load_model(spec: &ModelSpec, run: &RunOptions) -> Result<Model> {
 }
 
 /// The stream settings of a run: `--batch` (or the device's default), `--resampler`, one
-/// front-end worker per thread (`--threads`, default all cores).
-fn pipeline_config(run: &RunOptions, model: &Model) -> PipelineConfig {
+/// front-end worker per thread (`--threads`, default all cores), the `--timeline` windows.
+fn pipeline_config(run: &RunOptions, timeline: &TimelineOptions, model: &Model) -> PipelineConfig {
     PipelineConfig {
         resampler: run.resampler,
         batch: run.batch_for(model.device()),
+        timeline: timeline.settings().map(|t| t.windows),
         ..PipelineConfig::for_device(model.device())
     }
 }
@@ -252,6 +258,14 @@ impl Observer for Collect {
             files as f64 / secs,
             songs as f64 / secs
         ));
+        // What was odd about a file that still decoded (a header's length that lies, a cut
+        // tail): one line each, beside the result.
+        if let Ok(s) = song.result {
+            for w in &s.warnings {
+                let path = song.path.display();
+                self.bar.suspend(|| eprintln!("warning: {path}: {w}"));
+            }
+        }
         if self.keep {
             let row = Row {
                 path: song.path.to_path_buf(),
@@ -293,12 +307,13 @@ fn progress(n: usize) -> ProgressBar {
 fn library_run(
     model: &ModelSpec,
     run: &RunOptions,
+    timeline: &TimelineOptions,
     job: impl FnOnce(PipelineConfig) -> LibraryJob,
     keep: bool,
 ) -> Result<(Collect, Model, RunReport)> {
     apply_threads(run);
     let model = load_model(model, run)?;
-    let job = job(pipeline_config(run, &model));
+    let job = job(pipeline_config(run, timeline, &model));
     install_ctrl_c();
     let mut collect = Collect::new(keep);
     let report = library::run(&job, &model, &CANCEL, &mut collect).map_err(|e| match e {
@@ -332,6 +347,8 @@ fn exit_code(report: &RunReport) -> ExitCode {
 }
 
 fn tag(a: TagArgs) -> Result<ExitCode> {
+    let timeline = a.timeline.or_defaults(SegmentConfig::tags());
+    timeline.check_plot(&a.paths)?;
     let job = |pipeline| LibraryJob {
         roots: a.paths.clone(),
         walk: WalkOptions::default(),
@@ -339,15 +356,37 @@ fn tag(a: TagArgs) -> Result<ExitCode> {
         results: None,
         per_frame: false,
         tags: None,
+        segments: timeline.segments(),
         pipeline,
     };
-    let (collect, model, report) = library_run(&a.model, &a.run, job, true)?;
+    let (collect, model, report) = library_run(&a.model, &a.run, &timeline, job, true)?;
     let labels = model.labels().to_vec();
-    print!(
-        "{}",
-        output::tags(&collect.sorted(), &labels, a.top, a.json)?
-    );
+    let rows = collect.sorted();
+    let settings = timeline.settings();
+    print!("{}", output::tags(&rows, &labels, a.top, a.json, settings)?);
+    plot_timeline(&timeline, &rows, &labels, model.description())?;
     Ok(exit_code(&report))
+}
+
+/// `--plot FILE.png`: the timeline of the one song of the run, if it was scored.
+fn plot_timeline(
+    timeline: &TimelineOptions,
+    rows: &[Row],
+    labels: &[String],
+    model: &str,
+) -> Result<()> {
+    let (Some(settings), Some(png)) = (timeline.settings(), &timeline.plot) else {
+        return Ok(());
+    };
+    match rows {
+        [Row {
+            path,
+            result: Ok(song),
+            ..
+        }] => plot::timeline_png(png, path, song, labels, &settings, model),
+        // The song's error is already reported with its result.
+        _ => Ok(()),
+    }
 }
 
 fn classify(a: ClassifyArgs) -> Result<ExitCode> {
@@ -367,6 +406,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         resume: a.resume,
     });
     let to_stdout = results.is_none();
+    a.timeline.check_plot(&a.paths)?;
     let job = |pipeline| LibraryJob {
         roots: a.paths.clone(),
         walk: WalkOptions {
@@ -383,10 +423,13 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
             update_mtime: a.update_mtime,
             only_untagged: a.only_untagged,
         }),
+        segments: a.timeline.segments(),
         pipeline,
     };
     let started = Instant::now();
-    let (collect, model, report) = library_run(&a.model, &a.run, job, to_stdout)?;
+    // --plot needs the song even when the results go to a file.
+    let keep = to_stdout || a.timeline.plot.is_some();
+    let (collect, model, report) = library_run(&a.model, &a.run, &a.timeline, job, keep)?;
     let labels = model.labels().to_vec();
     if !a.model.is_published_gtzan() {
         // Say which model answered, and where it came from (stderr: stdout stays data).
@@ -412,16 +455,22 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
                 ""
             }
         );
-    } else {
-        let rows = collect.sorted();
+    }
+    let rows = collect.sorted();
+    if to_stdout {
+        let shape = output::Shape {
+            per_frame: a.per_frame,
+            timeline: a.timeline.settings(),
+        };
         let out = if a.json {
-            output::classify_json(&rows, &labels, a.per_frame)?
+            output::classify_json(&rows, &labels, shape)?
         } else if a.csv {
-            output::classify_csv(&rows, &labels, a.per_frame)
+            output::classify_csv(&rows, &labels, shape)
         } else {
-            output::classify_text(&rows, &labels, a.per_frame)
+            output::classify_text(&rows, &labels, shape)
         };
         print!("{out}");
     }
+    plot_timeline(&a.timeline, &rows, &labels, model.description())?;
     Ok(exit_code(&report))
 }

@@ -1,5 +1,6 @@
-//! Options several subcommands share: how a network runs ([`RunOptions`]) and how a
-//! classifier is trained on a data set ([`TrainOptions`], for `finetune` and `eval --train`).
+//! Options several subcommands share: how a network runs ([`RunOptions`]), the genre timeline
+//! of `classify` and `tag` ([`TimelineOptions`]) and how a classifier is trained on a data set
+//! ([`TrainOptions`], for `finetune` and `eval --train`).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use mgr_core::dataset::tagged::{LabelSource, TagLabels, DEFAULT_MIN_SONGS};
 use mgr_core::model::{DeviceKind, ModelSpec};
 use mgr_core::pipeline::default_batch;
 use mgr_core::resample::ResamplerKind;
+use mgr_core::timeline::{SegmentConfig, TimelineConfig, TimelineSettings};
 use mgr_core::train::experiment::ExperimentConfig;
 use mgr_core::train::extract::ExtractConfig;
 use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
@@ -48,6 +50,96 @@ impl RunOptions {
     /// `--batch`, or the default of `device` ([`default_batch`]).
     pub fn batch_for(&self, device: &mgr_core::model::CandleDevice) -> usize {
         self.batch.unwrap_or_else(|| default_batch(device)).max(1)
+    }
+}
+
+/// The genre timeline of each file (`classify` and `tag`).
+#[derive(Args, Debug, Clone)]
+pub struct TimelineOptions {
+    /// Also score 29.12 s windows over the whole recording (every --hop seconds) and merge
+    /// them into segments, runs of one label (see docs/library.md, "Genre timeline").
+    #[arg(long)]
+    pub timeline: bool,
+    /// Seconds between window starts (≥ 1); 29.12 gives windows that do not overlap.
+    #[arg(long, value_name = "SECONDS", requires = "timeline",
+          default_value_t = TimelineConfig::default().hop, value_parser = hop)]
+    pub hop: f64,
+    /// Segments shorter than this many seconds are merged into a neighbour.
+    #[arg(long, value_name = "SECONDS", requires = "timeline",
+          default_value_t = SegmentConfig::default().min_segment, value_parser = non_negative)]
+    pub min_segment: f64,
+    /// The cost of a change of label when the windows are smoothed (Viterbi): a change must
+    /// be supported by the windows it relabels by more than this, in natural-log units of
+    /// their score shares; 0 keeps every window's own top label. Default 3 for classify, 1
+    /// for tag (the taggers' top tags lie closer together).
+    #[arg(long, value_name = "X", requires = "timeline", value_parser = non_negative)]
+    pub switch_penalty: Option<f64>,
+    /// Draw the timeline of the one file given as a PNG: a strip of cells coloured by label,
+    /// the segments, a time axis and a legend.
+    #[arg(long, value_name = "FILE.png", requires = "timeline")]
+    pub plot: Option<PathBuf>,
+}
+
+fn number(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("{s:?} is not a number")),
+    }
+}
+
+fn hop(s: &str) -> std::result::Result<f64, String> {
+    let v = number(s)?;
+    if v >= 1.0 {
+        Ok(v)
+    } else {
+        Err("the hop must be at least 1 second".into())
+    }
+}
+
+fn non_negative(s: &str) -> std::result::Result<f64, String> {
+    let v = number(s)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err("must be 0 or more".into())
+    }
+}
+
+impl TimelineOptions {
+    /// The timeline the run makes, if `--timeline`.
+    pub fn settings(&self) -> Option<TimelineSettings> {
+        self.timeline.then_some(TimelineSettings {
+            windows: TimelineConfig { hop: self.hop },
+            segments: self.segments(),
+        })
+    }
+
+    pub fn segments(&self) -> SegmentConfig {
+        SegmentConfig {
+            switch_penalty: self
+                .switch_penalty
+                .unwrap_or(SegmentConfig::default().switch_penalty),
+            min_segment: self.min_segment,
+        }
+    }
+
+    /// These options with `defaults`' switch penalty where none was given (`tag` takes
+    /// [`SegmentConfig::tags`]).
+    pub fn or_defaults(&self, defaults: SegmentConfig) -> Self {
+        Self {
+            switch_penalty: self.switch_penalty.or(Some(defaults.switch_penalty)),
+            ..self.clone()
+        }
+    }
+
+    /// `--plot` draws one recording: refuse a folder or several paths before any work.
+    pub fn check_plot(&self, paths: &[PathBuf]) -> anyhow::Result<()> {
+        if self.plot.is_some() && (paths.len() != 1 || paths[0].is_dir()) {
+            anyhow::bail!(
+                "--plot draws the timeline of one recording: give one audio file (run once per file for several)"
+            );
+        }
+        Ok(())
     }
 }
 

@@ -16,19 +16,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mgr_core::aggregate::SongScores;
 use mgr_core::error::IoError;
-use mgr_core::library::record::{round4, Record};
+use mgr_core::library::record::Record;
 use mgr_core::library::walk::WalkOptions;
 use mgr_core::library::{self, LibraryError, LibraryJob, Observer, RunPlan, SongOutcome};
-use mgr_core::model::{argmax, Model};
+use mgr_core::model::Model;
 use mgr_core::pipeline::PipelineConfig;
 use mgr_core::progress::Counters;
 use mgr_core::resample::ResamplerKind;
-use mgr_core::timeline::TimelineConfig;
+use mgr_core::timeline::{SegmentConfig, TimelineConfig, TimelineSettings};
 use pyo3::exceptions::{PyRuntimeWarning, PyValueError};
 use pyo3::prelude::*;
-use serde_json::{json, Map, Value};
 
 use crate::audio::parse_option;
 use crate::errors::{unwound, ToPyErr};
@@ -107,7 +105,8 @@ impl TimelineArg {
 ///     batch: frames per forward pass (default 8 on the CPU, 64 on a GPU; the scores do not
 ///         depend on it).
 ///     timeline: also score 29.12 s windows over each whole recording (``True``: every
-///         29.12 s; a number: the hop in seconds), under ``"timeline"``.
+///         29.12 s; a number: the hop in seconds), under ``"timeline"``, and the runs of one
+///         genre under ``"segments"`` (as ``mgr-cli classify --timeline --json``).
 ///     resampler: ``"reference"`` (exact published inputs) or ``"fast"``.
 ///     per_frame: also give the majority vote (``"vote"``) and every frame's scores
 ///         (``"frame_scores"``).
@@ -159,6 +158,7 @@ pub fn classify(
         results: None,
         per_frame,
         tags: None,
+        segments: SegmentConfig::default(),
         pipeline: PipelineConfig {
             resampler,
             batch: batch
@@ -209,6 +209,10 @@ impl Classification {
                     model: &model,
                     cancel: &flag,
                     per_frame: job.per_frame,
+                    timeline: job.pipeline.timeline.map(|windows| TimelineSettings {
+                        windows,
+                        segments: job.segments,
+                    }),
                 };
                 let mut go = || library::run(&job, &model, &flag, &mut forward).map(|_| ());
                 match &pool {
@@ -319,6 +323,8 @@ struct Forward<'a> {
     model: &'a Model,
     cancel: &'a AtomicBool,
     per_frame: bool,
+    /// The run's timeline settings: its songs carry windows and segments.
+    timeline: Option<TimelineSettings>,
 }
 
 impl Forward<'_> {
@@ -349,38 +355,8 @@ impl Observer for Forward<'_> {
             labels,
             per_frame: self.per_frame,
             tags: None,
+            timeline: self.timeline,
         };
-        let mut value = record.json();
-        if let Ok(scores) = song.result {
-            add_timeline(&mut value, scores, labels);
-        }
-        self.send(Event::Song(value.to_string()));
+        self.send(Event::Song(record.json().to_string()));
     }
-}
-
-/// `"timeline"`: one object per window, `{"start", "end", "label", "scores"}` (seconds; the
-/// window's top label; label → score, 4 decimals as the song's scores), unless the library's
-/// record already writes it.
-fn add_timeline(value: &mut Value, song: &SongScores, labels: &[String]) {
-    if song.timeline.is_empty() || value.get("timeline").is_some() {
-        return;
-    }
-    let windows = song
-        .timeline
-        .iter()
-        .map(|w| {
-            let scores: Map<String, Value> = labels
-                .iter()
-                .zip(&w.scores)
-                .map(|(l, v)| (l.clone(), json!(round4(*v))))
-                .collect();
-            json!({
-                "start": w.start,
-                "end": w.end,
-                "label": argmax(&w.scores).map_or("", |i| labels[i].as_str()),
-                "scores": scores,
-            })
-        })
-        .collect();
-    value["timeline"] = Value::Array(windows);
 }

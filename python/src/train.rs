@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use mgr_core::dataset::artists::ArtistSource;
+use mgr_core::dataset::artists::{ArtistSource, TrainArtists};
 use mgr_core::dataset::split::SplitSpec;
+use mgr_core::dataset::tagged::{LabelSource, TagLabels, DEFAULT_MIN_SONGS};
 use mgr_core::eval::run::{gtzan, EvalConfig};
 use mgr_core::model::{DeviceKind, ModelSpec};
 use mgr_core::pipeline::DEFAULT_BATCH;
@@ -19,7 +20,7 @@ use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
 use mgr_core::train::optim::{OptimConfig, OptimizerKind};
 use mgr_core::train::stack::StackConfig;
 use mgr_core::train::top::{EpochReport, Init, TopConfig, TopTrainer, TrainFrom};
-use mgr_core::train::{Strategy, TrainSpec};
+use mgr_core::train::{Balance, Strategy, TrainSpec};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyDictMethods};
@@ -40,6 +41,11 @@ struct Options {
     seed: u64,
     cache: Option<PathBuf>,
     artists: String,
+    train_artists: String,
+    labels: String,
+    genre_map: Option<PathBuf>,
+    min_songs: usize,
+    balance: Option<String>,
     augment: usize,
     valid_per_genre: usize,
     resampler: String,
@@ -73,6 +79,11 @@ impl Default for Options {
             seed: 0,
             cache: None,
             artists: "auto".into(),
+            train_artists: "same".into(),
+            labels: "folder".into(),
+            genre_map: None,
+            min_songs: DEFAULT_MIN_SONGS,
+            balance: None,
             augment: 0,
             valid_per_genre: 1,
             resampler: "reference".into(),
@@ -131,7 +142,10 @@ impl<'py> Kwargs<'py> {
 
 /// Options whose value may be `None` (the default chosen by the library).
 fn key_is_optional(key: &str) -> bool {
-    matches!(key, "cache" | "batch" | "threads" | "lr")
+    matches!(
+        key,
+        "cache" | "batch" | "threads" | "lr" | "balance" | "genre_map"
+    )
 }
 
 impl Options {
@@ -147,6 +161,11 @@ impl Options {
         kwargs.take("seed", &mut o.seed)?;
         kwargs.take("cache", &mut o.cache)?;
         kwargs.take("artists", &mut o.artists)?;
+        kwargs.take("train_artists", &mut o.train_artists)?;
+        kwargs.take("labels", &mut o.labels)?;
+        kwargs.take("genre_map", &mut o.genre_map)?;
+        kwargs.take("min_songs", &mut o.min_songs)?;
+        kwargs.take("balance", &mut o.balance)?;
         kwargs.take("augment", &mut o.augment)?;
         kwargs.take("valid_per_genre", &mut o.valid_per_genre)?;
         kwargs.take("resampler", &mut o.resampler)?;
@@ -182,8 +201,13 @@ impl Options {
             OptimizerKind::Adam => 1e-3,
             OptimizerKind::SgdNesterov => 1e-2,
         });
+        let balance = match &self.balance {
+            Some(b) => parse_option::<Balance>("balance", b)?,
+            None => Balance::default_for(strategy),
+        };
         Ok(TrainSpec {
             strategy,
+            balance,
             stack: StackConfig {
                 l2: self.stack_l2,
                 kappa: self.stack_kappa,
@@ -205,6 +229,7 @@ impl Options {
                 dropout_out: self.dropout_out,
                 input_norm: self.input_norm,
                 seed: self.seed,
+                balance,
             },
             softmax: SoftmaxConfig::default(),
             svm: SvmConfig {
@@ -229,6 +254,19 @@ impl Options {
                 "none" => ArtistSource::Off,
                 path => ArtistSource::File(PathBuf::from(path)),
             },
+            labels_from: match self.labels.as_str() {
+                "folder" => LabelSource::Folder,
+                "tags" => LabelSource::Tags(TagLabels {
+                    genre_map: self.genre_map.clone(),
+                    min_songs: self.min_songs.max(1),
+                }),
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "labels: {other:?} is not one of folder, tags"
+                    )))
+                }
+            },
+            train_artists: parse_option::<TrainArtists>("train_artists", &self.train_artists)?,
             split,
             valid_per_genre: self.valid_per_genre,
             model: ModelSpec::from(self.model.as_str()),

@@ -18,6 +18,7 @@
 
 use std::ops::Range;
 
+use crate::audio::Warning;
 use crate::config::{FramingConfig, CLIP_SAMPLES, SAMPLE_RATE};
 use crate::model::argmax;
 use crate::timeline::Window;
@@ -194,6 +195,9 @@ pub struct SongScores {
     /// The recording's genre timeline ([`crate::timeline`]): empty unless the run asked for
     /// one. It does not enter the song decision.
     pub timeline: Vec<Window>,
+    /// What was odd about the file, though it was analysed (a header whose length disagrees
+    /// with the data, a damaged tail): one line each.
+    pub warnings: Vec<Warning>,
 }
 
 impl SongScores {
@@ -219,6 +223,7 @@ impl SongScores {
             mean,
             votes,
             timeline: Vec::new(),
+            warnings: Vec::new(),
         })
     }
 

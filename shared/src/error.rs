@@ -70,8 +70,9 @@ pub enum Error {
     /// it, and the resampler's filter would grow with it.
     #[error("sample rate {0} Hz is too high (mgr accepts at most 768000 Hz)")]
     SampleRateTooHigh(u32),
-    /// The file is larger, or decodes to more samples, than mgr reads from one file
-    /// (`audio::MAX_FILE_BYTES`, `audio::MAX_SAMPLES`), or the memory for it was refused.
+    /// The file decodes to more samples than mgr holds in memory at once
+    /// (`audio::MAX_SAMPLES`, for a whole file as an `Audio`), or the memory for it was
+    /// refused.
     #[error("{path}: too long to decode ({reason})")]
     TooLong {
         /// The audio file.

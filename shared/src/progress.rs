@@ -7,7 +7,7 @@
 //! * [`Counters`]: what the many-file pipeline counts while it runs, readable from any thread
 //!   (a library run's progress bar reads them with every song it reports).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Receives progress reports. Every method has a do-nothing default.
 pub trait Progress {
@@ -34,6 +34,10 @@ pub struct Counters {
     pub files: AtomicUsize,
     /// Songs delivered (results and errors).
     pub songs: AtomicUsize,
+    /// Microseconds of audio decoded so far, across files (a file decoded again from its start
+    /// takes back what it had added): what a bar's ETA should count, since a library's files
+    /// range from seconds to hours.
+    pub audio_us: AtomicU64,
 }
 
 impl Counters {
@@ -45,6 +49,21 @@ impl Counters {
     /// `n` more songs delivered.
     pub fn add_songs(&self, n: usize) {
         self.songs.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `seconds` more audio decoded (negative: taken back).
+    pub fn add_audio_seconds(&self, seconds: f64) {
+        let us = (seconds.abs() * 1e6).round() as u64;
+        if seconds >= 0.0 {
+            self.audio_us.fetch_add(us, Ordering::Relaxed);
+        } else {
+            self.audio_us.fetch_sub(us, Ordering::Relaxed);
+        }
+    }
+
+    /// Seconds of audio decoded so far.
+    pub fn audio_seconds(&self) -> f64 {
+        self.audio_us.load(Ordering::Relaxed) as f64 / 1e6
     }
 
     /// `(files, songs)` now.

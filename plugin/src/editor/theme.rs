@@ -12,23 +12,11 @@ pub(super) const DIM: Color32 = Color32::from_rgb(0x8b, 0x91, 0xa1);
 pub(super) const ACCENT: Color32 = Color32::from_rgb(0xff, 0xb3, 0x47);
 pub(super) const ERROR: Color32 = Color32::from_rgb(0xff, 0x6b, 0x6b);
 
-/// One colour per GTZAN genre (other label sets cycle through them).
-const PALETTE: [Color32; 10] = [
-    Color32::from_rgb(0x4e, 0x79, 0xa7), // blues
-    Color32::from_rgb(0xb0, 0x7a, 0xa1), // classical
-    Color32::from_rgb(0xe1, 0x9d, 0x4a), // country
-    Color32::from_rgb(0xff, 0x5f, 0xa2), // disco
-    Color32::from_rgb(0xf2, 0xcf, 0x4a), // hiphop
-    Color32::from_rgb(0x59, 0xa1, 0x4f), // jazz
-    Color32::from_rgb(0xd6, 0x45, 0x45), // metal
-    Color32::from_rgb(0x9c, 0x6a, 0xde), // pop
-    Color32::from_rgb(0x3c, 0xc2, 0xa0), // reggae
-    Color32::from_rgb(0xff, 0x8c, 0x42), // rock
-];
-
-/// The colour of label `i`.
+/// The colour of label `i`: mgr-core's palette ([`mgr_core::timeline::PALETTE`], shared with
+/// `classify --timeline --plot`; other label sets cycle through it).
 pub(super) fn colour(i: usize) -> Color32 {
-    PALETTE[i % PALETTE.len()]
+    let [r, g, b] = mgr_core::timeline::colour(i);
+    Color32::from_rgb(r, g, b)
 }
 
 /// A rounded card of the given outer width and inner height, its content laid out vertically.

@@ -13,15 +13,13 @@ use crate::error::{Error, Result};
 /// 4 GHz would ask for tens of GB.
 pub const MAX_INPUT_RATE: u32 = 768_000;
 
-/// Most mono samples decoded from one file: 2^30 (4 GiB of `f32`; 6.2 hours at 48 kHz,
-/// 6.8 hours at 44.1 kHz). FLAC and Vorbis can code silence in a few bytes per thousand
-/// samples, so a small file can claim, and really hold, far more than it is long; this cap
-/// turns such a file into an error instead of an exhausted machine.
+/// Most mono samples decoded from one file into memory as an [`Audio`]: 2^30 (4 GiB of
+/// `f32`; 6.2 hours at 48 kHz, 6.8 hours at 44.1 kHz). FLAC and Vorbis can code silence in a
+/// few bytes per thousand samples, so a small file can claim, and really hold, far more than
+/// it is long; this cap turns such a file into an error instead of an exhausted machine. A
+/// stream ([`super::AudioStream`], what `classify` reads) holds only a packet at a time and
+/// has no such limit.
 pub const MAX_SAMPLES: usize = 1 << 30;
-
-/// Largest file read into memory: 4 GiB, the most a WAV or `.au` header's 32-bit data size
-/// can describe. Also bounds what a device or pipe named as a file can make us read.
-pub const MAX_FILE_BYTES: u64 = 1 << 32;
 
 /// Mono audio at its native sample rate: at least one sample, all finite, at a rate in
 /// `MIN_INPUT_RATE ..= MAX_INPUT_RATE`, from at least one source channel. Only
@@ -49,16 +47,6 @@ impl Audio {
         };
         audio.validate(Path::new("audio in memory"))?;
         Ok(audio)
-    }
-
-    /// No samples yet: a buffer for a decoder to fill, never handed out before
-    /// [`Audio::validate`] passes.
-    pub(in crate::audio) fn empty() -> Self {
-        Self {
-            samples: Vec::new(),
-            sample_rate: 0,
-            source_channels: 0,
-        }
     }
 
     /// Mono samples in [-1, 1] (the channel average).

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::error::{Res, Unsupported, EOF};
+use super::ReadAt;
 
 /// The STREAMINFO fields the decoder needs (RFC 9639 8.2).
 pub(super) struct StreamInfo {
@@ -23,44 +24,57 @@ impl StreamInfo {
     }
 }
 
-/// Walk the metadata blocks of a stream that starts with `fLaC`; returns STREAMINFO and the
-/// offset of the first frame.
-pub(super) fn read(bytes: &[u8]) -> Res<(StreamInfo, usize)> {
-    let (info, frames) = walk(bytes)?;
-    Ok((stream_info(&bytes[info])?, frames))
+/// Walk the metadata blocks of the stream that starts with `fLaC` at `at`; returns
+/// STREAMINFO and the offset of the first frame.
+pub(super) fn read(src: &impl ReadAt, at: u64) -> Res<(StreamInfo, u64)> {
+    let (info, frames) = walk(src, at)?;
+    if info.end - info.start < 34 {
+        return Err(Unsupported("short STREAMINFO"));
+    }
+    Ok((stream_info(&get(src, info.start, 34)?)?, frames))
 }
 
-/// The same stream with STREAMINFO as its only metadata block: what symphonia is given, so
-/// that the blocks neither decoder needs (tags, pictures, seek tables, cue sheets), whose
-/// length fields symphonia would allocate from, never reach it.
-pub(crate) fn streaminfo_only(bytes: &[u8]) -> Res<Vec<u8>> {
-    let (info, frames) = walk(bytes)?;
-    let mut out = Vec::new();
-    out.try_reserve_exact(8 + info.len() + (bytes.len() - frames))
+/// The start of the same stream with STREAMINFO as its only metadata block, and the offset
+/// of the first frame: symphonia is given this header followed by the frames, so that the
+/// blocks neither decoder needs (tags, pictures, seek tables, cue sheets), whose length fields
+/// symphonia would allocate from, never reach it.
+pub(crate) fn streaminfo_only(src: &impl ReadAt, at: u64) -> Res<(Vec<u8>, u64)> {
+    let (info, frames) = walk(src, at)?;
+    let len = (info.end - info.start) as usize;
+    let mut head = Vec::new();
+    head.try_reserve_exact(8 + len)
         .map_err(|_| Unsupported("out of memory"))?;
-    out.extend_from_slice(b"fLaC");
-    out.push(0x80); // last block, type 0
-    out.extend_from_slice(&bytes[info.start - 3..info.start]);
-    out.extend_from_slice(&bytes[info]);
-    out.extend_from_slice(&bytes[frames..]);
-    Ok(out)
+    head.extend_from_slice(b"fLaC");
+    head.push(0x80); // last block, type 0
+    head.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+    head.extend_from_slice(&get(src, info.start, len)?);
+    Ok((head, frames))
+}
+
+/// `n` bytes at `pos`, or [`EOF`].
+fn get(src: &impl ReadAt, pos: u64, n: usize) -> Res<Vec<u8>> {
+    let mut b = vec![0u8; n];
+    match src.read_at(pos, &mut b) {
+        Ok(k) if k == n => Ok(b),
+        _ => Err(EOF),
+    }
 }
 
 /// The byte range of the (single) STREAMINFO body and the offset of the first frame; every
-/// block must lie inside the file.
-fn walk(bytes: &[u8]) -> Res<(Range<usize>, usize)> {
-    if !bytes.starts_with(b"fLaC") {
+/// block must lie inside the stream.
+fn walk(src: &impl ReadAt, at: u64) -> Res<(Range<u64>, u64)> {
+    if get(src, at, 4).ok().as_deref() != Some(b"fLaC") {
         return Err(Unsupported("no fLaC marker"));
     }
     // Metadata blocks: 1 bit last-block flag, 7 bits type, 24 bits length.
-    let mut pos = 4;
+    let mut pos = at + 4;
     let mut info = None;
     loop {
-        let h = bytes.get(pos..pos + 4).ok_or(EOF)?;
+        let h = get(src, pos, 4)?;
         let (last, kind) = (h[0] & 0x80 != 0, h[0] & 0x7f);
-        let len = usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]);
+        let len = u64::from(h[1]) << 16 | u64::from(h[2]) << 8 | u64::from(h[3]);
         let body = pos + 4..pos + 4 + len;
-        if body.end > bytes.len() {
+        if body.end > src.len() {
             return Err(Unsupported("metadata block past the end of the file"));
         }
         if kind == 0 {
@@ -82,9 +96,6 @@ fn walk(bytes: &[u8]) -> Res<(Range<usize>, usize)> {
 /// decoder accepts, both do): block sizes of at least 16 and in order, frame sizes in order
 /// when known, a rate of 1 to 655 350 Hz.
 fn stream_info(b: &[u8]) -> Res<StreamInfo> {
-    if b.len() < 34 {
-        return Err(Unsupported("short STREAMINFO"));
-    }
     let min_block = usize::from(u16::from_be_bytes([b[0], b[1]]));
     let max_block = usize::from(u16::from_be_bytes([b[2], b[3]]));
     if min_block < 16 || max_block < min_block {

@@ -17,8 +17,8 @@
 //! Modules, each importing only those listed before it: [`error`] and [`crc`] (leaves),
 //! [`bits`] (the bit reader), [`predict`] (fixed and LPC predictors), [`subframe`] (one
 //! channel of a frame), [`metadata`] (STREAMINFO), [`frame`] (header, subframes, stereo
-//! decorrelation, CRCs), and this file, the entry point that walks the frames and mixes them
-//! down.
+//! decorrelation, CRCs), and this file, [`FlacStream`], which reads the stream a frame at a time through a bounded
+//! buffer and mixes each frame down.
 
 mod bits;
 mod crc;
@@ -33,99 +33,171 @@ pub(crate) use metadata::streaminfo_only;
 
 use error::Res;
 use frame::frame;
+use metadata::StreamInfo;
 
-/// Decoded FLAC stream, mixed down to mono (the tests' view of [`decode_into`]).
-#[cfg(test)]
-#[derive(Debug)]
-struct Decoded {
-    pub samples: Vec<f32>,
-    pub sample_rate: u32,
-    pub channels: usize,
+/// Random access to a stream's bytes: what the decoder reads from (a file or bytes in memory;
+/// the audio module implements it).
+pub(crate) trait ReadAt {
+    /// Bytes in the stream.
+    fn len(&self) -> u64;
+    /// Fill `buf` from offset `pos` on; fewer bytes only at the end of the stream.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize>;
 }
 
-/// Decode a whole FLAC file held in memory (it must start with `fLaC`).
-#[cfg(test)]
-fn decode(bytes: &[u8]) -> Res<Decoded> {
-    let mut samples = Vec::new();
-    let (sample_rate, channels) = decode_into(bytes, &mut samples, usize::MAX)?;
-    Ok(Decoded {
-        samples,
-        sample_rate,
-        channels,
-    })
+/// Bytes held from the stream: a frame is parsed only with [`LOOKAHEAD`] bytes after its
+/// start in hand (or the end of the stream), more than the largest frame this decoder takes
+/// (8 channels × 65,535 samples × 31 bits ≈ 2 MB, RFC 9639 9.2), so a frame never stops at the
+/// buffer's end; one that would is declined as too large.
+const BUFFER: usize = 4 << 20;
+const LOOKAHEAD: usize = 3 << 20;
+
+/// A FLAC stream decoded a frame at a time, mixed down to mono, in bounded memory: the
+/// refill buffer and one block per channel.
+pub(crate) struct FlacStream<R> {
+    src: R,
+    info: StreamInfo,
+    /// Stream bytes from offset `base` on; the next frame starts at `buf[pos]`.
+    buf: Vec<u8>,
+    base: u64,
+    pos: usize,
+    /// One buffer per channel, grown by `frame` to each block's size as it comes (at most
+    /// STREAMINFO's maximum).
+    block: Vec<Vec<i32>>,
+    frames: u64,
+    samples: u64,
+    /// STREAMINFO's total was reached while frames went on.
+    trailing: bool,
+    done: bool,
 }
 
-/// Mono samples per byte of file reserved up front: a 16-bit stream compressed to a quarter
-/// of its PCM size gives 2, 8-bit mono at an eighth gives 8. Past that (long silences) the
-/// buffer grows with what is decoded; STREAMINFO's total alone never sizes an allocation.
-const RESERVE_PER_BYTE: usize = 8;
-
-/// Decode a whole FLAC file held in memory (it must start with `fLaC`) to mono samples in
-/// `samples` (cleared first; its capacity is reused), declining past `max_samples`. Returns
-/// the sample rate and the channel count.
-pub(crate) fn decode_into(
-    bytes: &[u8],
-    samples: &mut Vec<f32>,
-    max_samples: usize,
-) -> Res<(u32, usize)> {
-    let (info, mut pos) = metadata::read(bytes)?;
-    // (STREAMINFO's channels are 1–8 by construction, its rate checked by `metadata::read`.)
-    if !(4..=24).contains(&info.bits) {
-        return Err(Unsupported("sample format"));
+impl<R: ReadAt> FlacStream<R> {
+    /// The stream whose `fLaC` marker is at `at`: its metadata read, positioned at the first
+    /// frame.
+    pub(crate) fn open(src: R, at: u64) -> Res<Self> {
+        let (info, first) = metadata::read(&src, at)?;
+        // (STREAMINFO's channels are 1–8 by construction, its rate checked by `read`.)
+        if !(4..=24).contains(&info.bits) {
+            return Err(Unsupported("sample format"));
+        }
+        Ok(Self {
+            src,
+            block: vec![Vec::new(); info.channels],
+            info,
+            buf: Vec::new(),
+            base: first,
+            pos: 0,
+            frames: 0,
+            samples: 0,
+            trailing: false,
+            done: false,
+        })
     }
-    // The CRC-16 table (8 KiB), built once per process.
-    static CRC16: std::sync::LazyLock<crc::Crc16> = std::sync::LazyLock::new(crc::Crc16::new);
-    let ch = info.channels;
-    // Grown by `frame` to each block's size as it comes (at most STREAMINFO's maximum).
-    let mut block: Vec<Vec<i32>> = vec![Vec::new(); ch];
-    samples.clear();
-    let claimed = usize::try_from(info.total_samples).unwrap_or(usize::MAX);
-    let expected = claimed
-        .min(bytes.len().saturating_mul(RESERVE_PER_BYTE))
-        .min(max_samples);
-    grow(samples, expected)?;
-    let scale = 1.0 / (1u32 << (info.bits - 1)) as f32;
-    let mix = 1.0 / ch as f32;
-    let mut frames = 0u64;
-    while pos < bytes.len() {
-        if info.total_samples > 0 && samples.len() as u64 >= info.total_samples {
-            break; // trailing bytes (tags, padding) after the last frame
+
+    pub(crate) fn sample_rate(&self) -> u32 {
+        self.info.sample_rate
+    }
+
+    pub(crate) fn channels(&self) -> usize {
+        self.info.channels
+    }
+
+    /// Samples per channel that STREAMINFO announces, when it does.
+    pub(crate) fn total_samples(&self) -> Option<u64> {
+        (self.info.total_samples > 0).then_some(self.info.total_samples)
+    }
+
+    /// Whether frames followed the last of the samples STREAMINFO announces (they are not
+    /// decoded: the announced end is where the audio stops, as it always was).
+    pub(crate) fn trailing_frames(&self) -> bool {
+        self.trailing
+    }
+
+    /// Decode the next frame onto `out`, mixed down to mono; `Ok(false)` at the end of the
+    /// stream. Any inconsistency, including a sample count that differs from STREAMINFO's at
+    /// the end, is an [`Unsupported`]: the caller decodes the stream with symphonia instead.
+    pub(crate) fn next(&mut self, out: &mut Vec<f32>) -> Res<bool> {
+        // The CRC-16 table (8 KiB), built once per process.
+        static CRC16: std::sync::LazyLock<crc::Crc16> = std::sync::LazyLock::new(crc::Crc16::new);
+        if self.done {
+            return Ok(false);
         }
-        let seq = if info.fixed_block_size() {
-            frames
+        let at = self.base + self.pos as u64;
+        let total = self.info.total_samples;
+        if at >= self.src.len() || (total > 0 && self.samples >= total) {
+            return self.finish(at);
+        }
+        if self.buf.len() - self.pos < LOOKAHEAD {
+            self.refill()?;
+        }
+        let seq = if self.info.fixed_block_size() {
+            self.frames
         } else {
-            samples.len() as u64
+            self.samples
         };
-        let (n, end) = frame(bytes, pos, seq, &info, &CRC16, &mut block)?;
-        frames += 1;
-        if n > max_samples - samples.len() {
-            return Err(Unsupported("more samples than the limit"));
-        }
-        grow(samples, n)?;
-        if ch == 1 {
-            samples.extend(block[0][..n].iter().map(|&v| v as f32 * scale));
+        let (n, end) = match frame(
+            &self.buf,
+            self.pos,
+            seq,
+            &self.info,
+            &CRC16,
+            &mut self.block,
+        ) {
+            Err(e) if e == error::EOF && self.base + (self.buf.len() as u64) < self.src.len() => {
+                return Err(Unsupported("frame larger than the decoder takes"))
+            }
+            r => r?,
+        };
+        self.frames += 1;
+        self.samples += n as u64;
+        out.try_reserve(n)
+            .map_err(|_| Unsupported("out of memory"))?;
+        let scale = 1.0 / (1u32 << (self.info.bits - 1)) as f32;
+        if self.block.len() == 1 {
+            out.extend(self.block[0][..n].iter().map(|&v| v as f32 * scale));
         } else {
             // Same arithmetic as the symphonia path: f32 sum over channels, times 1/channels.
-            samples.extend(
+            let mix = 1.0 / self.block.len() as f32;
+            let block = &self.block;
+            out.extend(
                 (0..n).map(|i| block.iter().map(|c| c[i] as f32 * scale).sum::<f32>() * mix),
             );
         }
-        pos = end;
+        self.pos = end;
+        Ok(true)
     }
-    if samples.is_empty() {
-        return Err(Unsupported("no audio frames"));
-    }
-    if info.total_samples > 0 && samples.len() as u64 != info.total_samples {
-        return Err(Unsupported("sample count differs from STREAMINFO"));
-    }
-    Ok((info.sample_rate, ch))
-}
 
-/// Room for `more` samples, or a decline when the system will not give the memory.
-fn grow(samples: &mut Vec<f32>, more: usize) -> Res<()> {
-    samples
-        .try_reserve(more)
-        .map_err(|_| Unsupported("out of memory"))
+    /// The end of the frames at offset `at`: checked against STREAMINFO.
+    fn finish(&mut self, at: u64) -> Res<bool> {
+        self.done = true;
+        if self.samples == 0 {
+            return Err(Unsupported("no audio frames"));
+        }
+        let total = self.info.total_samples;
+        if total > 0 && self.samples != total {
+            return Err(Unsupported("sample count differs from STREAMINFO"));
+        }
+        // Trailing bytes (tags, padding) are normal; another frame's sync code is not.
+        let mut sync = [0u8; 2];
+        self.trailing = matches!(self.src.read_at(at, &mut sync), Ok(2))
+            && sync[0] == 0xff
+            && sync[1] & 0xfe == 0xf8;
+        Ok(false)
+    }
+
+    /// Keep the bytes from the next frame on and read up to [`BUFFER`] of them.
+    fn refill(&mut self) -> Res<()> {
+        self.buf.drain(..self.pos);
+        self.base += self.pos as u64;
+        self.pos = 0;
+        let have = self.buf.len();
+        self.buf.resize(BUFFER, 0);
+        let n = self
+            .src
+            .read_at(self.base + have as u64, &mut self.buf[have..])
+            .map_err(|_| Unsupported("read error"))?;
+        self.buf.truncate(have + n);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

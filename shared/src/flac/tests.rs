@@ -2,7 +2,41 @@
 //! garbage that must be refused.
 
 use super::crc::{crc8, Crc16};
-use super::{decode, decode_into};
+use super::error::Res;
+use super::{FlacStream, ReadAt};
+
+impl ReadAt for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let from = self.get(pos as usize..).unwrap_or_default();
+        let n = buf.len().min(from.len());
+        buf[..n].copy_from_slice(&from[..n]);
+        Ok(n)
+    }
+}
+
+/// Decoded FLAC stream, mixed down to mono.
+#[derive(Debug)]
+struct Decoded {
+    samples: Vec<f32>,
+    sample_rate: u32,
+    channels: usize,
+}
+
+/// A whole FLAC stream held in memory (it must start with `fLaC`), frame after frame.
+fn decode(bytes: &[u8]) -> Res<Decoded> {
+    let mut s = FlacStream::open(bytes.to_vec(), 0)?;
+    let mut samples = Vec::new();
+    while s.next(&mut samples)? {}
+    Ok(Decoded {
+        samples,
+        sample_rate: s.sample_rate(),
+        channels: s.channels(),
+    })
+}
 
 /// Minimal FLAC writer for the stereo and 24-bit paths (the data pack has only mono
 /// 16-bit files): verbatim, fixed order 2 (Rice-coded) and LPC order 2 subframes, one with
@@ -175,33 +209,44 @@ fn garbage_is_refused_without_panic() {
 }
 
 /// STREAMINFO's total is a claim, not a size: 2^36 − 1 samples in a 3-frame stream reserves
-/// by the file's length (and the stream is then declined for the mismatch).
+/// nothing from it, and the stream is declined for the mismatch at its end.
 #[test]
 fn a_huge_sample_count_claim_is_not_reserved() {
     let mut bytes = stereo_stream(16, 1, 1152, 3);
     // The 36-bit total ends STREAMINFO's 18th byte (offset 8 + 17 after marker and header).
     bytes[21] |= 0x0f;
     bytes[22..26].fill(0xff);
+    let mut s = FlacStream::open(bytes, 0).unwrap();
     let mut samples = Vec::new();
+    let mut frames = 0;
+    let end = loop {
+        match s.next(&mut samples) {
+            Ok(true) => frames += 1,
+            other => break other,
+        }
+    };
+    assert_eq!(frames, 3);
     assert_eq!(
-        decode_into(&bytes, &mut samples, usize::MAX),
+        end,
         Err(super::Unsupported("sample count differs from STREAMINFO"))
     );
-    assert!(
-        samples.capacity() <= 8 * bytes.len(),
-        "{} samples reserved for {} bytes",
-        samples.capacity(),
-        bytes.len()
-    );
+    assert!(samples.capacity() < 8 * 1152, "{}", samples.capacity());
 }
 
+/// Frames past STREAMINFO's total are not decoded, and the stream says they were there.
 #[test]
-fn the_sample_limit_declines() {
-    let bytes = stereo_stream(16, 1, 1152, 3);
+fn frames_past_the_announced_total_are_noticed() {
+    let mut bytes = stereo_stream(16, 1, 1152, 3);
+    // Announce two frames' samples: 2304 = 0x900 in the 36-bit total.
+    bytes[21] &= 0xf0;
+    bytes[22..26].copy_from_slice(&[0, 0, 0x09, 0x00]);
+    let d = decode(&bytes).unwrap();
+    assert_eq!(d.samples.len(), 2 * 1152);
+    let mut s = FlacStream::open(bytes, 0).unwrap();
     let mut samples = Vec::new();
-    assert!(decode_into(&bytes, &mut samples, 3 * 1152).is_ok());
-    assert_eq!(
-        decode_into(&bytes, &mut samples, 3 * 1152 - 1),
-        Err(super::Unsupported("more samples than the limit"))
-    );
+    while s.next(&mut samples).unwrap() {}
+    assert!(s.trailing_frames());
+    let mut s = FlacStream::open(stereo_stream(16, 1, 1152, 3), 0).unwrap();
+    while s.next(&mut samples).unwrap() {}
+    assert!(!s.trailing_frames());
 }

@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::model::Model;
 use crate::pipeline::{Pipeline, PipelineConfig};
 use crate::progress::Counters;
+use crate::timeline::{SegmentConfig, TimelineSettings};
 use record::{FileId, Format, Record, RecordWriter, ResumeIndex};
 use tags::{TagError, TagOptions};
 use walk::{Shard, Walk, WalkOptions};
@@ -74,6 +75,19 @@ pub enum LibraryError {
         /// The line (1-based).
         line: usize,
     },
+    /// The result file to resume was written with other timeline settings (or without a
+    /// timeline): its records would not match this run's.
+    #[error("{path} line {line} holds results {found}, not {wanted}: resume with the same timeline settings or name a new file")]
+    OtherTimeline {
+        /// The result file.
+        path: PathBuf,
+        /// The line (1-based).
+        line: usize,
+        /// The settings that line was written with.
+        found: String,
+        /// This run's settings.
+        wanted: String,
+    },
 }
 
 /// The append-only result file of a run.
@@ -102,8 +116,20 @@ pub struct LibraryJob {
     pub per_frame: bool,
     /// Write the top genre into the files' tags.
     pub tags: Option<TagOptions>,
+    /// How a genre timeline (asked for by `pipeline.timeline`) becomes segments.
+    pub segments: SegmentConfig,
     /// Resampler, framing, batch and threads of the analysis.
     pub pipeline: PipelineConfig,
+}
+
+impl LibraryJob {
+    /// The timeline the results carry, if the run makes one.
+    pub fn timeline(&self) -> Option<TimelineSettings> {
+        self.pipeline.timeline.map(|windows| TimelineSettings {
+            windows,
+            segments: self.segments,
+        })
+    }
 }
 
 /// What the run is about to do, once the tree is walked.
@@ -197,7 +223,14 @@ pub fn run(
     let mut writer = None;
     if let Some(r) = &job.results {
         let index = if r.resume {
-            Some(ResumeIndex::load(&r.path, r.format, model.name(), labels)?)
+            let timeline = job.timeline();
+            Some(ResumeIndex::load(
+                &r.path,
+                r.format,
+                model.name(),
+                labels,
+                timeline.as_ref(),
+            )?)
         } else {
             None
         };
@@ -210,6 +243,7 @@ pub fn run(
             index.as_ref(),
             model.name(),
             labels,
+            job.pipeline.timeline.is_some(),
         )?);
     }
     let plan = RunPlan {
@@ -354,6 +388,7 @@ impl Finisher<'_> {
                 labels,
                 per_frame: self.job.per_frame,
                 tags: tags_text.as_deref(),
+                timeline: self.job.timeline(),
             };
             w.write(&record, id)?;
         }

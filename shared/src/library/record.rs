@@ -2,16 +2,22 @@
 //! (`--jsonl FILE`, `--csv-file FILE`) and the resume index read back from them.
 //!
 //! * JSON Lines: one object per song, `{"path", "label", "scores", "frames"}` as in
-//!   `classify --json` (plus `"vote"` and `"frame_scores"` with per-frame output, `"tags"`
-//!   when tags were written) and `"model"`, `"size"`, `"mtime_ns"`: the model that scored it
-//!   and the file's size in bytes and modification time (nanoseconds since 1970) when it was
-//!   read. A failed song is `{"path", "error", "model", "size", "mtime_ns"}`.
-//! * CSV: the columns of `classify --csv` followed by `size,mtime_ns,model`; one header line.
+//!   `classify --json` (plus `"vote"` and `"frame_scores"` with per-frame output,
+//!   `"timeline"` and `"segments"` with a genre timeline, `"tags"` when tags were written) and
+//!   `"model"`, `"size"`, `"mtime_ns"`: the model that scored it and the file's size in bytes
+//!   and modification time (nanoseconds since 1970) when it was read. A failed song is
+//!   `{"path", "error", "model", "size", "mtime_ns"}`. A run with a timeline adds
+//!   `"timeline_settings"` (after `"model"`, on every line: [`TimelineSettings::key`]).
+//! * CSV: the columns of `classify --csv` followed by `size,mtime_ns,model` (and
+//!   `timeline_settings` with a timeline); one header line. With a timeline `classify --csv`
+//!   has `start,end` columns after `frame`, and rows `window` and `segment` after the song's.
 //! * Each song is appended as one `write` of whole lines, so a killed run leaves at most a
 //!   partial last line; resuming cuts it off.
 //! * Resuming skips a path whose latest successful record has the file's current size and
 //!   mtime (a changed file is classified again); failed songs are tried again (a later line
-//!   for the same path supersedes an earlier one).
+//!   for the same path supersedes an earlier one). A file holds one kind of result: a line of
+//!   another model, or made with other timeline settings (or with a timeline where the run has
+//!   none, or the other way round), refuses the resume.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -24,6 +30,7 @@ use serde_json::{json, Map, Value};
 use super::LibraryError;
 use crate::aggregate::SongScores;
 use crate::model::argmax;
+use crate::timeline::{self, SegmentConfig, TimelineSettings};
 
 /// Size and modification time: what a result is matched on when resuming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +79,8 @@ pub struct Record<'a> {
     pub per_frame: bool,
     /// What happened to the file's tags (`--write-tags`), if anything was asked.
     pub tags: Option<&'a str>,
+    /// The run's genre timeline, if it asked for one: adds the windows and segments.
+    pub timeline: Option<TimelineSettings>,
 }
 
 /// Round to 4 decimals for output (scores are f32; more digits are noise).
@@ -87,6 +96,41 @@ pub(super) fn scores_map(labels: &[String], scores: &[f32]) -> Value {
     Value::Object(m)
 }
 
+/// Seconds rounded to the millisecond for output (a 12 kHz sample is 0.083 ms).
+pub fn round_ms(t: f64) -> f64 {
+    (t * 1e3).round() / 1e3
+}
+
+/// The `"timeline"` and `"segments"` arrays of a song: one `{"start", "end", "label", key:
+/// scores(…)}` per window and per segment ([`timeline::segments`] with `segments`), times in
+/// seconds. `classify` writes the scores as `"scores": {label: score}`, `tag` its top tags.
+pub fn timeline_json(
+    song: &SongScores,
+    labels: &[String],
+    segments: &SegmentConfig,
+    key: &str,
+    scores: impl Fn(&[f32]) -> Value,
+) -> (Value, Value) {
+    let span = |start: f64, end: f64, label: usize, s: &[f32]| {
+        let mut m = Map::new();
+        m.insert("start".into(), json!(round_ms(start)));
+        m.insert("end".into(), json!(round_ms(end)));
+        m.insert("label".into(), json!(labels.get(label)));
+        m.insert(key.into(), scores(s));
+        Value::Object(m)
+    };
+    let windows = song
+        .timeline
+        .iter()
+        .map(|w| span(w.start, w.end, w.top(), &w.scores))
+        .collect();
+    let segments = timeline::segments(&song.timeline, segments)
+        .iter()
+        .map(|s| span(s.start, s.end, s.label, &s.scores))
+        .collect();
+    (Value::Array(windows), Value::Array(segments))
+}
+
 /// A path as text (lossy for paths that are not UTF-8).
 pub fn path_text(p: &Path) -> String {
     p.display().to_string()
@@ -94,7 +138,8 @@ pub fn path_text(p: &Path) -> String {
 
 impl Record<'_> {
     /// The object of `classify --json`: `{"path", "label", "scores", "frames"}` (+ `"vote"`,
-    /// `"frame_scores"` per frame, `"tags"`), or `{"path", "error"}`.
+    /// `"frame_scores"` per frame, `"timeline"`, `"segments"` with a timeline, `"tags"`), or
+    /// `{"path", "error"}`.
     pub fn json(&self) -> Value {
         let path = path_text(self.path);
         let mut v = match self.result {
@@ -111,6 +156,14 @@ impl Record<'_> {
                     v["frame_scores"] =
                         Value::Array(song.frames.iter().map(|f| scores_map(labels, f)).collect());
                 }
+                if let Some(t) = &self.timeline {
+                    let (windows, segments) =
+                        timeline_json(song, labels, &t.segments, "scores", |s| {
+                            scores_map(labels, s)
+                        });
+                    v["timeline"] = windows;
+                    v["segments"] = segments;
+                }
                 v
             }
             Err(e) => json!({"path": path, "error": e}),
@@ -125,6 +178,9 @@ impl Record<'_> {
     pub fn jsonl(&self, model: &str, id: Option<FileId>) -> String {
         let mut v = self.json();
         v["model"] = json!(model);
+        if let Some(t) = &self.timeline {
+            v["timeline_settings"] = json!(t.key());
+        }
         if let Some(id) = id {
             v["size"] = json!(id.size);
             v["mtime_ns"] = json!(id.mtime_ns);
@@ -135,56 +191,99 @@ impl Record<'_> {
     }
 
     /// The CSV rows of `classify --csv` (one `song` row, plus one per frame with per-frame
-    /// output; an error row for a failed song), each followed by `extra` columns.
+    /// output, then one `window` row per window and one `segment` row per segment with a
+    /// timeline; an error row for a failed song), each followed by `extra` columns.
     pub fn csv_rows(&self, extra: &str) -> String {
         let mut s = String::new();
-        let path = csv_field(&path_text(self.path));
         let labels = self.labels;
+        let mut row = Row {
+            out: &mut s,
+            path: csv_field(&path_text(self.path)),
+            timed: self.timeline.is_some(),
+            n_labels: labels.len(),
+            extra,
+        };
         match self.result {
             Ok(song) => {
-                let mut row = |frame: &str, label: &str, vote: &str, scores: &[f32]| {
-                    s.push_str(&format!("{path},{frame},{label},{vote}"));
-                    for v in scores {
-                        s.push_str(&format!(",{v:.4}"));
-                    }
-                    // The empty error column, then the extra columns.
-                    s.push(',');
-                    if !extra.is_empty() {
-                        s.push(',');
-                        s.push_str(extra);
-                    }
-                    s.push('\n');
-                };
-                row(
-                    "song",
-                    &labels[song.by_mean()],
-                    &labels[song.by_vote()],
-                    &song.mean,
-                );
+                let (mean, vote) = (&labels[song.by_mean()], &labels[song.by_vote()]);
+                row.push("song", None, mean, vote, Some(&song.mean), "");
                 if self.per_frame {
                     for (i, f) in song.frames.iter().enumerate() {
-                        let top = argmax(f).unwrap_or(0);
-                        row(&i.to_string(), &labels[top], "", f);
+                        let top = &labels[argmax(f).unwrap_or(0)];
+                        row.push(&i.to_string(), None, top, "", Some(f), "");
+                    }
+                }
+                if let Some(t) = &self.timeline {
+                    for w in &song.timeline {
+                        let span = Some((w.start, w.end));
+                        row.push("window", span, &labels[w.top()], "", Some(&w.scores), "");
+                    }
+                    for seg in timeline::segments(&song.timeline, &t.segments) {
+                        let span = Some((seg.start, seg.end));
+                        let label = &labels[seg.label];
+                        row.push("segment", span, label, "", Some(&seg.scores), "");
                     }
                 }
             }
-            Err(e) => {
-                let empty = ",".repeat(labels.len());
-                s.push_str(&format!("{path},,,{empty},{}", csv_field(e)));
-                if !extra.is_empty() {
-                    s.push(',');
-                    s.push_str(extra);
-                }
-                s.push('\n');
-            }
+            Err(e) => row.push("", None, "", "", None, &csv_field(e)),
         }
         s
     }
 }
 
-/// The CSV header of `classify --csv` (`extra` column names appended).
-pub fn csv_header(labels: &[String], extra: &[&str]) -> String {
-    let mut s = String::from("path,frame,label,vote");
+/// Writes the CSV rows of one song.
+struct Row<'a> {
+    out: &'a mut String,
+    path: String,
+    /// The `start,end` columns are there (a run with a timeline).
+    timed: bool,
+    n_labels: usize,
+    extra: &'a str,
+}
+
+impl Row<'_> {
+    /// One row: path, `frame` (the row's kind), `start,end` (with a timeline), label, vote,
+    /// the scores (or empty fields), error, then the extra columns.
+    fn push(
+        &mut self,
+        frame: &str,
+        span: Option<(f64, f64)>,
+        label: &str,
+        vote: &str,
+        scores: Option<&[f32]>,
+        error: &str,
+    ) {
+        let s = &mut *self.out;
+        s.push_str(&format!("{},{frame}", self.path));
+        if self.timed {
+            match span {
+                Some((a, b)) => s.push_str(&format!(",{a:.3},{b:.3}")),
+                None => s.push_str(",,"),
+            }
+        }
+        s.push_str(&format!(",{label},{vote}"));
+        match scores {
+            Some(scores) => scores.iter().for_each(|v| s.push_str(&format!(",{v:.4}"))),
+            None => s.push_str(&",".repeat(self.n_labels)),
+        }
+        s.push(',');
+        s.push_str(error);
+        if !self.extra.is_empty() {
+            s.push(',');
+            s.push_str(self.extra);
+        }
+        s.push('\n');
+    }
+}
+
+/// The CSV header of `classify --csv` (`start,end` after `frame` with a timeline, `extra`
+/// column names appended).
+pub fn csv_header(labels: &[String], timeline: bool, extra: &[&str]) -> String {
+    let mut s = String::from(if timeline {
+        "path,frame,start,end,label,vote"
+    } else {
+        "path,frame,label,vote"
+    });
     for l in labels {
         s.push(',');
         s.push_str(&csv_field(l));
@@ -207,8 +306,26 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// Extra columns of a CSV result file.
+/// Extra columns of a CSV result file (and `timeline_settings` with a timeline).
 const CSV_EXTRA: [&str; 3] = ["size", "mtime_ns", "model"];
+
+/// The extra column names of a CSV result file.
+fn csv_extra(timeline: bool) -> Vec<&'static str> {
+    let mut extra = CSV_EXTRA.to_vec();
+    if timeline {
+        extra.push("timeline_settings");
+    }
+    extra
+}
+
+/// How a result line's timeline settings read in a message.
+fn timeline_text(key: Option<&str>) -> String {
+    match key {
+        Some("") => "with a timeline".into(),
+        Some(k) => format!("with a timeline ({k})"),
+        None => "without a timeline".into(),
+    }
+}
 
 /// Parse CSV text into records of fields; also returns the byte offset where the last
 /// complete record ends (a record is complete when its line break is there and its quotes
@@ -261,12 +378,14 @@ pub struct ResumeIndex {
 }
 
 impl ResumeIndex {
-    /// Read a result file written by an earlier run with the same model and labels.
+    /// Read a result file written by an earlier run with the same model, labels and timeline
+    /// settings.
     pub fn load(
         path: &Path,
         format: Format,
         model: &str,
         labels: &[String],
+        timeline: Option<&TimelineSettings>,
     ) -> Result<Self, LibraryError> {
         let mut text = String::new();
         let io = |e| LibraryError::from(crate::error::IoError::read(path)(e));
@@ -285,6 +404,13 @@ impl ResumeIndex {
         let mut index = Self {
             len: text.len() as u64,
             ..Self::default()
+        };
+        let want_timeline = timeline.map(TimelineSettings::key);
+        let other_timeline = |found: Option<&str>, line| LibraryError::OtherTimeline {
+            path: path.to_path_buf(),
+            line,
+            found: timeline_text(found),
+            wanted: timeline_text(want_timeline.as_deref()),
         };
         let mut note = |p: String, id: Option<FileId>, ok: bool, m: Option<&str>, line| {
             if let Some(m) = m {
@@ -322,6 +448,10 @@ impl ResumeIndex {
                     };
                     let ok = v.get("label").is_some();
                     note(p.to_string(), id, ok, v["model"].as_str(), n + 1)?;
+                    let settings = v["timeline_settings"].as_str();
+                    if settings != want_timeline.as_deref() {
+                        return Err(other_timeline(settings, n + 1));
+                    }
                 }
                 index.complete_len = complete as u64;
             }
@@ -329,31 +459,42 @@ impl ResumeIndex {
                 let (records, complete) = parse_csv(&text);
                 index.complete_len = complete as u64;
                 let mut records = records.into_iter();
+                let timed = timeline.is_some();
+                let header_of = |timed: bool| {
+                    let (h, _) = parse_csv(&csv_header(labels, timed, &csv_extra(timed)));
+                    h.into_iter().next()
+                };
                 if let Some(header) = records.next() {
-                    let want = csv_header(labels, &CSV_EXTRA);
-                    let (want, _) = parse_csv(&want);
-                    if want.first() != Some(&header) {
+                    if header_of(timed).as_ref() != Some(&header) {
+                        if header_of(!timed).as_ref() == Some(&header) {
+                            return Err(other_timeline((!timed).then_some(""), 1));
+                        }
                         return Err(bad(
                             1,
                             "the header does not match this model's labels".into(),
                         ));
                     }
                 }
-                let n_cols = 5 + labels.len() + CSV_EXTRA.len();
+                let extra = csv_extra(timed).len();
+                let n_cols = 5 + labels.len() + extra + if timed { 2 } else { 0 };
                 for (n, r) in records.enumerate() {
                     if r.len() != n_cols {
                         return Err(bad(n + 2, format!("{} fields, not {n_cols}", r.len())));
                     }
                     let frame = r[1].as_str();
                     if frame != "song" && !frame.is_empty() {
-                        continue; // per-frame rows
+                        continue; // per-frame, window and segment rows
                     }
-                    let tail = &r[n_cols - 3..];
+                    let tail = &r[n_cols - extra..];
                     let id = match (tail[0].parse(), tail[1].parse()) {
                         (Ok(size), Ok(mtime_ns)) => Some(FileId { size, mtime_ns }),
                         _ => None,
                     };
                     note(r[0].clone(), id, frame == "song", Some(&tail[2]), n + 2)?;
+                    let settings = tail.get(3).map(String::as_str);
+                    if settings != want_timeline.as_deref() {
+                        return Err(other_timeline(settings, n + 2));
+                    }
                 }
             }
         }
@@ -386,13 +527,15 @@ pub struct RecordWriter {
 impl RecordWriter {
     /// Open `path` for appending. Without `resume` the file must not hold results yet (so
     /// two runs are never mixed by accident); with `resume` a partial last record (a killed
-    /// run) is cut off first. A new or empty CSV file gets the header.
+    /// run) is cut off first. A new or empty CSV file gets the header (with the timeline's
+    /// columns when `timeline`).
     pub fn open(
         path: &Path,
         format: Format,
         resume: Option<&ResumeIndex>,
         model: &str,
         labels: &[String],
+        timeline: bool,
     ) -> Result<Self, LibraryError> {
         let io = |e| LibraryError::from(crate::error::IoError::write(path)(e));
         let mut file = OpenOptions::new()
@@ -427,7 +570,7 @@ impl RecordWriter {
             model: model.to_string(),
         };
         if format == Format::Csv && len == 0 {
-            w.append(&csv_header(labels, &CSV_EXTRA))?;
+            w.append(&csv_header(labels, timeline, &csv_extra(timeline)))?;
         }
         Ok(w)
     }
@@ -447,7 +590,12 @@ impl RecordWriter {
                 let (size, mtime) = id.map_or((String::new(), String::new()), |id| {
                     (id.size.to_string(), id.mtime_ns.to_string())
                 });
-                record.csv_rows(&format!("{size},{mtime},{}", csv_field(&self.model)))
+                let mut extra = format!("{size},{mtime},{}", csv_field(&self.model));
+                if let Some(t) = &record.timeline {
+                    extra.push(',');
+                    extra.push_str(&csv_field(&t.key()));
+                }
+                record.csv_rows(&extra)
             }
         };
         self.append(&text)

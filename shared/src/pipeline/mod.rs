@@ -1,25 +1,29 @@
 //! File → genre: the stages of `mgr-core` strung together with reusable state.
 //!
-//! * [`FrontEnd`]: decode → resample to 12 kHz → cut frames → log-mel, one file at a time,
-//!   reusing its buffers from file to file.
+//! * [`FrontEnd`]: a file streamed through decode → resample to 12 kHz → cut clips →
+//!   log-mel, in bounded memory whatever its length; each clip's log-mel goes to a [`Sink`]
+//!   as soon as it is certain. Its buffers and filter tables are reused from file to file.
 //! * [`parallel`]: many files at full machine speed — front-end workers on every core feed
 //!   log-mel frames of any song into full network batches through a bounded queue; each
 //!   song's result is delivered as soon as its last frame is scored.
 //! * [`Analyzer`]: one model and one front-end, for a song at a time (and, through
 //!   [`parallel`], for a list of files in order).
 
+mod cut;
 pub mod parallel;
 
 use std::ops::Range;
 use std::path::Path;
 
-use crate::aggregate::{frame_ranges, SongScores};
-use crate::audio::{Audio, Decoder};
-use crate::config::{FramingConfig, CLIP_SAMPLES, N_FRAMES, N_MELS};
+use crate::aggregate::{Framing, SongScores};
+use crate::audio::{Audio, AudioStream, Read, Warning};
+use crate::config::{FramingConfig, N_FRAMES, N_MELS};
 use crate::error::{Error, Result};
 use crate::mel::LogMel;
 use crate::model::{CandleDevice, Model};
 use crate::resample::{Resampler, ResamplerKind};
+use crate::timeline::TimelineConfig;
+use cut::Cutter;
 
 pub use parallel::{Pipeline, PipelineConfig, PipelineSummary};
 
@@ -44,6 +48,9 @@ pub fn default_batch(device: &CandleDevice) -> usize {
 /// Values in one log-mel frame (`96 × 1366`).
 pub const FRAME_VALUES: usize = N_MELS * N_FRAMES;
 
+/// Decoded samples resampled at a time when the audio is already in memory.
+const PIECE: usize = 1 << 16;
+
 /// Owns everything needed to analyse many files with one model.
 pub struct Analyzer {
     front: FrontEnd,
@@ -61,7 +68,7 @@ impl std::fmt::Debug for Analyzer {
 }
 
 /// Log-mels of every frame of a song, concatenated (`frames × 96 × 1366`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SongFeatures {
     /// `frames` network inputs of [`FRAME_VALUES`] each, row-major `[96 mel bands, 1366
     /// STFT frames]` in dB (reference README, "The canonical front-end", steps 5–8).
@@ -70,21 +77,52 @@ pub struct SongFeatures {
     pub frames: usize,
 }
 
-/// File → log-mels of every frame: decode, resample to 12 kHz, cut into frames, log-mel.
-/// Keeps its buffers (file bytes, samples, 12 kHz signal, FFT plan) from file to file.
-///
-/// Two ways to use it: [`FrontEnd::file`] returns all frames of a song at once;
-/// [`FrontEnd::open`] + [`FrontEnd::frame_into`] give them one at a time into caller-owned
-/// buffers (what [`parallel`] does, so that a long song never holds all its log-mels).
+/// What a log-mel from the [`FrontEnd`] is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clip {
+    /// Frame `k` of the song decision (the paper's multiframe rule).
+    Frame(usize),
+    /// Window `k` of the genre timeline ([`crate::timeline`]).
+    Window(usize),
+}
+
+/// Receives a recording's log-mels from the [`FrontEnd`] as they are cut.
+pub trait Sink {
+    /// The log-mel (`96 × 1366`) of `clip`; return false to stop the recording here (a
+    /// cancelled run, a closed queue).
+    fn clip(&mut self, clip: Clip, logmel: &[f32]) -> bool;
+    /// Everything sent for this recording so far is void: it comes again from its start
+    /// ([`Read::Restart`]).
+    fn restart(&mut self) {}
+    /// `seconds` more of the recording were decoded.
+    fn heard(&mut self, _seconds: f64) {}
+}
+
+/// What a recording streamed through the [`FrontEnd`] was, once it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Streamed {
+    /// Frames of the song decision: [`Clip::Frame`] `0..frames` were sent.
+    pub frames: usize,
+    /// The timeline's windows (sample ranges at 12 kHz; [`Clip::Window`] `k` is `windows[k]`);
+    /// empty without a timeline.
+    pub windows: Vec<Range<usize>>,
+    /// Samples at 12 kHz.
+    pub len: usize,
+    /// What was odd about the file ([`crate::audio::Warning`]).
+    pub warnings: Vec<Warning>,
+}
+
+/// A file → log-mels of its clips: decode, resample to 12 kHz, cut, log-mel, as a stream
+/// (see the module documentation). Keeps its buffers, the resampler's tables and the FFT plan
+/// from file to file.
 pub struct FrontEnd {
-    decoder: Decoder,
     resampler: Resampler,
     logmel: LogMel,
     framing: FramingConfig,
-    /// The current song at 12 kHz.
-    y: Vec<f32>,
-    /// Sample ranges of the current song's frames in `y`.
-    ranges: Vec<Range<usize>>,
+    /// A decoded packet.
+    chunk: Vec<f32>,
+    /// One log-mel.
+    mel: Vec<f32>,
 }
 
 impl std::fmt::Debug for FrontEnd {
@@ -96,96 +134,252 @@ impl std::fmt::Debug for FrontEnd {
     }
 }
 
+/// One recording on its way through the cutter and the log-mel to a sink.
+struct Run<'a> {
+    cutter: Cutter,
+    logmel: &'a mut LogMel,
+    mel: &'a mut [f32],
+    sink: &'a mut dyn Sink,
+    stopped: bool,
+}
+
+impl Run<'_> {
+    /// More of the 12 kHz recording.
+    fn push(&mut self, y: &[f32]) {
+        if self.stopped {
+            return;
+        }
+        let (logmel, mel, sink) = (&mut *self.logmel, &mut *self.mel, &mut *self.sink);
+        let go_on = self.cutter.push(y, &mut |clip, x| {
+            logmel.compute_into(x, mel);
+            sink.clip(clip, mel)
+        });
+        self.stopped = !go_on;
+    }
+
+    fn restart(&mut self) {
+        self.cutter.reset();
+        self.sink.restart();
+    }
+
+    /// The end of the recording; `None` when the sink stopped it.
+    fn finish(mut self, warnings: Vec<Warning>) -> Option<Streamed> {
+        if self.stopped {
+            return None;
+        }
+        let (logmel, mel, sink) = (&mut *self.logmel, &mut *self.mel, &mut *self.sink);
+        let cut = self.cutter.finish(&mut |clip, x| {
+            logmel.compute_into(x, mel);
+            sink.clip(clip, mel)
+        })?;
+        Some(Streamed {
+            frames: cut.frames,
+            windows: cut.windows,
+            len: cut.len,
+            warnings,
+        })
+    }
+}
+
+/// Collects the song frames' log-mels (what [`SongFeatures`] holds).
+#[derive(Default)]
+struct Frames(SongFeatures);
+
+impl Sink for Frames {
+    fn clip(&mut self, clip: Clip, logmel: &[f32]) -> bool {
+        if let Clip::Frame(_) = clip {
+            self.0.logmels.extend_from_slice(logmel);
+            self.0.frames += 1;
+        }
+        true
+    }
+
+    fn restart(&mut self) {
+        self.0 = SongFeatures::default();
+    }
+}
+
 impl FrontEnd {
     /// A front end with empty buffers, resampling with `resampler` and cutting frames by
     /// `framing` (`FramingConfig::default()`: the paper's 20 s trim).
     pub fn new(resampler: ResamplerKind, framing: FramingConfig) -> Self {
         Self {
-            decoder: Decoder::new(),
             resampler: Resampler::new(resampler),
             logmel: LogMel::new(),
             framing,
-            y: Vec::new(),
-            ranges: Vec::new(),
+            chunk: Vec::new(),
+            mel: vec![0f32; FRAME_VALUES],
         }
     }
 
-    /// Decode and resample `path` and cut it into frames; returns the number of frames
-    /// (≥ 1). The frames' log-mels then come from [`FrontEnd::frame_into`].
-    pub fn open(&mut self, path: &Path) -> Result<usize> {
-        // The decoder's buffer is borrowed while the other fields work on it.
-        let mut decoder = std::mem::take(&mut self.decoder);
-        let result = decoder
-            .decode(path)
-            .and_then(|audio| self.open_audio(audio));
-        self.decoder = decoder;
-        result
-    }
-
-    /// [`FrontEnd::open`] for audio already decoded.
-    pub fn open_audio(&mut self, audio: &Audio) -> Result<usize> {
-        self.resampler
-            .to_12k_into(audio.samples(), audio.sample_rate(), &mut self.y)?;
-        self.ranges = frame_ranges(self.y.len(), &self.framing);
-        Ok(self.ranges.len())
-    }
-
-    /// [`FrontEnd::open`] for a signal already at 12 kHz.
-    pub fn open_12k(&mut self, y: &[f32]) -> usize {
-        self.y.clear();
-        self.y.extend_from_slice(y);
-        self.ranges = frame_ranges(self.y.len(), &self.framing);
-        self.ranges.len()
-    }
-
-    /// Log-mel of frame `i` of the song opened last into `out` (`96 × 1366` values).
-    ///
-    /// # Panics
-    /// If `i` is not below the frame count [`FrontEnd::open`] returned, or `out` has the
-    /// wrong length.
-    pub fn frame_into(&mut self, i: usize, out: &mut [f32]) {
-        let r = self.ranges[i].clone();
-        debug_assert!(r.len() <= CLIP_SAMPLES);
-        self.logmel.compute_into(&self.y[r], out);
-    }
-
-    /// All frames of the song opened last, concatenated.
-    fn features(&mut self) -> SongFeatures {
-        let frames = self.ranges.len();
-        let mut logmels = vec![0f32; FRAME_VALUES * frames];
-        for (i, out) in logmels.chunks_mut(FRAME_VALUES).enumerate() {
-            self.frame_into(i, out);
+    /// A run of the cutter and log-mel into `sink`, with the timeline's windows if asked for.
+    fn run<'a>(
+        logmel: &'a mut LogMel,
+        mel: &'a mut [f32],
+        framing: &FramingConfig,
+        timeline: Option<&TimelineConfig>,
+        sink: &'a mut dyn Sink,
+    ) -> Run<'a> {
+        Run {
+            cutter: Cutter::new(Framing::new(framing), timeline.map(|t| t.hop_samples())),
+            logmel,
+            mel,
+            sink,
+            stopped: false,
         }
-        SongFeatures { logmels, frames }
     }
 
-    /// Decode, resample and cut into frames; log-mel of every frame.
+    /// Stream the file at `path` into `sink`: decoded a packet at a time, resampled as it
+    /// comes, each clip's log-mel sent once it is certain (the song's frames; the timeline's
+    /// windows too when `timeline` is given). Returns what the recording was, or `None` when
+    /// the sink stopped it. Memory does not grow with the file's length.
+    pub fn stream(
+        &mut self,
+        path: &Path,
+        timeline: Option<&TimelineConfig>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<Streamed>> {
+        let mut audio = AudioStream::open(path)?;
+        let Self {
+            resampler,
+            logmel,
+            framing,
+            chunk,
+            mel,
+        } = self;
+        let mut run = Self::run(logmel, mel, framing, timeline, sink);
+        let mut rs = None;
+        loop {
+            chunk.clear();
+            match audio.read(chunk)? {
+                Read::Samples => {
+                    let rate = audio.sample_rate();
+                    let rs = match &mut rs {
+                        Some(rs) => rs,
+                        None => rs.insert(resampler.stream(rate)?),
+                    };
+                    rs.push(chunk, &mut |y| run.push(y));
+                    if run.stopped {
+                        return Ok(None);
+                    }
+                    run.sink.heard(chunk.len() as f64 / f64::from(rate));
+                }
+                Read::Restart => {
+                    rs = None;
+                    run.restart();
+                }
+                Read::End => break,
+            }
+        }
+        if let Some(rs) = &mut rs {
+            rs.flush(&mut |y| run.push(y));
+        }
+        Ok(run.finish(audio.warnings().to_vec()))
+    }
+
+    /// [`FrontEnd::stream`] for audio already decoded.
+    pub fn stream_audio(
+        &mut self,
+        audio: &Audio,
+        timeline: Option<&TimelineConfig>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<Streamed>> {
+        let mut rs = self.resampler.stream(audio.sample_rate())?;
+        let mut run = Self::run(
+            &mut self.logmel,
+            &mut self.mel,
+            &self.framing,
+            timeline,
+            sink,
+        );
+        for piece in audio.samples().chunks(PIECE) {
+            rs.push(piece, &mut |y| run.push(y));
+            if run.stopped {
+                return Ok(None);
+            }
+        }
+        rs.flush(&mut |y| run.push(y));
+        Ok(run.finish(Vec::new()))
+    }
+
+    /// [`FrontEnd::stream`] for a signal already at 12 kHz.
+    pub fn stream_12k(
+        &mut self,
+        y: &[f32],
+        timeline: Option<&TimelineConfig>,
+        sink: &mut dyn Sink,
+    ) -> Option<Streamed> {
+        let mut run = Self::run(
+            &mut self.logmel,
+            &mut self.mel,
+            &self.framing,
+            timeline,
+            sink,
+        );
+        run.push(y);
+        run.finish(Vec::new())
+    }
+
+    /// The whole file at 12 kHz (decoded and resampled as a stream, collected).
+    pub fn signal_12k(&mut self, path: &Path) -> Result<Vec<f32>> {
+        let mut audio = AudioStream::open(path)?;
+        let mut y = Vec::new();
+        let mut rs = None;
+        loop {
+            self.chunk.clear();
+            match audio.read(&mut self.chunk)? {
+                Read::Samples => {
+                    let rs = match &mut rs {
+                        Some(rs) => rs,
+                        None => rs.insert(self.resampler.stream(audio.sample_rate())?),
+                    };
+                    rs.push(&self.chunk, &mut |o| y.extend_from_slice(o));
+                }
+                Read::Restart => {
+                    rs = None;
+                    y.clear();
+                }
+                Read::End => break,
+            }
+        }
+        if let Some(rs) = &mut rs {
+            rs.flush(&mut |o| y.extend_from_slice(o));
+        }
+        Ok(y)
+    }
+
+    /// Log-mels of every song frame of a file.
     pub fn file(&mut self, path: &Path) -> Result<SongFeatures> {
-        self.file_with(path, |_| {})
+        let mut frames = Frames::default();
+        self.stream(path, None, &mut frames)?;
+        Ok(frames.0)
     }
 
-    /// [`FrontEnd::file`] with a hook: `edit` may change the 12 kHz signal before the frames'
-    /// log-mels are taken (training's augmentation adds noise there).
+    /// [`FrontEnd::file`] with a hook: `edit` may change the whole 12 kHz signal before the
+    /// frames' log-mels are taken (training's augmentation adds noise there, scaled by the
+    /// signal's level). The signal is held whole: for clips, not for long recordings.
     pub fn file_with(
         &mut self,
         path: &Path,
         edit: impl FnOnce(&mut [f32]),
     ) -> Result<SongFeatures> {
-        self.open(path)?;
-        edit(&mut self.y);
-        Ok(self.features())
+        let mut y = self.signal_12k(path)?;
+        edit(&mut y);
+        Ok(self.at_12k(&y))
     }
 
     /// [`FrontEnd::file`] for audio already decoded.
     pub fn audio(&mut self, audio: &Audio) -> Result<SongFeatures> {
-        self.open_audio(audio)?;
-        Ok(self.features())
+        let mut frames = Frames::default();
+        self.stream_audio(audio, None, &mut frames)?;
+        Ok(frames.0)
     }
 
     /// Log-mels of the frames of a 12 kHz signal.
     pub fn at_12k(&mut self, y: &[f32]) -> SongFeatures {
-        self.open_12k(y);
-        self.features()
+        let mut frames = Frames::default();
+        self.stream_12k(y, None, &mut frames);
+        frames.0
     }
 }
 
@@ -225,8 +419,12 @@ impl Analyzer {
 
     /// Scores of every frame and the song-level decision for decoded audio.
     pub fn analyze_audio(&mut self, audio: &Audio) -> Result<SongScores> {
-        let feats = self.features(audio)?;
-        score(&self.model, &feats, self.batch)
+        parallel::analyze_one(
+            &mut self.front,
+            &self.model,
+            self.batch,
+            parallel::Input::Audio(audio),
+        )
     }
 
     /// Analyse many files, reporting each result to `done` in input order. This runs the
@@ -256,17 +454,16 @@ impl Analyzer {
         });
     }
 
-    /// Decode a file and analyse it.
+    /// Stream a file through the front end and the network, frames scored a batch at a time
+    /// as they come (memory does not grow with the file's length).
     pub fn analyze_file(&mut self, path: &Path) -> Result<SongScores> {
-        let feats = self.front.file(path)?;
-        score(&self.model, &feats, self.batch)
+        parallel::analyze_one(
+            &mut self.front,
+            &self.model,
+            self.batch,
+            parallel::Input::File(path),
+        )
     }
-}
-
-/// Network scores of every frame and the song-level decision.
-fn score(model: &Model, feats: &SongFeatures, batch: usize) -> Result<SongScores> {
-    let frames = model.predict(&feats.logmels, batch)?;
-    song_scores(frames, model)
 }
 
 /// The song decision of a song's frame scores; a song with no frame scores (an empty

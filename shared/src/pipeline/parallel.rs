@@ -1,30 +1,35 @@
 //! Many files → genres at full machine speed.
 //!
 //! ```text
-//!  paths ──► worker 1: decode → resample → frames → log-mel ─┐
-//!        ──► worker 2: …                                     ├─► bounded queue of frames ─► network thread:
-//!        ──► worker N: …                                     ┘    full batches of any songs' frames,
-//!                                                                 scores put back per song, each song
-//!                                                                 delivered when its last frame is scored
+//!  paths ──► worker 1: decode → resample → cut → log-mel ─┐   (each a stream: a file of any
+//!        ──► worker 2: …                                   │    length in bounded memory)
+//!        ──► worker N: …                                   ├─► bounded queue of clips ─► network thread:
+//!                                                          ┘    full batches of any songs' clips,
+//!                                                               scores put back per song, each song
+//!                                                               delivered when it ended and its
+//!                                                               last clip is scored
 //! ```
 //!
 //! * The front-end workers (plain threads, one [`FrontEnd`] each, reusing its buffers) take
-//!   the next file from a shared counter, so files are started in input order.
-//! * Frames travel one by one through a queue of at most [`PipelineConfig::queue_frames`]
-//!   log-mels (0.52 MB each); a worker blocks while it is full. Memory is therefore bounded
-//!   by the workers' current songs (decoded and 12 kHz signal), the queue and one batch,
-//!   whatever the number of files: a 10,000-file tree never holds more than a few songs.
-//! * The network sees batches of exactly [`PipelineConfig::batch`] frames (the last one may be
-//!   shorter) regardless of file boundaries. On the CPU a frame's scores do not depend on
-//!   the other frames in its batch (every layer computes each batch row alone, in the same
+//!   the next file from a shared counter, so files are started in input order. One file is
+//!   decoded by one worker, as a stream: a long recording's frames enter the queue as they
+//!   become certain, among the other workers' songs, so it never holds up the batches.
+//! * Clips (song frames, and timeline windows when asked for) travel one by one through a
+//!   queue of at most [`PipelineConfig::queue_frames`] log-mels (0.52 MB each); a worker
+//!   blocks while it is full. Memory is therefore bounded by the workers' streams (a packet, a
+//!   resampler window, at most 69.12 s at 12 kHz), the queue and one batch, whatever the
+//!   number of files and their length.
+//! * The network sees batches of exactly [`PipelineConfig::batch`] clips (the last one may be
+//!   shorter) regardless of file boundaries. On the CPU a clip's scores do not depend on
+//!   the other clips in its batch (every layer computes each batch row alone, in the same
 //!   order), so the scores are bit-identical to one song at a time (`tests/stream.rs`
 //!   checks it).
 //! * Results arrive in completion order; the index says which file. A failed file is
-//!   delivered at once with its error; a failed forward pass fails the songs that had frames
-//!   in it, and the run goes on.
-//! * Cancelling (the flag set from a Ctrl-C handler, say) stops workers before their next
-//!   file and the network before its next batch: songs in flight are dropped, never
-//!   delivered half-scored.
+//!   delivered with its error as soon as it fails (its clips already scored are dropped); a
+//!   failed forward pass fails the songs that had clips in it, and the run goes on.
+//! * Cancelling (the flag set from a Ctrl-C handler, say) stops workers at their next clip and
+//!   the network before its next batch: songs in flight are dropped, never delivered
+//!   half-scored.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,14 +38,15 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 
 use crate::aggregate::SongScores;
+use crate::audio::Audio;
 use crate::config::FramingConfig;
 use crate::error::{Error, Result};
 use crate::model::{CandleDevice, Model};
 use crate::progress::Counters;
 use crate::resample::ResamplerKind;
-use crate::timeline::TimelineConfig;
+use crate::timeline::{window, TimelineConfig};
 
-use super::{default_batch, song_scores, FrontEnd, FRAME_VALUES};
+use super::{default_batch, song_scores, Clip, FrontEnd, Sink, Streamed, FRAME_VALUES};
 
 /// How a [`Pipeline`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,15 +55,16 @@ pub struct PipelineConfig {
     pub resampler: ResamplerKind,
     /// How songs are cut into 29.12 s frames ([`crate::aggregate`]).
     pub framing: FramingConfig,
-    /// Frames per forward pass (≥ 1).
+    /// Clips per forward pass (≥ 1).
     pub batch: usize,
     /// Front-end worker threads. 0 runs the front-end on the calling thread, between
     /// forward passes: one thread in all (besides the network's own pool).
     pub workers: usize,
-    /// Log-mel frames that may wait for the network; 0 picks `2 × batch + workers`.
+    /// Log-mel clips that may wait for the network; 0 picks `2 × batch + workers`.
     pub queue_frames: usize,
     /// Also score the windows of a genre timeline ([`crate::timeline`]) into
-    /// [`SongScores::timeline`]; `None`: no timeline.
+    /// [`SongScores::timeline`]; `None`: no timeline. The windows go through the same queue
+    /// and batches as the song's frames; the song decision does not change.
     pub timeline: Option<TimelineConfig>,
 }
 
@@ -110,15 +117,16 @@ impl std::fmt::Debug for Pipeline<'_> {
 
 /// Work sent from the front-end workers to the network thread.
 enum Msg {
-    /// Log-mel `frame` of `of` frames of song `song`.
-    Frame {
+    /// The log-mel of a clip of song `song`.
+    Clip {
         song: usize,
-        frame: usize,
-        of: usize,
+        clip: Clip,
         logmel: Vec<f32>,
     },
-    /// Song `song` failed in the front-end.
-    Failed(usize, Error),
+    /// Song `song` starts again: its clips so far are void.
+    Restart(usize),
+    /// Song `song` ended: what it was, or why it failed.
+    End(usize, Result<Streamed>),
 }
 
 impl<'m> Pipeline<'m> {
@@ -179,21 +187,24 @@ impl<'m> Pipeline<'m> {
         done: &mut impl FnMut(usize, Result<SongScores>),
     ) -> bool {
         let mut front = FrontEnd::new(self.config.resampler, self.config.framing);
-        let mut logmel = vec![0f32; FRAME_VALUES];
         for (song, path) in paths.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 return true;
             }
-            let opened = front.open(path.as_ref());
+            let mut sink = Inline {
+                net: &mut *net,
+                song,
+                done: &mut *done,
+                cancel,
+                progress,
+                heard: 0.0,
+            };
+            let streamed = front.stream(path.as_ref(), self.config.timeline.as_ref(), &mut sink);
             progress.add_files(1);
-            match opened {
-                Err(e) => done(song, Err(e)),
-                Ok(of) => {
-                    for frame in 0..of {
-                        front.frame_into(frame, &mut logmel);
-                        net.add(song, frame, of, &logmel, done);
-                    }
-                }
+            match streamed {
+                Ok(None) => return true,
+                Ok(Some(s)) => net.end(song, Ok(s), done),
+                Err(e) => net.end(song, Err(e), done),
             }
         }
         false
@@ -217,7 +228,16 @@ impl<'m> Pipeline<'m> {
                 let (next, pool, config) = (&next, &pool, &self.config);
                 s.spawn(move || {
                     let mut front = FrontEnd::new(config.resampler, config.framing);
-                    front_worker(&mut front, paths, next, cancel, progress, pool, &tx);
+                    let work = Work {
+                        paths,
+                        next,
+                        cancel,
+                        progress,
+                        pool,
+                        tx: &tx,
+                        timeline: config.timeline.as_ref(),
+                    };
+                    front_worker(&mut front, &work);
                 });
             }
             drop(tx);
@@ -229,49 +249,147 @@ impl<'m> Pipeline<'m> {
     }
 }
 
-/// Take files from `next` until none are left (or `cancel`), sending their frames.
-fn front_worker(
-    front: &mut FrontEnd,
-    paths: &[impl AsRef<Path> + Sync],
-    next: &AtomicUsize,
-    cancel: &AtomicBool,
-    progress: &Counters,
-    pool: &FramePool,
-    tx: &SyncSender<Msg>,
-) {
-    while !cancel.load(Ordering::Relaxed) {
-        let song = next.fetch_add(1, Ordering::Relaxed);
-        let Some(path) = paths.get(song) else {
+/// What the front-end workers share.
+struct Work<'a, P> {
+    paths: &'a [P],
+    next: &'a AtomicUsize,
+    cancel: &'a AtomicBool,
+    progress: &'a Counters,
+    pool: &'a FramePool,
+    tx: &'a SyncSender<Msg>,
+    timeline: Option<&'a TimelineConfig>,
+}
+
+/// Take files until none are left (or `cancel`), streaming their clips to the network.
+fn front_worker<P: AsRef<Path> + Sync>(front: &mut FrontEnd, work: &Work<'_, P>) {
+    while !work.cancel.load(Ordering::Relaxed) {
+        let song = work.next.fetch_add(1, Ordering::Relaxed);
+        let Some(path) = work.paths.get(song) else {
             return;
         };
-        let opened = front.open(path.as_ref());
-        progress.add_files(1);
-        let of = match opened {
-            Ok(of) => of,
-            Err(e) => {
-                if tx.send(Msg::Failed(song, e)).is_err() {
-                    return;
-                }
-                continue;
-            }
+        let mut sink = Queue {
+            work,
+            song,
+            heard: 0.0,
         };
-        for frame in 0..of {
-            let mut logmel = pool.take();
-            front.frame_into(frame, &mut logmel);
-            let msg = Msg::Frame {
-                song,
-                frame,
-                of,
-                logmel,
-            };
-            if tx.send(msg).is_err() {
-                return;
-            }
+        let streamed = front.stream(path.as_ref(), work.timeline, &mut sink);
+        work.progress.add_files(1);
+        let end = match streamed {
+            Ok(None) => return, // cancelled, or the network is gone
+            Ok(Some(s)) => Ok(s),
+            Err(e) => Err(e),
+        };
+        if work.tx.send(Msg::End(song, end)).is_err() {
+            return;
         }
     }
 }
 
-/// Receive frames until every worker is done or until `cancel`. Returns whether it stopped
+/// A worker's sink: each clip into the queue (in a pooled buffer).
+struct Queue<'w, 'a, P> {
+    work: &'w Work<'a, P>,
+    song: usize,
+    /// Seconds of this song added to the progress counters.
+    heard: f64,
+}
+
+impl<P> Sink for Queue<'_, '_, P> {
+    fn clip(&mut self, clip: Clip, logmel: &[f32]) -> bool {
+        if self.work.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut buf = self.work.pool.take();
+        buf.copy_from_slice(logmel);
+        let msg = Msg::Clip {
+            song: self.song,
+            clip,
+            logmel: buf,
+        };
+        self.work.tx.send(msg).is_ok()
+    }
+
+    fn restart(&mut self) {
+        self.work
+            .progress
+            .add_audio_seconds(-std::mem::take(&mut self.heard));
+        let _ = self.work.tx.send(Msg::Restart(self.song));
+    }
+
+    fn heard(&mut self, seconds: f64) {
+        self.heard += seconds;
+        self.work.progress.add_audio_seconds(seconds);
+    }
+}
+
+/// The inline sink: each clip straight into the batch, the network run when it is full.
+struct Inline<'n, 'm, D> {
+    net: &'n mut Batcher<'m>,
+    song: usize,
+    done: &'n mut D,
+    cancel: &'n AtomicBool,
+    progress: &'n Counters,
+    heard: f64,
+}
+
+impl<D: FnMut(usize, Result<SongScores>)> Sink for Inline<'_, '_, D> {
+    fn clip(&mut self, clip: Clip, logmel: &[f32]) -> bool {
+        if self.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.net.add(self.song, clip, logmel, self.done);
+        true
+    }
+
+    fn restart(&mut self) {
+        self.progress
+            .add_audio_seconds(-std::mem::take(&mut self.heard));
+        self.net.restart(self.song);
+    }
+
+    fn heard(&mut self, seconds: f64) {
+        self.heard += seconds;
+        self.progress.add_audio_seconds(seconds);
+    }
+}
+
+/// What [`analyze_one`] analyses.
+pub(super) enum Input<'a> {
+    File(&'a Path),
+    Audio(&'a Audio),
+}
+
+/// One recording through `front` and the network on the calling thread, clips scored
+/// `batch` at a time as they come.
+pub(super) fn analyze_one(
+    front: &mut FrontEnd,
+    model: &Model,
+    batch: usize,
+    input: Input<'_>,
+) -> Result<SongScores> {
+    let mut net = Batcher::new(model, batch);
+    let mut result = None;
+    let mut done = |_, r| result = Some(r);
+    let never = AtomicBool::new(false);
+    let progress = Counters::default();
+    let mut sink = Inline {
+        net: &mut net,
+        song: 0,
+        done: &mut done,
+        cancel: &never,
+        progress: &progress,
+        heard: 0.0,
+    };
+    let streamed = match input {
+        Input::File(path) => front.stream(path, None, &mut sink),
+        Input::Audio(audio) => front.stream_audio(audio, None, &mut sink),
+    };
+    let end = streamed.map(|s| s.expect("nothing cancels this run"));
+    net.end(0, end, &mut done);
+    net.flush(&mut done);
+    result.unwrap_or_else(|| Err(Error::Forward("the song was not delivered".into())))
+}
+
+/// Receive clips until every worker is done or until `cancel`. Returns whether it stopped
 /// early.
 fn network_loop(
     rx: &Receiver<Msg>,
@@ -285,16 +403,12 @@ fn network_loop(
             return true;
         }
         match rx.recv() {
-            Ok(Msg::Frame {
-                song,
-                frame,
-                of,
-                logmel,
-            }) => {
-                net.add(song, frame, of, &logmel, done);
+            Ok(Msg::Clip { song, clip, logmel }) => {
+                net.add(song, clip, &logmel, done);
                 pool.put(logmel);
             }
-            Ok(Msg::Failed(song, e)) => done(song, Err(e)),
+            Ok(Msg::Restart(song)) => net.restart(song),
+            Ok(Msg::End(song, end)) => net.end(song, end, done),
             Err(_) => return false,
         }
     }
@@ -329,23 +443,36 @@ impl FramePool {
     }
 }
 
-/// The scores of a song whose frames are still in flight.
+/// The scores of a song whose clips are still in flight.
+#[derive(Default)]
 struct Partial {
     frames: Vec<Option<Vec<f32>>>,
-    missing: usize,
+    windows: Vec<Option<Vec<f32>>>,
+    /// Clips added and not scored yet.
+    pending: usize,
+    /// What the recording was, once it ended.
+    ended: Option<Streamed>,
     failed: Option<String>,
 }
 
-/// Gathers frames of any songs into full batches, runs the network and reassembles the
+/// Gathers clips of any songs into full batches, runs the network and reassembles the
 /// scores per song.
 struct Batcher<'m> {
     model: &'m Model,
     batch: usize,
     /// The batch being filled: `rows.len()` log-mels, concatenated.
     input: Vec<f32>,
-    /// (song, frame) of each row of `input`.
-    rows: Vec<(usize, usize)>,
+    /// (song, clip) of each row of `input`.
+    rows: Vec<(usize, Clip)>,
     songs: HashMap<usize, Partial>,
+}
+
+/// `slots[k] = value`, growing `slots` as needed.
+fn put(slots: &mut Vec<Option<Vec<f32>>>, k: usize, value: Vec<f32>) {
+    if slots.len() <= k {
+        slots.resize(k + 1, None);
+    }
+    slots[k] = Some(value);
 }
 
 impl<'m> Batcher<'m> {
@@ -360,28 +487,73 @@ impl<'m> Batcher<'m> {
         }
     }
 
-    /// Add frame `frame` of `of` of `song`; runs the network when the batch is full.
+    /// Add `clip` of `song`; runs the network when the batch is full.
     fn add(
         &mut self,
         song: usize,
-        frame: usize,
-        of: usize,
+        clip: Clip,
         logmel: &[f32],
         done: &mut impl FnMut(usize, Result<SongScores>),
     ) {
-        self.songs.entry(song).or_insert_with(|| Partial {
-            frames: vec![None; of],
-            missing: of,
-            failed: None,
-        });
+        self.songs.entry(song).or_default().pending += 1;
         self.input.extend_from_slice(logmel);
-        self.rows.push((song, frame));
+        self.rows.push((song, clip));
         if self.rows.len() >= self.batch {
             self.flush(done);
         }
     }
 
-    /// Score the frames gathered so far and deliver every song that is now complete.
+    /// Forget `song`'s clips: those scored and those waiting in the batch.
+    fn forget(&mut self, song: usize) {
+        self.songs.remove(&song);
+        if self.rows.iter().any(|r| r.0 == song) {
+            let mut kept = 0;
+            for i in 0..self.rows.len() {
+                if self.rows[i].0 != song {
+                    self.rows[kept] = self.rows[i];
+                    self.input.copy_within(
+                        i * FRAME_VALUES..(i + 1) * FRAME_VALUES,
+                        kept * FRAME_VALUES,
+                    );
+                    kept += 1;
+                }
+            }
+            self.rows.truncate(kept);
+            self.input.truncate(kept * FRAME_VALUES);
+        }
+    }
+
+    /// `song` starts again from its first clip.
+    fn restart(&mut self, song: usize) {
+        self.forget(song);
+    }
+
+    /// `song` ended: delivered now if it failed or all its clips are scored, else when they
+    /// are.
+    fn end(
+        &mut self,
+        song: usize,
+        end: Result<Streamed>,
+        done: &mut impl FnMut(usize, Result<SongScores>),
+    ) {
+        match end {
+            Err(e) => {
+                self.forget(song);
+                done(song, Err(e));
+            }
+            Ok(streamed) => {
+                let p = self.songs.entry(song).or_default();
+                p.ended = Some(streamed);
+                if p.pending == 0 {
+                    if let Some(p) = self.songs.remove(&song) {
+                        done(song, self.finish(p));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Score the clips gathered so far and deliver every song that is now complete.
     fn flush(&mut self, done: &mut impl FnMut(usize, Result<SongScores>)) {
         if self.rows.is_empty() {
             return;
@@ -390,7 +562,7 @@ impl<'m> Batcher<'m> {
         let scored = match scored {
             Ok(s) if s.len() == self.rows.len() => Ok(s),
             Ok(s) => Err(format!(
-                "{} score rows for {} frames",
+                "{} score rows for {} clips",
                 s.len(),
                 self.rows.len()
             )),
@@ -401,14 +573,15 @@ impl<'m> Batcher<'m> {
             Err(reason) => vec![Err(reason); self.rows.len()],
         };
         let mut complete = Vec::new();
-        for (&(song, frame), s) in self.rows.iter().zip(scores) {
+        for (&(song, clip), s) in self.rows.iter().zip(scores) {
             if let Some(p) = self.songs.get_mut(&song) {
-                match s {
-                    Ok(s) => p.frames[frame] = Some(s),
-                    Err(reason) => p.failed = Some(reason),
+                match (s, clip) {
+                    (Ok(s), Clip::Frame(k)) => put(&mut p.frames, k, s),
+                    (Ok(s), Clip::Window(k)) => put(&mut p.windows, k, s),
+                    (Err(reason), _) => p.failed = Some(reason),
                 }
-                p.missing -= 1;
-                if p.missing == 0 {
+                p.pending -= 1;
+                if p.pending == 0 && p.ended.is_some() {
                     complete.push(song);
                 }
             }
@@ -422,11 +595,31 @@ impl<'m> Batcher<'m> {
         }
     }
 
+    /// The song's result: the decision over its frames, the timeline of its windows, what was
+    /// odd about its file.
     fn finish(&self, p: Partial) -> Result<SongScores> {
         if let Some(reason) = p.failed {
             return Err(Error::Forward(reason));
         }
+        let Some(streamed) = p.ended else {
+            return Err(Error::Forward("the song did not end".into()));
+        };
         let frames: Vec<Vec<f32>> = p.frames.into_iter().flatten().collect();
-        song_scores(frames, self.model)
+        if frames.len() != streamed.frames {
+            return Err(Error::Forward(format!(
+                "{} of {} frames scored",
+                frames.len(),
+                streamed.frames
+            )));
+        }
+        let mut song = song_scores(frames, self.model)?;
+        song.timeline = streamed
+            .windows
+            .iter()
+            .zip(p.windows)
+            .filter_map(|(r, s)| Some(window(r, streamed.len, s?)))
+            .collect();
+        song.warnings = streamed.warnings;
+        Ok(song)
     }
 }

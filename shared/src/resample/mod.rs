@@ -3,16 +3,18 @@
 //! * [`ResamplerKind::Reference`] — the band-limited interpolator of resampy ≤ 0.2.2 with its
 //!   2016 `kaiser_best` filter, which produced the authors' published inputs (reference README,
 //!   step 3). Matches the golden `clip_12k.npy` to ~1e-6.
-//! * [`ResamplerKind::Fast`] — our polyphase windowed-sinc filter (`polyphase`), the
-//!   same kind of filter with fewer taps and exact phases. What the plugin streams with.
+//! * [`ResamplerKind::Fast`] — our polyphase windowed-sinc filter ([`polyphase`]), the
+//!   same kind of filter with fewer taps and exact phases.
 //!
-//! How far `Fast` moves the log-mel and the scores is measured by the golden tests
-//! (`tests/golden.rs`, `fast_resampler_drift`) and written down in `docs/verification.md`.
+//! Both run as a [`StreamResampler`] ([`stream`]): fed a file's packets as they are decoded,
+//! the host's audio in the plugin, or a whole signal at once ([`Resampler::to_12k`]), with the
+//! same bits in every case. How far `Fast` moves the log-mel and the scores is measured by the
+//! golden tests (`tests/golden.rs`, `fast_resampler_drift`) and written down in
+//! `docs/verification.md`.
 //!
-//! Modules, each importing only the leaf `math` (and `stream` the bank it runs):
-//! `math` (Bessel I0, output length) ← `reference` (resampy port) and `polyphase`
-//! (whole-signal Fast) ← `stream` (block-by-block Fast, the plugin's form). This module
-//! dispatches between the two whole-signal kernels.
+//! Modules: [`math`] (Bessel I0, output length; a leaf) ← [`reference`] (resampy port) and
+//! [`polyphase`] (Fast), the kernels ← [`stream`], which runs either on a stream. This module
+//! keeps the filter tables, built once per rate, and hands out streams.
 
 mod math;
 mod polyphase;
@@ -25,10 +27,10 @@ pub use stream::StreamResampler;
 
 use std::sync::{Arc, Mutex};
 
-use crate::config::{MIN_INPUT_RATE, SAMPLE_RATE};
-use crate::error::{Error, Result};
 use polyphase::Bank;
-use reference::KaiserTable;
+use reference::{KaiserTable, RefBank};
+
+use crate::error::Result;
 
 /// Which resampling algorithm to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -37,19 +39,21 @@ pub enum ResamplerKind {
     /// Bit-faithful port of the 2016 resampy `kaiser_best` interpolator (slow, exact).
     #[default]
     Reference,
-    /// Polyphase windowed sinc (fast, streams; a shorter filter of the same kind).
+    /// Polyphase windowed sinc (fast; a shorter filter of the same kind).
     Fast,
 }
 
 crate::names::kebab_names!(ResamplerKind);
 
-/// Resamples whole signals to 12 kHz. Holds the filter table (built once) so that many files
-/// can be converted without rebuilding it.
+/// Resamples to 12 kHz, keeping the filter tables it builds (the Kaiser table once, then one
+/// bank per input rate) so that many files and streams share them.
 pub struct Resampler {
     kind: ResamplerKind,
     table: Option<KaiserTable>,
     /// Fast: the phase tables built so far, one per input rate.
     banks: Mutex<Vec<Arc<Bank>>>,
+    /// Reference: the scaled, regrouped tables built so far, one per input rate.
+    ref_banks: Mutex<Vec<Arc<RefBank>>>,
 }
 
 impl std::fmt::Debug for Resampler {
@@ -68,12 +72,31 @@ impl Resampler {
             kind,
             table,
             banks: Mutex::new(Vec::new()),
+            ref_banks: Mutex::new(Vec::new()),
         }
     }
 
     /// The algorithm in use.
     pub fn kind(&self) -> ResamplerKind {
         self.kind
+    }
+
+    /// A stream from `rate` Hz to 12 kHz of this resampler's kind, sharing its tables. Rates
+    /// below 8 kHz are refused.
+    pub fn stream(&self, rate: u32) -> Result<StreamResampler> {
+        stream::check_rate(rate)?;
+        Ok(match &self.table {
+            Some(table) => {
+                let bank = cached(&self.ref_banks, rate, RefBank::rate, || {
+                    RefBank::new(table, rate)
+                });
+                StreamResampler::reference(rate, bank)
+            }
+            None => StreamResampler::fast(
+                rate,
+                cached(&self.banks, rate, Bank::rate, || Bank::new(rate)),
+            ),
+        })
     }
 
     /// Resample `x` from `rate` Hz to 12 kHz. The output has `ceil(len · 12000 / rate)` samples
@@ -84,41 +107,40 @@ impl Resampler {
         Ok(y)
     }
 
-    /// [`Resampler::to_12k`] into `y` (resized to the output length; its capacity is reused
-    /// from call to call).
+    /// [`Resampler::to_12k`] into `y` (cleared first; its capacity is reused from call to
+    /// call): the stream fed `x` in one piece and flushed.
     pub fn to_12k_into(&self, x: &[f32], rate: u32, y: &mut Vec<f32>) -> Result<()> {
         y.clear();
-        if rate < MIN_INPUT_RATE {
-            return Err(Error::SampleRateTooLow(rate));
-        }
-        if rate == SAMPLE_RATE {
-            y.extend_from_slice(x);
-            return Ok(());
-        }
-        y.resize(output_len(x.len(), rate), 0.0);
-        match &self.table {
-            Some(table) => table.resample_into(x, rate, y),
-            None => self.bank(rate).resample_into(x, y),
-        }
+        let mut s = self.stream(rate)?;
+        y.reserve(output_len(x.len(), rate));
+        let mut out = |o: &[f32]| y.extend_from_slice(o);
+        s.push(x, &mut out);
+        s.flush(&mut out);
         Ok(())
     }
+}
 
-    /// The Fast phase table for `rate`, built on first use.
-    fn bank(&self, rate: u32) -> Arc<Bank> {
-        // A poisoned lock only means another thread panicked while pushing: the list is intact.
-        let mut banks = self.banks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = banks.iter().find(|b| b.rate() == rate) {
-            return Arc::clone(b);
-        }
-        let b = Arc::new(Bank::new(rate));
-        banks.push(Arc::clone(&b));
-        b
+/// The table in `cache` for `rate`, built by `make` on first use.
+fn cached<T>(
+    cache: &Mutex<Vec<Arc<T>>>,
+    rate: u32,
+    of: fn(&T) -> u32,
+    make: impl FnOnce() -> T,
+) -> Arc<T> {
+    // A poisoned lock only means another thread panicked while pushing: the list is intact.
+    let mut banks = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = banks.iter().find(|b| of(b) == rate) {
+        return Arc::clone(b);
     }
+    let b = Arc::new(make());
+    banks.push(Arc::clone(&b));
+    b
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::testing::max_abs_diff;
 
     fn sine(rate: u32, freq: f64, seconds: f64) -> Vec<f32> {

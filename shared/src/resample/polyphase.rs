@@ -1,5 +1,7 @@
-//! Polyphase windowed-sinc resampling to 12 kHz: the [`ResamplerKind::Fast`] resampler, for
-//! whole signals ([`Bank::resample_into`]) and for live input ([`super::StreamResampler`]).
+//! Polyphase windowed-sinc resampling to 12 kHz: the kernel of the [`ResamplerKind::Fast`]
+//! resampler. [`super::StreamResampler`] runs it on signals fed in pieces (a whole signal is
+//! one piece); [`Bank::units_into`] computes outputs a unit at a time from whatever window of
+//! the input it is given.
 //!
 //! The ratio is reduced to `up / down` (22,050 Hz: 80 / 147; 44,100 Hz: 40 / 147; 48 kHz:
 //! 1 / 4). Output sample `n` sits at input time `n · down / up`, exactly as in the reference
@@ -48,6 +50,8 @@ pub struct Bank {
     exact: bool,
     /// `taps` coefficients per row: `up` rows when exact, `APPROX_PHASES + 1` otherwise.
     table: Vec<f32>,
+    /// Output columns of one [`Block`] (vector lanes × [`BLOCK_VECTORS`]); exact tables only.
+    cols: usize,
 }
 
 /// Where output `n` reads: the first input index of its window (may be negative) and the
@@ -118,6 +122,7 @@ impl Bank {
             half,
             exact,
             table,
+            cols: BlockArch.dispatch(Lanes) * BLOCK_VECTORS,
         }
     }
 
@@ -171,9 +176,72 @@ impl Bank {
         }
     }
 
+    /// Outputs per unit: the outputs are computed a unit at a time, whole signal or stream
+    /// alike. With an exact table a unit is one [`Block`] (`up` phases × `cols` columns); with
+    /// an interpolated one, [`APPROX_UNIT`] outputs.
+    pub(super) fn unit(&self) -> usize {
+        if self.exact {
+            self.up as usize * self.cols
+        } else {
+            APPROX_UNIT
+        }
+    }
+
+    /// The first input (may be negative: the zeros before the signal) that unit `u` reads.
+    pub(super) fn unit_start(&self, u: u64) -> i64 {
+        self.tap(u * self.unit() as u64).start
+    }
+
+    /// Index one past the last input that unit `u` reads.
+    pub(super) fn unit_needs(&self, u: u64) -> u64 {
+        if self.exact {
+            // Column `cols − 1` of the block; phase `up − 1` reads the furthest rows.
+            let first = self.tap((u + 1) * self.unit() as u64 - self.up).start;
+            let rows = (self.up - 1) * self.down / self.up + 2 * self.half as u64;
+            (first + rows as i64).max(0) as u64
+        } else {
+            let last = (u + 1) * self.unit() as u64 - 1;
+            last * self.down / self.up + self.half as u64 + 1
+        }
+    }
+
+    /// The outputs of units `u0, u0 + 1, …` into `out` (a whole number of units, or fewer
+    /// outputs for the last), from the signal whose samples from absolute index `origin` on are
+    /// `x` and zeros outside it. Each output is the same sum of the same products whatever the
+    /// units computed with it, so a signal gives the same bits fed whole or in pieces. Many
+    /// units at once run in parallel on rayon's pool.
+    pub(super) fn units_into(&self, x: &[f32], origin: i64, u0: u64, out: &mut [f32]) {
+        let unit = self.unit();
+        let run = |u: u64, ys: &mut [f32], t: &mut Vec<f32>| {
+            if self.exact {
+                let rows = self.block_rows();
+                t.resize(rows * self.cols, 0.0);
+                self.block_rows_into(x, origin, u * self.cols as u64, t);
+                BlockArch.dispatch(Block {
+                    bank: self,
+                    t,
+                    cols: self.cols,
+                    out: ys,
+                });
+            } else {
+                self.fill(x, origin, u * unit as u64, ys);
+            }
+        };
+        if out.len() >= PARALLEL_OUTPUTS {
+            out.par_chunks_mut(unit)
+                .enumerate()
+                .for_each_init(Vec::new, |t, (k, ys)| run(u0 + k as u64, ys, t));
+        } else {
+            let mut t = Vec::new();
+            for (k, ys) in out.chunks_mut(unit).enumerate() {
+                run(u0 + k as u64, ys, &mut t);
+            }
+        }
+    }
+
     /// Outputs `n0..n0 + out.len()` of the signal whose samples from absolute index `origin`
     /// on are `x` (zeros outside it), one dot product each.
-    pub(super) fn fill(&self, x: &[f32], origin: i64, n0: u64, out: &mut [f32]) {
+    fn fill(&self, x: &[f32], origin: i64, n0: u64, out: &mut [f32]) {
         pulp::Arch::new().dispatch(Fill {
             bank: self,
             x,
@@ -187,41 +255,8 @@ impl Bank {
     #[cfg(test)]
     pub fn resample(&self, x: &[f32], out_len: usize) -> Vec<f32> {
         let mut y = vec![0f32; out_len];
-        self.resample_into(x, &mut y);
+        self.units_into(x, 0, 0, &mut y);
         y
-    }
-
-    /// The first `y.len()` output samples of the whole signal `x` (zeros past its end),
-    /// computed in parallel chunks.
-    ///
-    /// With an exact table this runs phase-major over blocks of the input ([`Block`]): the
-    /// outputs `p, p + up, p + 2·up, …` of one phase `p` read windows `down` samples apart, so
-    /// with the input laid out as rows `T[a][c] = x[a + down·c]` they are one vector lane each,
-    /// and a phase is `taps` multiply-adds of a broadcast tap with a row of `T`: no horizontal
-    /// sums, every load used by a whole vector of outputs.
-    pub fn resample_into(&self, x: &[f32], y: &mut [f32]) {
-        if self.exact {
-            let cols = BlockArch.dispatch(Lanes) * BLOCK_VECTORS;
-            let chunk = self.up as usize * cols;
-            let rows = self.block_rows();
-            y.par_chunks_mut(chunk).enumerate().for_each_init(
-                || vec![0f32; rows * cols],
-                |t, (b, ys)| {
-                    let m0 = (b * cols) as u64;
-                    self.block_rows_into(x, m0, cols, t);
-                    BlockArch.dispatch(Block {
-                        bank: self,
-                        t,
-                        cols,
-                        out: ys,
-                    })
-                },
-            );
-        } else {
-            y.par_chunks_mut(8192)
-                .enumerate()
-                .for_each(|(c, ys)| self.fill(x, 0, (c * 8192) as u64, ys));
-        }
     }
 
     /// Rows of a [`Block`]'s transposed input: enough for every phase's window, rounded up to
@@ -232,11 +267,13 @@ impl Bank {
     }
 
     /// The input rows of the block starting at column `m0`:
-    /// `T[r][c] = x[r + 1 − half + down·(m0 + c)]`, zeros outside the signal; `t` holds
-    /// [`Bank::block_rows`] rows of `cols` values.
-    fn block_rows_into(&self, x: &[f32], m0: u64, cols: usize, t: &mut [f32]) {
+    /// `T[r][c] = s[r + 1 − half + down·(m0 + c)]`, where the signal `s` is `x` from absolute
+    /// index `origin` on and zeros outside it; `t` holds [`Bank::block_rows`] rows of `cols`
+    /// values.
+    fn block_rows_into(&self, x: &[f32], origin: i64, m0: u64, t: &mut [f32]) {
+        let cols = self.cols;
         let rows = t.len() / cols;
-        let first = |c: usize| ((m0 + c as u64) * self.down) as i64 + 1 - self.half as i64;
+        let first = |c: usize| ((m0 + c as u64) * self.down) as i64 + 1 - self.half as i64 - origin;
         #[cfg(target_arch = "x86_64")]
         let inside = |c: usize| first(c) >= 0 && first(c) as usize + rows <= x.len();
         for c0 in (0..cols).step_by(8) {
@@ -266,12 +303,14 @@ impl Bank {
             }
         }
     }
-
-    /// Index one past the last input that output `n` reads.
-    pub(super) fn needs(&self, n: u64) -> u64 {
-        n * self.down / self.up + self.half as u64 + 1
-    }
 }
+
+/// Outputs per unit of an interpolated (inexact) table.
+const APPROX_UNIT: usize = 1024;
+
+/// Outputs computed at once from which the units run in parallel (5.5 s at 12 kHz): a whole
+/// signal, not the few packets a stream is fed at a time.
+const PARALLEL_OUTPUTS: usize = 1 << 16;
 
 /// Vectors of outputs per phase in a [`Block`]: 4 × 8 columns with AVX2, so that the rows one
 /// phase reads (`taps` × 128 bytes at 22,050 Hz) stay in the L1 cache.

@@ -41,52 +41,109 @@ impl KaiserTable {
             .collect();
         Self { h }
     }
+}
 
-    /// Band-limited interpolation as resampy 0.2.2 `resample_f` (reference README, step 3),
-    /// accumulating in f64.
-    /// `y` arrives zeroed, as long as the output.
-    pub(super) fn resample_into(&self, x: &[f32], rate: u32, y: &mut [f32]) {
-        let out_len = y.len();
+/// The reference filter for one input rate: the table scaled by the ratio and regrouped
+/// ([`Wings`]), and the output clock. Built once per rate and shared by the streams that
+/// resample from it.
+pub(super) struct RefBank {
+    rate: u32,
+    /// 12000 / rate.
+    ratio: f64,
+    /// `1 / ratio`: the step between output times in input samples.
+    increment: f64,
+    /// `min(ratio, 1)`: the table's scale when downsampling.
+    scale: f64,
+    wings: Wings,
+    /// The longest wing in input samples (235 at 44.1 kHz): how far an output reads on each
+    /// side of its time.
+    reach: usize,
+}
+
+impl RefBank {
+    pub(super) fn new(table: &KaiserTable, rate: u32) -> Self {
         let ratio = f64::from(SAMPLE_RATE) / f64::from(rate);
         let scale = ratio.min(1.0);
-        let nwin = self.h.len();
-        let h: Vec<f64> = self.h.iter().map(|v| v * scale).collect();
+        let nwin = table.h.len();
+        let h: Vec<f64> = table.h.iter().map(|v| v * scale).collect();
         let mut d: Vec<f64> = h.windows(2).map(|w| w[1] - w[0]).collect();
         d.push(0.0);
         // floor(scale·512): this truncation is part of the filter's response (reference README).
         let step = (scale * PRECISION as f64) as usize;
-        let n_orig = x.len();
-        let computed = (n_orig as f64 * ratio) as usize;
-        let count = computed.min(out_len);
-        let (h, d) = (&h[..], &d[..]);
-        // Output times by repeated addition in f64, exactly as resampy's loop does: the drift
-        // against t·rate/12000 (≈ 3e-6 samples over 30 s) is part of the reference output,
-        // because the taps' table positions advance by floor(scale·512), not scale·512, so the
-        // response is not continuous where the drift moves a time across an integer.
-        let time_increment = 1.0 / ratio;
-        let mut time = 0.0f64;
-        let times: Vec<f64> = (0..count)
-            .map(|_| {
-                let t = time;
-                time += time_increment;
-                t
+        let wings = Wings::new(&h, &d, step, nwin);
+        let reach = wings.runs.iter().map(|r| r.1).max().unwrap_or(0);
+        Self {
+            rate,
+            ratio,
+            increment: 1.0 / ratio,
+            scale,
+            wings,
+            reach,
+        }
+    }
+
+    pub(super) fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    pub(super) fn reach(&self) -> usize {
+        self.reach
+    }
+
+    /// Outputs computed of a signal of `n` samples, `floor(n · ratio)` as resampy computes it
+    /// (the output-length rule then appends zeros up to `ceil`).
+    pub(super) fn computed(&self, n: u64) -> u64 {
+        (n as f64 * self.ratio) as u64
+    }
+
+    /// The input time of the next output after one at `time`: resampy's loop adds `1 / ratio`
+    /// in f64 from 0. The drift of this sum against `t · rate / 12000` (≈ 3e-6 samples over
+    /// 30 s) is part of the reference output, because the taps' table positions advance by
+    /// floor(scale·512), not scale·512, so the response is not continuous where the drift moves
+    /// a time across an integer.
+    #[inline(always)]
+    pub(super) fn next_time(&self, time: f64) -> f64 {
+        time + self.increment
+    }
+
+    /// Band-limited interpolation as resampy 0.2.2 `resample_f` (reference README, step 3),
+    /// accumulating in f64: the output at each of `times` into `out`, from the signal of `end`
+    /// samples whose samples from absolute index `origin` on are `x`. `x` must hold every input
+    /// the outputs read: `reach` samples (fewer at the start) before each time's integer part
+    /// and `reach` after it (fewer at the end). Each output is computed alone, so a signal gives
+    /// the same bits fed whole or in pieces; many outputs run in parallel on rayon's pool.
+    pub(super) fn outputs_into(
+        &self,
+        x: &[f32],
+        origin: u64,
+        end: u64,
+        times: &[f64],
+        out: &mut [f32],
+    ) {
+        let chunk = |ys: &mut [f32], ts: &[f64]| {
+            pulp::Arch::new().dispatch(WingChunk {
+                x,
+                origin: origin as usize,
+                end: usize::try_from(end).unwrap_or(usize::MAX),
+                wings: &self.wings,
+                scale: self.scale,
+                times: ts,
+                out: ys,
             })
-            .collect();
-        let wings = Wings::new(h, d, step, nwin);
-        y[..count]
-            .par_chunks_mut(8192)
-            .zip(times.par_chunks(8192))
-            .for_each(|(ys, ts)| {
-                pulp::Arch::new().dispatch(WingChunk {
-                    x,
-                    wings: &wings,
-                    scale,
-                    times: ts,
-                    out: ys,
-                })
-            });
+        };
+        if out.len() >= PARALLEL_OUTPUTS {
+            out.par_chunks_mut(8192)
+                .zip(times.par_chunks(8192))
+                .for_each(|(ys, ts)| chunk(ys, ts));
+        } else {
+            chunk(out, times);
+        }
     }
 }
+
+/// Outputs computed at once from which they run in parallel (5.5 s at 12 kHz): a whole
+/// signal, not the few packets a stream is fed at a time.
+const PARALLEL_OUTPUTS: usize = 1 << 16;
 
 /// The filter table regrouped by starting offset: for offset o (0..=step) the taps one wing
 /// reads, `h[o], h[o + step], h[o + 2·step], …` and likewise `d`, stored contiguously so that
@@ -128,9 +185,12 @@ impl Wings {
 }
 
 /// Outputs at `times` as resampy's `resample_f` computes them (same offsets, weights and tap
-/// values `h + η·d`; only the f64 summation order differs), compiled per vector ISA.
+/// values `h + η·d`; only the f64 summation order differs), compiled per vector ISA. The signal
+/// has `end` samples; `x` holds those from index `origin` on that the outputs read.
 struct WingChunk<'a> {
     x: &'a [f32],
+    origin: usize,
+    end: usize,
     wings: &'a Wings,
     scale: f64,
     times: &'a [f64],
@@ -142,18 +202,28 @@ impl pulp::WithSimd for WingChunk<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let x = self.x;
+        let (x, origin) = (self.x, self.origin);
         for (out, &time) in self.out.iter_mut().zip(self.times) {
             let n = time as usize;
             let frac = self.scale * (time - n as f64);
             // Left wing: x[n], x[n − 1], … against the run for `frac`.
             let (eta, h, d) = self.wings.at(frac);
             let len = h.len().min(n + 1);
-            let left = wing_dot::<true>(&h[..len], &d[..len], eta, &x[n + 1 - len..=n]);
+            let left = wing_dot::<true>(
+                &h[..len],
+                &d[..len],
+                eta,
+                &x[n + 1 - len - origin..=n - origin],
+            );
             // Right wing: x[n + 1], x[n + 2], … against the run for `scale − frac`.
             let (eta, h, d) = self.wings.at(self.scale - frac);
-            let len = h.len().min(x.len().saturating_sub(n + 1));
-            let right = wing_dot::<false>(&h[..len], &d[..len], eta, &x[n + 1..n + 1 + len]);
+            let len = h.len().min(self.end.saturating_sub(n + 1));
+            let right = wing_dot::<false>(
+                &h[..len],
+                &d[..len],
+                eta,
+                &x[n + 1 - origin..n + 1 + len - origin],
+            );
             *out = (left + right) as f32;
         }
     }
@@ -252,10 +322,11 @@ mod tests {
                 .collect()
         };
         let table = KaiserTable::new();
+        let resampler = super::super::Resampler::new(super::super::ResamplerKind::Reference);
         for rate in [22_050u32, 44_100, 16_000] {
             let x = noise(rate as usize * 3 + 17);
-            let mut y = vec![0f32; output_len(x.len(), rate)];
-            table.resample_into(&x, rate, &mut y);
+            let y = resampler.to_12k(&x, rate).unwrap();
+            assert_eq!(y.len(), output_len(x.len(), rate));
             let ratio = f64::from(SAMPLE_RATE) / f64::from(rate);
             let scale = ratio.min(1.0);
             let h: Vec<f64> = table.h.iter().map(|v| v * scale).collect();

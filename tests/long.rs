@@ -1,0 +1,270 @@
+//! Recordings of any length (issue 19): the streamed front end gives the answers of the
+//! whole-file path it replaced, bit for bit, and a recording of an hour or more is classified
+//! in bounded memory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mgr_core::aggregate::SongScores;
+use mgr_core::audio::decode_file;
+use mgr_core::hash::fnv1a;
+use mgr_core::pipeline::{FrontEnd, Pipeline, PipelineConfig, FRAME_VALUES};
+use mgr_core::resample::{Resampler, ResamplerKind};
+use mgr_tests::{model, pack, scratch_dir};
+
+fn hash(v: &[f32]) -> String {
+    format!(
+        "{:016x}",
+        fnv1a(0, v.iter().flat_map(|x| x.to_bits().to_le_bytes()))
+    )
+}
+
+/// `tests/data/frontend-main.json` holds, per resampler and per clip of the pack, the FNV-1a
+/// of the bits of every frame's log-mel as the whole-file front end computed them before it
+/// streamed (commit 594364d: decode whole, resample whole, cut whole; made with
+/// `cargo run -p mgr-core --example fingerprint -- PACK < LIST`). The streamed front end
+/// must give the same bits: the network then gives the same song scores and labels.
+#[test]
+fn streamed_log_mels_equal_the_whole_file_path_on_every_pack_clip() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/frontend-main.json"),
+    )
+    .unwrap();
+    let want: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut clips = 0;
+    for (name, kind) in [
+        ("reference", ResamplerKind::Reference),
+        ("fast", ResamplerKind::Fast),
+    ] {
+        let mut front = FrontEnd::new(kind, Default::default());
+        let per_clip = want[name].as_object().expect("one entry per resampler");
+        for (clip, frames) in per_clip {
+            let got: Vec<String> = front
+                .file(&pack(clip))
+                .unwrap()
+                .logmels
+                .chunks(FRAME_VALUES)
+                .map(hash)
+                .collect();
+            let frames: Vec<&str> = frames
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap())
+                .collect();
+            assert_eq!(got, frames, "{name} resampler, {clip}");
+            clips += 1;
+        }
+    }
+    assert!(clips >= 2 * 280, "{clips} clips checked");
+    println!("{clips} clip × resampler log-mels bit-identical to the whole-file path");
+}
+
+/// An MP3 without its ID3 tags (frames only), so that copies of it can be concatenated.
+fn mp3_frames(path: &Path) -> Vec<u8> {
+    let mut b = std::fs::read(path).unwrap();
+    while b.starts_with(b"ID3") {
+        let size = b[6..10]
+            .iter()
+            .fold(0usize, |s, &x| s << 7 | usize::from(x));
+        let footer = if b[3] == 4 && b[5] & 0x10 != 0 { 10 } else { 0 };
+        b.drain(..10 + size + footer);
+    }
+    if b.len() >= 128 && &b[b.len() - 128..b.len() - 125] == b"TAG" {
+        b.truncate(b.len() - 128);
+    }
+    b
+}
+
+/// The four bensound songs (2 min 06 s in all) back to back, `reps` times: one MP3 stream.
+fn concatenated_mp3(dir: &Path, reps: usize) -> PathBuf {
+    let songs: Vec<Vec<u8>> = ["actionable", "cute", "dubstep", "thejazzpiano"]
+        .iter()
+        .map(|n| mp3_frames(&pack(&format!("audio/bensound/bensound-{n}.mp3"))))
+        .collect();
+    let path = dir.join("long.mp3");
+    let mut out = Vec::new();
+    for _ in 0..reps {
+        for s in &songs {
+            out.extend_from_slice(s);
+        }
+    }
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// This process's peak resident memory (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/self/status");
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+/// The scores of the song at `path` through the library pipeline as `classify` runs it
+/// (the default model, a front-end worker per core), one line of JSON: the frame scores'
+/// and the mean's bits, and the peak memory.
+fn classify_in_this_process(path: &Path) -> String {
+    let m = model("gtzan");
+    let config = PipelineConfig::for_device(m.device());
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut song = None;
+    Pipeline::new(m, config).run(&[path], &never, |_, r| song = Some(r.unwrap()));
+    let song = song.expect("the song was delivered");
+    serde_json::json!({
+        "frames": song.frames.iter().map(|f| bits(f)).collect::<Vec<_>>(),
+        "mean": bits(&song.mean),
+        "peak_rss": peak_rss(),
+    })
+    .to_string()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// The whole-file path, as it was: the file decoded whole, resampled whole, cut whole, every
+/// frame through the network.
+fn whole_file_scores(path: &Path) -> SongScores {
+    let m = model("gtzan");
+    let audio = decode_file(path).unwrap();
+    let y = Resampler::new(ResamplerKind::Reference)
+        .to_12k(audio.samples(), audio.sample_rate())
+        .unwrap();
+    drop(audio);
+    let mut front = FrontEnd::new(ResamplerKind::Reference, Default::default());
+    let features = front.at_12k(&y);
+    SongScores::from_frames(m.predict(&features.logmels, 8).unwrap()).unwrap()
+}
+
+const CHILD: &str = "MGR_LONG_CHILD";
+
+/// An hour-long MP3 (the bensound songs concatenated 29 times, 61 min) classified in a child
+/// process: its peak memory stays under 150 MB, and its scores are the whole-file path's.
+#[test]
+fn an_hour_long_file_is_classified_in_bounded_memory_with_the_whole_file_scores() {
+    if let Some(path) = std::env::var_os(CHILD) {
+        println!("CHILD {}", classify_in_this_process(Path::new(&path)));
+        return;
+    }
+    let dir = scratch_dir("long-hour");
+    let path = concatenated_mp3(&dir, 29);
+    let name = "an_hour_long_file_is_classified_in_bounded_memory_with_the_whole_file_scores";
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD ").map(|(_, json)| json))
+        .unwrap_or_else(|| panic!("no result line from the child: {stdout}"));
+    let got: serde_json::Value = serde_json::from_str(line).unwrap();
+    let peak = got["peak_rss"].as_u64().unwrap();
+    let want = whole_file_scores(&path);
+    // (3660 s − 2 × 20 s) / 29.12 s: the song rule's frames of an hour and a minute.
+    assert!(want.frames.len() >= 124, "{} frames", want.frames.len());
+    let frames: Vec<Vec<u32>> = serde_json::from_value(got["frames"].clone()).unwrap();
+    assert_eq!(frames.len(), want.frames.len());
+    for (k, (g, w)) in frames.iter().zip(&want.frames).enumerate() {
+        assert_eq!(g, &bits(w), "frame {k}");
+    }
+    let mean: Vec<u32> = serde_json::from_value(got["mean"].clone()).unwrap();
+    assert_eq!(mean, bits(&want.mean));
+    println!(
+        "{} frames, scores bit-identical; child peak RSS {:.1} MB",
+        frames.len(),
+        peak as f64 / 1e6
+    );
+    assert!(peak < 150_000_000, "peak RSS {peak} bytes");
+}
+
+/// Counts what the front end sends.
+#[derive(Default)]
+struct Count {
+    clips: usize,
+}
+
+impl mgr_core::pipeline::Sink for Count {
+    fn clip(&mut self, _: mgr_core::pipeline::Clip, _: &[f32]) -> bool {
+        self.clips += 1;
+        true
+    }
+}
+
+fn stream(path: &Path) -> mgr_core::error::Result<mgr_core::pipeline::Streamed> {
+    let mut front = FrontEnd::new(ResamplerKind::Fast, Default::default());
+    let streamed = front.stream(path, None, &mut Count::default())?;
+    Ok(streamed.expect("nothing stops a counting sink"))
+}
+
+/// A 22.05 kHz mono 16-bit WAV of `seconds` of a pack clip whose data chunk announces
+/// `claimed` seconds instead.
+fn lying_wav(dir: &Path, name: &str, seconds: usize, claimed: usize) -> PathBuf {
+    let clip = decode_file(&pack("data/gtzan-mini/genres/jazz/jazz.00001.flac")).unwrap();
+    let samples: Vec<f32> = clip
+        .samples()
+        .iter()
+        .cycle()
+        .take(22_050 * seconds)
+        .copied()
+        .collect();
+    let mut bytes = mgr_tests::wav_bytes(&samples, 1, 22_050);
+    let data = bytes.windows(4).position(|w| w == b"data").unwrap();
+    let claim = u32::try_from(22_050 * 2 * claimed).unwrap();
+    bytes[data + 4..data + 8].copy_from_slice(&claim.to_le_bytes());
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A header's length is a hint, never trusted: 10 h announced over 10 s of data gives the
+/// 10 s and a warning; 10 s announced over 5 min gives the 10 s announced and a warning that
+/// the rest was ignored; a file cut in the middle of a packet gives what decoded.
+#[test]
+fn a_header_that_lies_about_the_length_gives_what_decoded_and_one_line_warning() {
+    let dir = scratch_dir("long-lies");
+    let ten_s = 10 * 12_000;
+    let s = stream(&lying_wav(&dir, "claims-10h.wav", 10, 36_000)).unwrap();
+    assert!(s.len.abs_diff(ten_s) <= 1, "10 s at 12 kHz: {}", s.len);
+    assert_eq!(s.frames, 1);
+    let notes: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        notes,
+        ["the header announces 10:00:00 of audio, the file holds 0:00:10: it ends early"]
+    );
+
+    let s = stream(&lying_wav(&dir, "claims-10s.wav", 300, 10)).unwrap();
+    assert!(s.len.abs_diff(ten_s) <= 1, "the 10 s announced: {}", s.len);
+    let notes: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        notes,
+        ["data after the end the header announces (0:00:10) was ignored"]
+    );
+
+    let whole = pack("audio/bensound/bensound-cute.mp3");
+    let full = stream(&whole).unwrap().len;
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.join("cut.mp3");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 7]).unwrap();
+    let s = stream(&cut).unwrap();
+    assert!(
+        s.len > full * 2 / 5 && s.len < full * 3 / 5,
+        "about half of {full}: {}",
+        s.len
+    );
+    for w in &s.warnings {
+        assert!(!w.to_string().contains('\n'));
+    }
+}
