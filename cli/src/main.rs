@@ -253,10 +253,14 @@ impl Observer for Collect {
         let (files, songs) = progress.snapshot();
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_position(songs as u64);
+        // Audio seconds too: a library's files range from seconds to hours.
+        let audio = progress.audio_seconds();
         self.bar.set_message(format!(
-            "{:.1} files/s, {:.1} songs/s",
+            "{:.1} files/s, {:.1} songs/s, {:.1} h of audio ({:.0}× real time)",
             files as f64 / secs,
-            songs as f64 / secs
+            songs as f64 / secs,
+            audio / 3600.0,
+            audio / secs
         ));
         // What was odd about a file that still decoded (a header's length that lies, a cut
         // tail): one line each, beside the result.

@@ -126,7 +126,10 @@ impl<R: ReadAt> FlacStream<R> {
         if at >= self.src.len() || (total > 0 && self.samples >= total) {
             return self.finish(at);
         }
-        if self.buf.len() - self.pos < LOOKAHEAD {
+        // Refill only while the source has more: a file whose rest is all in hand would
+        // otherwise be moved and read again for every frame.
+        let in_hand = self.base + self.buf.len() as u64;
+        if self.buf.len() - self.pos < LOOKAHEAD && in_hand < self.src.len() {
             self.refill()?;
         }
         let seq = if self.info.fixed_block_size() {

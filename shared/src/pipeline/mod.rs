@@ -248,31 +248,16 @@ impl FrontEnd {
             mel,
         } = self;
         let mut run = Self::run(logmel, mel, framing, timeline, sink);
-        let mut rs = None;
-        loop {
-            chunk.clear();
-            match audio.read(chunk)? {
-                Read::Samples => {
-                    let rate = audio.sample_rate();
-                    let rs = match &mut rs {
-                        Some(rs) => rs,
-                        None => rs.insert(resampler.stream(rate)?),
-                    };
-                    rs.push(chunk, &mut |y| run.push(y));
-                    if run.stopped {
-                        return Ok(None);
-                    }
-                    run.sink.heard(chunk.len() as f64 / f64::from(rate));
-                }
-                Read::Restart => {
-                    rs = None;
-                    run.restart();
-                }
-                Read::End => break,
+        let whole = resampled(&mut audio, resampler, chunk, &mut |piece| {
+            match piece {
+                Piece::At12k(y) => run.push(y),
+                Piece::Heard(seconds) => run.sink.heard(seconds),
+                Piece::Restart => run.restart(),
             }
-        }
-        if let Some(rs) = &mut rs {
-            rs.flush(&mut |y| run.push(y));
+            !run.stopped
+        })?;
+        if !whole {
+            return Ok(None);
         }
         Ok(run.finish(audio.warnings().to_vec()))
     }
@@ -324,27 +309,14 @@ impl FrontEnd {
     pub fn signal_12k(&mut self, path: &Path) -> Result<Vec<f32>> {
         let mut audio = AudioStream::open(path)?;
         let mut y = Vec::new();
-        let mut rs = None;
-        loop {
-            self.chunk.clear();
-            match audio.read(&mut self.chunk)? {
-                Read::Samples => {
-                    let rs = match &mut rs {
-                        Some(rs) => rs,
-                        None => rs.insert(self.resampler.stream(audio.sample_rate())?),
-                    };
-                    rs.push(&self.chunk, &mut |o| y.extend_from_slice(o));
-                }
-                Read::Restart => {
-                    rs = None;
-                    y.clear();
-                }
-                Read::End => break,
+        resampled(&mut audio, &self.resampler, &mut self.chunk, &mut |piece| {
+            match piece {
+                Piece::At12k(o) => y.extend_from_slice(o),
+                Piece::Heard(_) => {}
+                Piece::Restart => y.clear(),
             }
-        }
-        if let Some(rs) = &mut rs {
-            rs.flush(&mut |o| y.extend_from_slice(o));
-        }
+            true
+        })?;
         Ok(y)
     }
 
@@ -381,6 +353,57 @@ impl FrontEnd {
         self.stream_12k(y, None, &mut frames);
         frames.0
     }
+}
+
+/// What [`resampled`] hands on.
+enum Piece<'a> {
+    /// More of the recording at 12 kHz.
+    At12k(&'a [f32]),
+    /// Seconds of the file just decoded (after their 12 kHz samples).
+    Heard(f64),
+    /// The recording starts again ([`Read::Restart`]).
+    Restart,
+}
+
+/// The decoded stream `audio` resampled to 12 kHz, a packet at a time (decoded into
+/// `chunk`), into `out`; the resampler flushed at the end. Returns false as soon as `out`
+/// does (stopped before the end).
+fn resampled(
+    audio: &mut AudioStream,
+    resampler: &Resampler,
+    chunk: &mut Vec<f32>,
+    out: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<bool> {
+    let mut rs = None;
+    loop {
+        chunk.clear();
+        match audio.read(chunk)? {
+            Read::Samples => {
+                let rate = audio.sample_rate();
+                let rs = match &mut rs {
+                    Some(rs) => rs,
+                    None => rs.insert(resampler.stream(rate)?),
+                };
+                let mut go_on = true;
+                rs.push(chunk, &mut |y| go_on = go_on && out(Piece::At12k(y)));
+                if !go_on || !out(Piece::Heard(chunk.len() as f64 / f64::from(rate))) {
+                    return Ok(false);
+                }
+            }
+            Read::Restart => {
+                rs = None;
+                if !out(Piece::Restart) {
+                    return Ok(false);
+                }
+            }
+            Read::End => break,
+        }
+    }
+    let mut go_on = true;
+    if let Some(rs) = &mut rs {
+        rs.flush(&mut |y| go_on = go_on && out(Piece::At12k(y)));
+    }
+    Ok(go_on)
 }
 
 impl Analyzer {
