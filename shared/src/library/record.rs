@@ -387,118 +387,26 @@ impl ResumeIndex {
         labels: &[String],
         timeline: Option<&TimelineSettings>,
     ) -> Result<Self, LibraryError> {
-        let mut text = String::new();
-        let io = |e| LibraryError::from(crate::error::IoError::read(path)(e));
-        match File::open(path) {
-            Ok(mut f) => {
-                f.read_to_string(&mut text).map_err(io)?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(io(e)),
-        }
-        let bad = |line: usize, reason: String| LibraryError::NotAResultFile {
-            path: path.to_path_buf(),
-            line,
-            reason,
+        let Some(text) = read_if_exists(path)? else {
+            return Ok(Self::default());
         };
-        let mut index = Self {
+        let want = timeline.map(TimelineSettings::key);
+        let check = Check {
+            path,
+            model,
+            want: want.as_deref(),
+        };
+        let mut done = HashMap::new();
+        let mut take = |seen: Seen| check.take(&mut done, seen);
+        let complete_len = match format {
+            Format::Jsonl => jsonl_records(&text, &check, &mut take)?,
+            Format::Csv => csv_records(&text, labels, &check, &mut take)?,
+        };
+        Ok(Self {
+            done,
+            complete_len: complete_len as u64,
             len: text.len() as u64,
-            ..Self::default()
-        };
-        let want_timeline = timeline.map(TimelineSettings::key);
-        let other_timeline = |found: Option<&str>, line| LibraryError::OtherTimeline {
-            path: path.to_path_buf(),
-            line,
-            found: timeline_text(found),
-            wanted: timeline_text(want_timeline.as_deref()),
-        };
-        let mut note = |p: String, id: Option<FileId>, ok: bool, m: Option<&str>, line| {
-            if let Some(m) = m {
-                if m != model {
-                    return Err(LibraryError::OtherModel {
-                        path: path.to_path_buf(),
-                        found: m.to_string(),
-                        model: model.to_string(),
-                        line,
-                    });
-                }
-            }
-            if ok {
-                index.done.insert(p, id);
-            } else {
-                index.done.remove(&p);
-            }
-            Ok(())
-        };
-        match format {
-            Format::Jsonl => {
-                let complete = text.rfind('\n').map_or(0, |i| i + 1);
-                for (n, line) in text[..complete].lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let v: Value =
-                        serde_json::from_str(line).map_err(|e| bad(n + 1, e.to_string()))?;
-                    let p = v["path"]
-                        .as_str()
-                        .ok_or_else(|| bad(n + 1, "no \"path\"".into()))?;
-                    let id = match (v["size"].as_u64(), v["mtime_ns"].as_i64()) {
-                        (Some(size), Some(mtime_ns)) => Some(FileId { size, mtime_ns }),
-                        _ => None,
-                    };
-                    let ok = v.get("label").is_some();
-                    note(p.to_string(), id, ok, v["model"].as_str(), n + 1)?;
-                    let settings = v["timeline_settings"].as_str();
-                    if settings != want_timeline.as_deref() {
-                        return Err(other_timeline(settings, n + 1));
-                    }
-                }
-                index.complete_len = complete as u64;
-            }
-            Format::Csv => {
-                let (records, complete) = parse_csv(&text);
-                index.complete_len = complete as u64;
-                let mut records = records.into_iter();
-                let timed = timeline.is_some();
-                let header_of = |timed: bool| {
-                    let (h, _) = parse_csv(&csv_header(labels, timed, &csv_extra(timed)));
-                    h.into_iter().next()
-                };
-                if let Some(header) = records.next() {
-                    if header_of(timed).as_ref() != Some(&header) {
-                        if header_of(!timed).as_ref() == Some(&header) {
-                            return Err(other_timeline((!timed).then_some(""), 1));
-                        }
-                        return Err(bad(
-                            1,
-                            "the header does not match this model's labels".into(),
-                        ));
-                    }
-                }
-                let extra = csv_extra(timed).len();
-                let n_cols = 5 + labels.len() + extra + if timed { 2 } else { 0 };
-                for (n, r) in records.enumerate() {
-                    if r.len() != n_cols {
-                        return Err(bad(n + 2, format!("{} fields, not {n_cols}", r.len())));
-                    }
-                    let frame = r[1].as_str();
-                    if frame != "song" && !frame.is_empty() {
-                        continue; // per-frame, window and segment rows
-                    }
-                    let tail = &r[n_cols - extra..];
-                    let id = match (tail[0].parse(), tail[1].parse()) {
-                        (Ok(size), Ok(mtime_ns)) => Some(FileId { size, mtime_ns }),
-                        _ => None,
-                    };
-                    note(r[0].clone(), id, frame == "song", Some(&tail[2]), n + 2)?;
-                    let settings = tail.get(3).map(String::as_str);
-                    if settings != want_timeline.as_deref() {
-                        return Err(other_timeline(settings, n + 2));
-                    }
-                }
-            }
-        }
-        Ok(index)
+        })
     }
 
     /// True if `path` has a successful record made when the file had identity `id`.
@@ -513,6 +421,168 @@ impl ResumeIndex {
     pub fn partial_tail(&self) -> u64 {
         self.len - self.complete_len
     }
+}
+
+/// The whole result file, or `None` when there is none yet.
+fn read_if_exists(path: &Path) -> Result<Option<String>, LibraryError> {
+    let io = |e| LibraryError::from(crate::error::IoError::read(path)(e));
+    let mut text = String::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_string(&mut text).map_err(io)?;
+            Ok(Some(text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// One record of a result file, as resuming needs it.
+struct Seen<'t> {
+    /// 1-based line (for CSV, the record's position counting the header as 1).
+    line: usize,
+    path: String,
+    id: Option<FileId>,
+    /// A song decision (not an error record).
+    ok: bool,
+    model: Option<&'t str>,
+    /// The record's timeline settings key, `None` for a run without a timeline.
+    timeline: Option<&'t str>,
+}
+
+/// What every record of a result file to resume must agree with.
+struct Check<'a> {
+    path: &'a Path,
+    model: &'a str,
+    /// This run's timeline settings key.
+    want: Option<&'a str>,
+}
+
+impl Check<'_> {
+    fn bad(&self, line: usize, reason: String) -> LibraryError {
+        LibraryError::NotAResultFile {
+            path: self.path.to_path_buf(),
+            line,
+            reason,
+        }
+    }
+
+    fn other_timeline(&self, found: Option<&str>, line: usize) -> LibraryError {
+        LibraryError::OtherTimeline {
+            path: self.path.to_path_buf(),
+            line,
+            found: timeline_text(found),
+            wanted: timeline_text(self.want),
+        }
+    }
+
+    /// Record `seen` in `done` (the latest record of a path wins), or refuse a record of
+    /// another model or other timeline settings.
+    fn take(
+        &self,
+        done: &mut HashMap<String, Option<FileId>>,
+        seen: Seen,
+    ) -> Result<(), LibraryError> {
+        if let Some(m) = seen.model.filter(|m| *m != self.model) {
+            return Err(LibraryError::OtherModel {
+                path: self.path.to_path_buf(),
+                found: m.to_string(),
+                model: self.model.to_string(),
+                line: seen.line,
+            });
+        }
+        if seen.ok {
+            done.insert(seen.path, seen.id);
+        } else {
+            done.remove(&seen.path);
+        }
+        if seen.timeline != self.want {
+            return Err(self.other_timeline(seen.timeline, seen.line));
+        }
+        Ok(())
+    }
+}
+
+/// The records of a JSON-lines result file, in order, to `take`; returns the length of its
+/// complete lines.
+fn jsonl_records(
+    text: &str,
+    check: &Check,
+    take: &mut dyn FnMut(Seen) -> Result<(), LibraryError>,
+) -> Result<usize, LibraryError> {
+    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    for (n, line) in text[..complete].lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(line).map_err(|e| check.bad(n + 1, e.to_string()))?;
+        let p = v["path"]
+            .as_str()
+            .ok_or_else(|| check.bad(n + 1, "no \"path\"".into()))?;
+        let id = match (v["size"].as_u64(), v["mtime_ns"].as_i64()) {
+            (Some(size), Some(mtime_ns)) => Some(FileId { size, mtime_ns }),
+            _ => None,
+        };
+        take(Seen {
+            line: n + 1,
+            path: p.to_string(),
+            id,
+            ok: v.get("label").is_some(),
+            model: v["model"].as_str(),
+            timeline: v["timeline_settings"].as_str(),
+        })?;
+    }
+    Ok(complete)
+}
+
+/// The song records of a CSV result file, in order, to `take` (per-frame, window and
+/// segment rows are skipped); returns the length of its complete records.
+fn csv_records(
+    text: &str,
+    labels: &[String],
+    check: &Check,
+    take: &mut dyn FnMut(Seen) -> Result<(), LibraryError>,
+) -> Result<usize, LibraryError> {
+    let (records, complete) = parse_csv(text);
+    let mut records = records.into_iter();
+    let timed = check.want.is_some();
+    let header_of = |timed: bool| {
+        let (h, _) = parse_csv(&csv_header(labels, timed, &csv_extra(timed)));
+        h.into_iter().next()
+    };
+    if let Some(header) = records.next() {
+        if header_of(timed).as_ref() != Some(&header) {
+            if header_of(!timed).as_ref() == Some(&header) {
+                return Err(check.other_timeline((!timed).then_some(""), 1));
+            }
+            return Err(check.bad(1, "the header does not match this model's labels".into()));
+        }
+    }
+    let extra = csv_extra(timed).len();
+    let n_cols = 5 + labels.len() + extra + if timed { 2 } else { 0 };
+    for (n, r) in records.enumerate() {
+        if r.len() != n_cols {
+            return Err(check.bad(n + 2, format!("{} fields, not {n_cols}", r.len())));
+        }
+        let frame = r[1].as_str();
+        if frame != "song" && !frame.is_empty() {
+            continue; // per-frame, window and segment rows
+        }
+        let tail = &r[n_cols - extra..];
+        let id = match (tail[0].parse(), tail[1].parse()) {
+            (Ok(size), Ok(mtime_ns)) => Some(FileId { size, mtime_ns }),
+            _ => None,
+        };
+        take(Seen {
+            line: n + 2,
+            path: r[0].clone(),
+            id,
+            ok: frame == "song",
+            model: Some(&tail[2]),
+            timeline: tail.get(3).map(String::as_str),
+        })?;
+    }
+    Ok(complete)
 }
 
 /// Appends records to a result file, one `write` per song.
