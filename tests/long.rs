@@ -268,3 +268,44 @@ fn a_header_that_lies_about_the_length_gives_what_decoded_and_one_line_warning()
         assert!(!w.to_string().contains('\n'));
     }
 }
+
+/// A chained Ogg file (links are whole Ogg streams, one after the other) whose second link
+/// has another rate and channel count: the recording is the first link, bit for bit, and one
+/// line says where the rate changed. `tests/data/tone-44k-stereo.ogg` is 2 s of a 440 Hz tone,
+/// 44.1 kHz stereo Vorbis (libsndfile); the pack's Ogg clip is 22.05 kHz mono.
+#[test]
+fn a_chained_ogg_whose_rate_changes_gives_the_first_link_and_one_line_warning() {
+    let dir = scratch_dir("long-chained");
+    let clip = pack("data/gtzan-mini/formats/rock.00001.ogg");
+    let tone = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/tone-44k-stereo.ogg");
+    for (name, first, second, want) in [
+        (
+            "clip-then-tone.ogg",
+            &clip,
+            &tone,
+            "the sample rate changes from 22050 to 44100 Hz at 0:00:30; the audio after it was left out",
+        ),
+        (
+            "tone-then-clip.ogg",
+            &tone,
+            &clip,
+            "the sample rate changes from 44100 to 22050 Hz at 0:00:02; the audio after it was left out",
+        ),
+    ] {
+        let chained = dir.join(name);
+        let mut bytes = std::fs::read(first).unwrap();
+        bytes.extend(std::fs::read(second).unwrap());
+        std::fs::write(&chained, bytes).unwrap();
+        let alone = stream(first).unwrap();
+        let s = stream(&chained).unwrap();
+        assert_eq!((s.len, s.frames), (alone.len, alone.frames), "{name}");
+        let mut front = FrontEnd::new(ResamplerKind::Fast, Default::default());
+        let want_mels = front.file(first).unwrap().logmels;
+        assert!(
+            bits(&front.file(&chained).unwrap().logmels) == bits(&want_mels),
+            "{name}: the log-mels differ from the first link's"
+        );
+        let notes: Vec<String> = s.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(notes, [want], "{name}");
+    }
+}

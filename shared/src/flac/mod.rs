@@ -187,13 +187,16 @@ impl<R: ReadAt> FlacStream<R> {
         Ok(false)
     }
 
-    /// Keep the bytes from the next frame on and read up to [`BUFFER`] of them.
+    /// Keep the bytes from the next frame on and read up to [`BUFFER`] of them: no more than
+    /// the source has, so that a 1 MB clip does not zero and fault in 4 MB on every open.
     fn refill(&mut self) -> Res<()> {
         self.buf.drain(..self.pos);
         self.base += self.pos as u64;
         self.pos = 0;
         let have = self.buf.len();
-        self.buf.resize(BUFFER, 0);
+        let left = self.src.len().saturating_sub(self.base);
+        self.buf
+            .resize(BUFFER.min(left.try_into().unwrap_or(BUFFER)).max(have), 0);
         let n = self
             .src
             .read_at(self.base + have as u64, &mut self.buf[have..])

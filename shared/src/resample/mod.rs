@@ -113,9 +113,8 @@ impl Resampler {
         y.clear();
         let mut s = self.stream(rate)?;
         y.reserve(output_len(x.len(), rate));
-        let mut out = |o: &[f32]| y.extend_from_slice(o);
-        s.push(x, &mut out);
-        s.flush(&mut out);
+        s.push_into(x, y);
+        s.flush_into(y);
         Ok(())
     }
 }

@@ -209,8 +209,16 @@ impl Bank {
     /// outputs for the last), from the signal whose samples from absolute index `origin` on are
     /// `x` and zeros outside it. Each output is the same sum of the same products whatever the
     /// units computed with it, so a signal gives the same bits fed whole or in pieces. Many
-    /// units at once run in parallel on rayon's pool.
-    pub(super) fn units_into(&self, x: &[f32], origin: i64, u0: u64, out: &mut [f32]) {
+    /// units at once run in parallel on rayon's pool; a few run here, in `scratch` (kept by
+    /// the caller, so that a stream fed packet by packet allocates nothing per packet).
+    pub(super) fn units_into(
+        &self,
+        x: &[f32],
+        origin: i64,
+        u0: u64,
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
         let unit = self.unit();
         let run = |u: u64, ys: &mut [f32], t: &mut Vec<f32>| {
             if self.exact {
@@ -232,9 +240,8 @@ impl Bank {
                 .enumerate()
                 .for_each_init(Vec::new, |t, (k, ys)| run(u0 + k as u64, ys, t));
         } else {
-            let mut t = Vec::new();
             for (k, ys) in out.chunks_mut(unit).enumerate() {
-                run(u0 + k as u64, ys, &mut t);
+                run(u0 + k as u64, ys, scratch);
             }
         }
     }
@@ -255,7 +262,7 @@ impl Bank {
     #[cfg(test)]
     pub fn resample(&self, x: &[f32], out_len: usize) -> Vec<f32> {
         let mut y = vec![0f32; out_len];
-        self.units_into(x, 0, 0, &mut y);
+        self.units_into(x, 0, 0, &mut y, &mut Vec::new());
         y
     }
 

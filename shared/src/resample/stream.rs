@@ -65,6 +65,8 @@ struct Fast {
     fed: u64,
     units: u64,
     out: Vec<f32>,
+    /// The kernel's transposed input rows ([`Bank::units_into`]).
+    scratch: Vec<f32>,
 }
 
 impl Fast {
@@ -74,6 +76,7 @@ impl Fast {
             fed: 0,
             units: 0,
             out: Vec::with_capacity(bank.unit()),
+            scratch: Vec::new(),
             bank,
         }
     }
@@ -83,40 +86,89 @@ impl Fast {
     }
 
     fn push(&mut self, x: &[f32], emit: &mut dyn FnMut(&[f32])) {
+        let mut out = std::mem::take(&mut self.out);
         for piece in x.chunks(PIECE) {
-            self.win.buf.extend_from_slice(piece);
-            self.fed += piece.len() as u64;
-            let mut ready = 0;
-            while self.bank.unit_needs(self.units + ready) <= self.fed {
-                ready += 1;
+            out.clear();
+            self.piece_into(piece, &mut out);
+            if !out.is_empty() {
+                emit(&out);
             }
-            self.run(ready, ready as usize * self.bank.unit(), emit);
+        }
+        self.out = out;
+    }
+
+    /// [`Fast::push`], the outputs appended to `y`.
+    fn push_into(&mut self, x: &[f32], y: &mut Vec<f32>) {
+        for piece in x.chunks(PIECE) {
+            self.piece_into(piece, y);
+        }
+    }
+
+    /// One piece of input; the units it completes are appended to `y`.
+    fn piece_into(&mut self, piece: &[f32], y: &mut Vec<f32>) {
+        let start = self.fed;
+        self.fed += piece.len() as u64;
+        let mut ready = 0;
+        while self.bank.unit_needs(self.units + ready) <= self.fed {
+            ready += 1;
+        }
+        let outputs = ready as usize * self.bank.unit();
+        if self.win.buf.is_empty() {
+            // Nothing held back (the start of a stream, or a whole signal fed at once): the
+            // units read the piece where it lies, and only what later units read is copied.
+            self.run(piece, start, ready, outputs, y);
+            let first = self.bank.unit_start(self.units).max(0) as u64;
+            let keep = first.saturating_sub(start).min(piece.len() as u64) as usize;
+            self.win.buf.extend_from_slice(&piece[keep..]);
+            self.win.origin = start + keep as u64;
+        } else {
+            self.win.buf.extend_from_slice(piece);
+            let win = std::mem::take(&mut self.win.buf);
+            self.run(&win, self.win.origin, ready, outputs, y);
+            self.win.buf = win;
+            let first = self.bank.unit_start(self.units).max(0) as u64;
+            self.win.keep_from(first);
         }
     }
 
     /// The next `units` units, `outputs` samples of them (fewer than all for the last unit of
-    /// a signal), then the input no later unit reads is dropped.
-    fn run(&mut self, units: u64, outputs: usize, emit: &mut dyn FnMut(&[f32])) {
+    /// a signal), appended to `y`, from the input `x` whose first sample has absolute index
+    /// `origin`.
+    fn run(&mut self, x: &[f32], origin: u64, units: u64, outputs: usize, y: &mut Vec<f32>) {
         if outputs == 0 {
             return;
         }
-        self.out.clear();
-        self.out.resize(outputs, 0.0);
-        let origin = self.win.origin as i64;
-        self.bank
-            .units_into(&self.win.buf, origin, self.units, &mut self.out);
-        emit(&self.out);
+        let at = y.len();
+        y.resize(at + outputs, 0.0);
+        self.bank.units_into(
+            x,
+            origin as i64,
+            self.units,
+            &mut y[at..],
+            &mut self.scratch,
+        );
         self.units += units;
-        let first = self.bank.unit_start(self.units).max(0) as u64;
-        self.win.keep_from(first);
     }
 
     /// The outputs still waiting, reading silence past the input fed.
     fn finish(&mut self, emit: &mut dyn FnMut(&[f32])) {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        self.finish_into(&mut out);
+        if !out.is_empty() {
+            emit(&out);
+        }
+        self.out = out;
+    }
+
+    /// [`Fast::finish`], the outputs appended to `y`.
+    fn finish_into(&mut self, y: &mut Vec<f32>) {
         let target = output_len(self.fed as usize, self.bank.rate()) as u64;
         let outputs = target.saturating_sub(self.emitted());
         let units = outputs.div_ceil(self.bank.unit() as u64);
-        self.run(units, outputs as usize, emit);
+        let win = std::mem::take(&mut self.win.buf);
+        self.run(&win, self.win.origin, units, outputs as usize, y);
+        self.win.buf = win;
     }
 
     fn reset(&mut self) {
@@ -339,6 +391,26 @@ impl StreamResampler {
             }
             Inner::Fast(f) => f.push(x, emit),
             Inner::Reference(r) => r.push(x, emit),
+        }
+    }
+
+    /// [`StreamResampler::push`], the output appended to `y` (a whole signal resampled at once
+    /// goes straight into its output, as `Resampler::to_12k_into` does).
+    pub(super) fn push_into(&mut self, x: &[f32], y: &mut Vec<f32>) {
+        match &mut self.inner {
+            Inner::Fast(f) => f.push_into(x, y),
+            _ => self.push(x, &mut |o| y.extend_from_slice(o)),
+        }
+    }
+
+    /// [`StreamResampler::flush`], the output appended to `y`.
+    pub(super) fn flush_into(&mut self, y: &mut Vec<f32>) {
+        match &mut self.inner {
+            Inner::Fast(f) => {
+                f.finish_into(y);
+                self.reset();
+            }
+            _ => self.flush(&mut |o| y.extend_from_slice(o)),
         }
     }
 
