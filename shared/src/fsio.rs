@@ -34,7 +34,14 @@ pub fn kind_of(t: std::fs::FileType) -> &'static str {
 
 fn not_regular(op: &'static str, path: &Path, t: std::fs::FileType) -> IoError {
     let why = format!("it is {}, not a regular file", kind_of(t));
-    IoError::on(op, path)(std::io::Error::new(std::io::ErrorKind::InvalidInput, why))
+    // A folder keeps its own kind, so that callers (the Python binding's IsADirectoryError)
+    // can tell it apart.
+    let kind = if t.is_dir() {
+        std::io::ErrorKind::IsADirectory
+    } else {
+        std::io::ErrorKind::InvalidInput
+    };
+    IoError::on(op, path)(std::io::Error::new(kind, why))
 }
 
 /// Open `path` for reading if it is a regular file (symbolic links followed): a device, FIFO,
