@@ -21,7 +21,6 @@ use std::ops::Range;
 use crate::audio::Warning;
 use crate::config::{FramingConfig, CLIP_SAMPLES, SAMPLE_RATE};
 use crate::model::argmax;
-use crate::timeline::Window;
 
 /// The multiframe rule at 12 kHz, in samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +263,17 @@ pub fn share(scores: &[f32], i: usize) -> f32 {
     } else {
         0.0
     }
+}
+
+/// One window of a timeline: its place in the recording and the network's scores of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    /// Seconds from the start of the recording.
+    pub start: f64,
+    /// Seconds; at most the recording's length (the window's zero padding is not counted).
+    pub end: f64,
+    /// One score per label of the model, in label order.
+    pub scores: Vec<f32>,
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@
 use std::ops::Range;
 
 use crate::aggregate::share;
+/// One window of a timeline (defined beside [`crate::aggregate::SongScores`], which carries it).
+pub use crate::aggregate::Window;
 use crate::config::{CLIP_SAMPLES, FRAME_SECONDS, SAMPLE_RATE};
 use crate::model::argmax;
 
@@ -48,17 +50,6 @@ impl TimelineConfig {
     pub fn hop_samples(&self) -> usize {
         ((self.hop * f64::from(SAMPLE_RATE)).round() as usize).max(1)
     }
-}
-
-/// One window of a timeline: its place in the recording and the network's scores of it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Window {
-    /// Seconds from the start of the recording.
-    pub start: f64,
-    /// Seconds; at most the recording's length (the window's zero padding is not counted).
-    pub end: f64,
-    /// One score per label of the model, in label order.
-    pub scores: Vec<f32>,
 }
 
 /// The sample ranges (12 kHz) of the windows of a recording of `len` samples, hop
