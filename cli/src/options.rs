@@ -14,7 +14,6 @@ use mgr_core::resample::ResamplerKind;
 use mgr_core::timeline::{SegmentConfig, TimelineConfig, TimelineSettings};
 use mgr_core::train::experiment::ExperimentConfig;
 use mgr_core::train::extract::ExtractConfig;
-use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
 use mgr_core::train::optim::{OptimConfig, OptimizerKind};
 use mgr_core::train::stack::StackConfig;
 use mgr_core::train::top::{Init, TopConfig, TrainFrom};
@@ -237,45 +236,31 @@ fn parse_artists(s: &str) -> std::result::Result<ArtistSource, String> {
 
 impl TrainOptions {
     pub fn spec(&self, strategy: Strategy) -> TrainSpec {
-        let lr = self.lr.unwrap_or(match self.optimizer {
-            OptimizerKind::Adam => 1e-3,
-            OptimizerKind::SgdNesterov => 1e-2,
-        });
-        let balance = self
-            .balance
-            .unwrap_or_else(|| Balance::default_for(strategy));
-        TrainSpec {
-            strategy,
-            balance,
-            stack: StackConfig {
-                l2: self.stack_l2,
-                kappa: self.stack_kappa,
+        let stack = StackConfig {
+            l2: self.stack_l2,
+            kappa: self.stack_kappa,
+        };
+        let top = TopConfig {
+            train_from: self.train_from,
+            init: self.init,
+            optim: OptimConfig {
+                kind: self.optimizer,
+                lr: self.lr.unwrap_or(self.optimizer.default_lr()),
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
             },
-            top: TopConfig {
-                train_from: self.train_from,
-                init: self.init,
-                optim: OptimConfig {
-                    kind: self.optimizer,
-                    lr,
-                    momentum: self.momentum,
-                    weight_decay: self.weight_decay,
-                },
-                batch_size: self.batch_size.max(1),
-                epochs: self.epochs,
-                patience: self.patience,
-                lr_patience: self.lr_patience,
-                dropout_seq: self.dropout_conv,
-                dropout_out: self.dropout_out,
-                input_norm: !self.no_input_norm,
-                seed: self.seed,
-                balance,
-            },
-            softmax: SoftmaxConfig::default(),
-            svm: SvmConfig {
-                seed: self.seed,
-                ..Default::default()
-            },
-        }
+            batch_size: self.batch_size.max(1),
+            epochs: self.epochs,
+            patience: self.patience,
+            lr_patience: self.lr_patience,
+            dropout_seq: self.dropout_conv,
+            dropout_out: self.dropout_out,
+            input_norm: !self.no_input_norm,
+            seed: self.seed,
+            // TrainSpec::new sets it for every strategy.
+            balance: Balance::None,
+        };
+        TrainSpec::new(strategy, self.balance, stack, top)
     }
 }
 

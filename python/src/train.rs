@@ -16,7 +16,6 @@ use mgr_core::resample::ResamplerKind;
 use mgr_core::train::experiment::ExperimentConfig;
 use mgr_core::train::extract::ExtractConfig;
 use mgr_core::train::finetune::{finetune as run_finetune, FinetuneConfig};
-use mgr_core::train::linear::{SoftmaxConfig, SvmConfig};
 use mgr_core::train::optim::{OptimConfig, OptimizerKind};
 use mgr_core::train::stack::StackConfig;
 use mgr_core::train::top::{EpochReport, Init, TopConfig, TopTrainer, TrainFrom};
@@ -197,46 +196,35 @@ impl Options {
     /// The training request (what `TrainOptions::spec` builds in the CLI).
     fn spec(&self, strategy: Strategy) -> PyResult<TrainSpec> {
         let kind: OptimizerKind = parse_option("optimizer", &self.optimizer)?;
-        let lr = self.lr.unwrap_or(match kind {
-            OptimizerKind::Adam => 1e-3,
-            OptimizerKind::SgdNesterov => 1e-2,
-        });
         let balance = match &self.balance {
-            Some(b) => parse_option::<Balance>("balance", b)?,
-            None => Balance::default_for(strategy),
+            Some(b) => Some(parse_option::<Balance>("balance", b)?),
+            None => None,
         };
-        Ok(TrainSpec {
-            strategy,
-            balance,
-            stack: StackConfig {
-                l2: self.stack_l2,
-                kappa: self.stack_kappa,
+        let stack = StackConfig {
+            l2: self.stack_l2,
+            kappa: self.stack_kappa,
+        };
+        let top = TopConfig {
+            train_from: parse_option::<TrainFrom>("train_from", &self.train_from)?,
+            init: parse_option::<Init>("init", &self.init)?,
+            optim: OptimConfig {
+                kind,
+                lr: self.lr.unwrap_or(kind.default_lr()),
+                momentum: self.momentum,
+                weight_decay: self.weight_decay,
             },
-            top: TopConfig {
-                train_from: parse_option::<TrainFrom>("train_from", &self.train_from)?,
-                init: parse_option::<Init>("init", &self.init)?,
-                optim: OptimConfig {
-                    kind,
-                    lr,
-                    momentum: self.momentum,
-                    weight_decay: self.weight_decay,
-                },
-                batch_size: self.batch_size.max(1),
-                epochs: self.epochs,
-                patience: self.patience,
-                lr_patience: self.lr_patience,
-                dropout_seq: self.dropout_conv,
-                dropout_out: self.dropout_out,
-                input_norm: self.input_norm,
-                seed: self.seed,
-                balance,
-            },
-            softmax: SoftmaxConfig::default(),
-            svm: SvmConfig {
-                seed: self.seed,
-                ..Default::default()
-            },
-        })
+            batch_size: self.batch_size.max(1),
+            epochs: self.epochs,
+            patience: self.patience,
+            lr_patience: self.lr_patience,
+            dropout_seq: self.dropout_conv,
+            dropout_out: self.dropout_out,
+            input_norm: self.input_norm,
+            seed: self.seed,
+            // TrainSpec::new sets it for every strategy.
+            balance: Balance::None,
+        };
+        Ok(TrainSpec::new(strategy, balance, stack, top))
     }
 
     /// The experiment (what `TrainOptions::experiment` builds in the CLI).

@@ -100,6 +100,30 @@ pub struct TrainSpec {
 }
 
 impl TrainSpec {
+    /// A request for `strategy`. `balance` (default: [`Balance::default_for`] the strategy)
+    /// weights every strategy, the CRNN top's loss included; the top's seed also seeds the
+    /// SVM; the softmax keeps its defaults.
+    pub fn new(
+        strategy: Strategy,
+        balance: Option<Balance>,
+        stack: stack::StackConfig,
+        top: TopConfig,
+    ) -> Self {
+        let balance = balance.unwrap_or_else(|| Balance::default_for(strategy));
+        let seed = top.seed;
+        Self {
+            strategy,
+            balance,
+            stack,
+            top: TopConfig { balance, ..top },
+            softmax: SoftmaxConfig::default(),
+            svm: SvmConfig {
+                seed,
+                ..Default::default()
+            },
+        }
+    }
+
     /// Whether training holds validation songs back (early stopping); the other strategies
     /// train on them too.
     pub fn uses_validation(&self) -> bool {

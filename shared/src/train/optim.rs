@@ -16,6 +16,16 @@ pub enum OptimizerKind {
 
 crate::names::kebab_names!(OptimizerKind);
 
+impl OptimizerKind {
+    /// The learning rate when none is given: 1e-3 for Adam, 1e-2 for SGD-Nesterov.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            Self::Adam => 1e-3,
+            Self::SgdNesterov => 1e-2,
+        }
+    }
+}
+
 /// Hyper-parameters of the optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OptimConfig {
