@@ -25,7 +25,8 @@ mod mgr_fuzz;
 const MUTATIONS: usize = 20_000;
 
 /// Mutated inputs for `target`: fewer for the model target, whose seeds are 1.6 to 3.5 MB
-/// with every tensor parsed and checked (10,000 took 140 s on 2 shared cores). `MGR_FUZZ_SCALE=N`
+/// with every tensor parsed and checked (10,000 took 140 s on 2 shared cores), and for the
+/// stream target, which runs the whole front end twice. `MGR_FUZZ_SCALE=N`
 /// runs N times as many, for a longer search by hand.
 fn mutations(target: &str) -> usize {
     let scale = std::env::var("MGR_FUZZ_SCALE")
@@ -35,6 +36,8 @@ fn mutations(target: &str) -> usize {
     scale
         * match target {
             "model" => 1_000,
+            // Each input is decoded twice and every clip log-melled twice.
+            "stream" => 500,
             _ => MUTATIONS,
         }
 }
@@ -42,7 +45,9 @@ fn mutations(target: &str) -> usize {
 /// Whether `f` belongs to a target whose inputs are not audio (its corpus or regressions
 /// folder is named for it).
 fn not_audio(root: &Path, f: &Path) -> bool {
-    mgr_fuzz::NOT_AUDIO.iter().any(|t| {
+    // The stream target's inputs are audio behind a byte that picks the hint and timeline.
+    let picked = ["stream"];
+    mgr_fuzz::NOT_AUDIO.iter().chain(&picked).any(|t| {
         f.starts_with(root.join("corpus").join(t))
             || f.starts_with(root.join("regressions").join(t))
     })
@@ -115,6 +120,17 @@ fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
         mgr_fuzz::check(&decode_bytes(bytes.clone(), None, f));
         mgr_fuzz::check(&decode_bytes_symphonia(bytes.clone(), ext, f));
         mgr_fuzz::flac_vs_symphonia(&bytes);
+        // The streamed front end on the same bytes, with no format hint and with the file's
+        // own (the `stream` target's first byte), against the whole decode.
+        let hint = ["flac", "wav", "au", "mp3", "ogg"]
+            .iter()
+            .position(|e| Some(*e) == ext)
+            .map_or(0, |k| k as u8 + 1);
+        for pick in [0, hint] {
+            let mut input = vec![pick];
+            input.extend_from_slice(&bytes);
+            mgr_fuzz::stream(&input);
+        }
         let own = decode_flac_own(&bytes);
         assert_eq!(panics(), 0, "{name}: a panic was caught inside");
         // The seeds are valid files: each decodes, FLAC ones through our own decoder (or

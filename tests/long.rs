@@ -309,3 +309,188 @@ fn a_chained_ogg_whose_rate_changes_gives_the_first_link_and_one_line_warning() 
         assert_eq!(notes, [want], "{name}");
     }
 }
+
+const SILENT_CHILD: &str = "MGR_SILENT_CHILD";
+
+/// A 24-hour WAV of digital silence (8 kHz mono 16-bit: 1.38 GB of zeros, written as a sparse
+/// file where the file system allows, so it costs no disk) classified in a child process as
+/// `classify --resampler fast` runs it: every one of its 2,965 frames is scored, in bounded
+/// memory, with the score the network gives a silent frame (the frames' log-mels repeat bit
+/// for bit, so the network runs once for them all), and one line says it is silent.
+#[test]
+fn a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning() {
+    if let Some(path) = std::env::var_os(SILENT_CHILD) {
+        let m = model("gtzan");
+        let config = PipelineConfig {
+            resampler: ResamplerKind::Fast,
+            ..PipelineConfig::for_device(m.device())
+        };
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let mut song = None;
+        let t = std::time::Instant::now();
+        Pipeline::new(m, config).run(&[Path::new(&path)], &never, |_, r| song = Some(r.unwrap()));
+        let song = song.expect("the song was delivered");
+        let line = serde_json::json!({
+            "frames": song.frames.iter().map(|f| bits(f)).collect::<Vec<_>>(),
+            "warnings": song.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            "peak_rss": peak_rss(),
+            "seconds": t.elapsed().as_secs_f64(),
+        });
+        println!("CHILD {line}");
+        return;
+    }
+    let dir = scratch_dir("long-silent-day");
+    let path = dir.join("day-of-silence.wav");
+    let (rate, seconds) = (8_000u32, 24 * 3600u32);
+    let data = 2 * rate * seconds;
+    let mut header = mgr_tests::wav_bytes(&[], 1, rate);
+    header[4..8].copy_from_slice(&(36 + data).to_le_bytes());
+    header[40..44].copy_from_slice(&data.to_le_bytes());
+    let file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut &file, &header).unwrap();
+    file.set_len(44 + u64::from(data)).unwrap(); // zeros, sparse where the file system allows
+    drop(file);
+
+    let name = "a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning";
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(SILENT_CHILD, &path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD ").map(|(_, json)| json))
+        .unwrap_or_else(|| panic!("no result line from the child: {stdout}"));
+    let got: serde_json::Value = serde_json::from_str(line).unwrap();
+    let frames: Vec<Vec<u32>> = serde_json::from_value(got["frames"].clone()).unwrap();
+    // (86,400 s − 2 × 20 s) / 29.12 s.
+    assert_eq!(frames.len(), 2_965);
+    // One silent frame (a short song of zeros: its one frame is zeros) through the network.
+    let mut front = FrontEnd::new(ResamplerKind::Fast, Default::default());
+    let silent = front.at_12k(&vec![0.0; 12_000 * 40]);
+    let want = bits(&model("gtzan").predict(&silent.logmels, 1).unwrap()[0]);
+    for (k, f) in frames.iter().enumerate() {
+        assert_eq!(f, &want, "frame {k}");
+    }
+    let warnings: Vec<String> = serde_json::from_value(got["warnings"].clone()).unwrap();
+    assert_eq!(warnings, ["the recording is silent (every sample is zero)"]);
+    let peak = got["peak_rss"].as_u64().unwrap();
+    println!(
+        "24 h of silence: {} frames in {:.1} s, child peak RSS {:.1} MB",
+        frames.len(),
+        got["seconds"].as_f64().unwrap(),
+        peak as f64 / 1e6
+    );
+    assert!(peak < 150_000_000, "peak RSS {peak} bytes");
+}
+
+/// What a library run's observer saw of the progress: each report's (seconds of audio
+/// decoded, seconds expected from the headers, headers looked up).
+#[derive(Default)]
+struct Seen {
+    ticks: Vec<(f64, Option<f64>, usize)>,
+    songs: Vec<(f64, Option<f64>, usize)>,
+    todo: usize,
+}
+
+impl Seen {
+    fn now(&self, p: &mgr_core::progress::Counters) -> (f64, Option<f64>, usize) {
+        let looked_up = p.looked_up.load(std::sync::atomic::Ordering::Relaxed);
+        (
+            p.audio_seconds(),
+            p.expected_audio_seconds(self.todo),
+            looked_up,
+        )
+    }
+}
+
+impl mgr_core::library::Observer for Seen {
+    fn start(&mut self, plan: &mgr_core::library::RunPlan) {
+        self.todo = plan.todo;
+    }
+    fn song(&mut self, _: &mgr_core::library::SongOutcome<'_>, p: &mgr_core::progress::Counters) {
+        let now = self.now(p);
+        self.songs.push(now);
+    }
+    fn tick(&mut self, p: &mgr_core::progress::Counters) {
+        let now = self.now(p);
+        self.ticks.push(now);
+    }
+}
+
+/// A library run's progress counts seconds of audio, not only files: the headers' lengths
+/// give the total to expect (what the bar's ETA divides), the decoded seconds grow while a
+/// long file runs (the observer hears them twice a second between songs), and at the end
+/// both are the files' lengths.
+#[test]
+fn a_library_runs_progress_counts_audio_seconds_out_of_the_headers_lengths() {
+    let dir = scratch_dir("long-progress");
+    let mut long = Vec::new();
+    for genre in ["classical", "rock", "pop", "jazz", "blues", "disco"] {
+        let clip = pack(&format!(
+            "data/gtzan-mini/genres/{genre}/{genre}.00000.flac"
+        ));
+        long.extend_from_slice(decode_file(&clip).unwrap().samples());
+    }
+    for _ in 0..2 {
+        long.extend_from_within(..);
+    }
+    let wav = dir.join("twelve-minutes.wav");
+    std::fs::write(&wav, mgr_tests::wav_bytes(&long, 1, 22_050)).unwrap();
+    let paths = vec![
+        pack("data/gtzan-mini/genres/metal/metal.00000.flac"),
+        wav,
+        pack("data/gtzan-mini/genres/pop/pop.00001.flac"),
+    ];
+    let seconds: f64 = paths
+        .iter()
+        .map(|p| {
+            let a = decode_file(p).unwrap();
+            a.samples().len() as f64 / f64::from(a.sample_rate())
+        })
+        .sum();
+    let m = model("gtzan");
+    let job = mgr_core::library::LibraryJob {
+        roots: paths,
+        walk: mgr_core::library::walk::WalkOptions::default(),
+        shard: None,
+        results: None,
+        per_frame: false,
+        tags: None,
+        segments: Default::default(),
+        pipeline: PipelineConfig {
+            resampler: ResamplerKind::Reference,
+            workers: 1,
+            ..PipelineConfig::for_device(m.device())
+        },
+    };
+    let mut seen = Seen::default();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    mgr_core::library::run(&job, m, &never, &mut seen).unwrap();
+    assert_eq!(seen.songs.len(), 3);
+    let (decoded, expected, looked_up) = *seen.songs.last().unwrap();
+    assert!(
+        (decoded - seconds).abs() < 0.01,
+        "{decoded} of {seconds} s decoded"
+    );
+    assert_eq!(looked_up, 3, "every header looked up");
+    let expected = expected.expect("the headers announce their lengths");
+    assert!(
+        (expected - seconds).abs() < 0.01,
+        "{expected} s expected, {seconds} s held"
+    );
+    // The 12-minute file takes more than the tick to score: the observer heard how far it was.
+    assert!(!seen.ticks.is_empty(), "no tick while a 12-minute file ran");
+    assert!(
+        seen.ticks.windows(2).all(|w| w[0].0 <= w[1].0),
+        "{:?}",
+        seen.ticks
+    );
+    println!(
+        "{} ticks; decoded {decoded:.2} s, expected {expected:.2} s",
+        seen.ticks.len()
+    );
+}

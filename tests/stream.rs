@@ -255,3 +255,97 @@ fn timeline_windows_cover_the_recording_and_leave_the_song_unchanged() {
     }
     assert_eq!(plain[0].timeline.len(), 0);
 }
+
+/// Every clip the front end cuts, as it cuts it (a repeat counted and kept like any clip).
+#[derive(Default)]
+struct Every {
+    clips: Vec<(mgr_core::pipeline::Clip, Vec<f32>)>,
+    repeats: usize,
+}
+
+impl mgr_core::pipeline::Sink for Every {
+    fn clip(&mut self, clip: mgr_core::pipeline::Clip, logmel: &[f32]) -> bool {
+        self.clips.push((clip, logmel.to_vec()));
+        true
+    }
+
+    fn repeat(
+        &mut self,
+        clip: mgr_core::pipeline::Clip,
+        of: mgr_core::pipeline::Clip,
+        logmel: &[f32],
+    ) -> bool {
+        assert_eq!(
+            Some(&of),
+            self.clips.last().map(|c| &c.0),
+            "a repeat is of the clip before"
+        );
+        assert!(self.clips.last().unwrap().1 == logmel);
+        self.repeats += 1;
+        self.clip(clip, logmel)
+    }
+}
+
+/// Clips whose log-mels repeat bit for bit (stretches of digital silence) are not run through
+/// the network again but given their twin's scores: the frames and timeline windows of a
+/// recording with silent stretches equal every clip scored on its own, for any batch and
+/// workers, and the silence is really skipped.
+#[test]
+fn repeated_silent_clips_get_the_scores_of_their_twin() {
+    use mgr_core::pipeline::Clip;
+    use mgr_core::timeline::TimelineConfig;
+    let dir = scratch_dir("stream-silent-stretches");
+    let music =
+        mgr_core::audio::decode_file(&pack("data/gtzan-mini/genres/jazz/jazz.00002.flac")).unwrap();
+    let rate = 22_050;
+    let mut samples = vec![0.0; 70 * rate];
+    samples.extend_from_slice(&music.samples()[..30 * rate]);
+    samples.extend(std::iter::repeat_n(0.0, 120 * rate));
+    samples.extend_from_slice(&music.samples()[..25 * rate]);
+    samples.extend(std::iter::repeat_n(0.0, 75 * rate));
+    let path = dir.join("gaps.wav");
+    std::fs::write(&path, mgr_tests::wav_bytes(&samples, 1, rate as u32)).unwrap();
+
+    let m = model("gtzan");
+    let timeline = TimelineConfig::default();
+    let mut front = FrontEnd::new(ResamplerKind::Reference, Default::default());
+    let mut every = Every::default();
+    let streamed = front
+        .stream(&path, Some(&timeline), &mut every)
+        .unwrap()
+        .unwrap();
+    assert!(every.repeats >= 6, "{} repeats", every.repeats);
+    assert!(streamed.warnings.is_empty(), "{:?}", streamed.warnings);
+    let alone = |clip: Clip| {
+        let (_, x) = every.clips.iter().find(|c| c.0 == clip).unwrap();
+        m.predict(x, 1).unwrap().remove(0)
+    };
+    let never = AtomicBool::new(false);
+    for (batch, workers) in [(1, 0), (3, 0), (3, 2), (8, 1)] {
+        let cfg = PipelineConfig {
+            batch,
+            workers,
+            timeline: Some(timeline),
+            ..PipelineConfig::for_device(m.device())
+        };
+        let mut song = None;
+        Pipeline::new(m, cfg).run(&[&path], &never, |_, r| song = Some(r.unwrap()));
+        let song = song.unwrap();
+        assert_eq!(song.frames.len(), streamed.frames);
+        for (k, f) in song.frames.iter().enumerate() {
+            assert_eq!(
+                f,
+                &alone(Clip::Frame(k)),
+                "frame {k}, batch {batch}, {workers} workers"
+            );
+        }
+        assert_eq!(song.timeline.len(), streamed.windows.len());
+        for (k, w) in song.timeline.iter().enumerate() {
+            assert_eq!(
+                w.scores,
+                alone(Clip::Window(k)),
+                "window {k}, batch {batch}"
+            );
+        }
+    }
+}

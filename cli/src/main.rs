@@ -203,6 +203,8 @@ struct Collect {
     keep: bool,
     bar: ProgressBar,
     started: Instant,
+    /// Songs to analyse in this run.
+    todo: usize,
 }
 
 impl Collect {
@@ -212,7 +214,33 @@ impl Collect {
             keep,
             bar: ProgressBar::hidden(),
             started: Instant::now(),
+            todo: 0,
         }
+    }
+
+    /// The bar counts seconds of audio decoded, out of what the files' headers announce (a
+    /// library's files range from seconds to hours, so its ETA is honest); the message
+    /// counts songs, speed and real-time factor.
+    fn show(&self, progress: &Counters) {
+        let (files, songs) = progress.snapshot();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let audio = progress.audio_seconds();
+        // Before any header announced a length, the songs done so far say how long one is.
+        let expected = progress
+            .expected_audio_seconds(self.todo)
+            .or_else(|| (songs > 0).then(|| audio / songs as f64 * self.todo as f64));
+        if let Some(total) = expected {
+            self.bar.set_length(total.max(audio).ceil() as u64);
+        }
+        self.bar.set_position(audio as u64);
+        self.bar.set_message(format!(
+            "{songs}/{} songs, {:.1} of ~{:.1} h of audio, {:.1} files/s, {:.0}× real time",
+            self.todo,
+            audio / 3600.0,
+            expected.unwrap_or(audio) / 3600.0,
+            files as f64 / secs,
+            audio / secs
+        ));
     }
 
     /// The rows in walk order.
@@ -247,21 +275,15 @@ impl Observer for Collect {
         }
         self.bar = progress(plan.todo);
         self.started = Instant::now();
+        self.todo = plan.todo;
+    }
+
+    fn tick(&mut self, progress: &Counters) {
+        self.show(progress);
     }
 
     fn song(&mut self, song: &SongOutcome<'_>, progress: &Counters) {
-        let (files, songs) = progress.snapshot();
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        self.bar.set_position(songs as u64);
-        // Audio seconds too: a library's files range from seconds to hours.
-        let audio = progress.audio_seconds();
-        self.bar.set_message(format!(
-            "{:.1} files/s, {:.1} songs/s, {:.1} h of audio ({:.0}× real time)",
-            files as f64 / secs,
-            songs as f64 / secs,
-            audio / 3600.0,
-            audio / secs
-        ));
+        self.show(progress);
         // What was odd about a file that still decoded (a header's length that lies, a cut
         // tail): one line each, beside the result.
         if let Ok(s) = song.result {
@@ -292,11 +314,13 @@ impl Observer for Collect {
     }
 }
 
-fn progress(n: usize) -> ProgressBar {
-    match ui::bar(
-        n,
-        "{bar:30} {pos}/{len} songs  {msg}  {elapsed_precise} eta {eta}",
-    ) {
+/// The library run's bar, even for one song (one file may be hours long): its length is
+/// seconds of audio ([`Collect::show`]).
+fn progress(todo: usize) -> ProgressBar {
+    let bar = (todo > 0)
+        .then(|| ui::terminal_bar("{bar:30} {msg}  {elapsed_precise} eta {eta}"))
+        .flatten();
+    match bar {
         Some(pb) => {
             // Redrawn twice a second, so that the elapsed time moves while a long song runs.
             pb.enable_steady_tick(std::time::Duration::from_millis(500));

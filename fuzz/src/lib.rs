@@ -5,6 +5,10 @@
 //! metadata, tensors, a stacked head) and `plugin_state` (the state document a host hands the
 //! plugin back).
 //!
+//! The `stream` target takes any audio through the streamed front end (decoded a packet at a
+//! time, resampled, cut and log-melled as it comes, chained streams restarting it) and checks
+//! it against the same audio decoded whole.
+//!
 //! Each `fuzz_targets/NAME.rs` only hands its input to the function of the same name in
 //! [`TARGETS`]; `tests/fuzz_regressions.rs` runs the same functions on stable over each
 //! target's corpus and seeded mutations of it, so a target that rots fails `cargo test`.
@@ -12,11 +16,15 @@
 use std::path::Path;
 
 use mgr_core::audio::{
-    decode_bytes, decode_bytes_symphonia, decode_flac_own, Audio, MAX_INPUT_RATE,
+    decode_bytes, decode_bytes_symphonia, decode_flac_own, Audio, AudioStream, MAX_INPUT_RATE,
 };
-use mgr_core::config::MIN_INPUT_RATE;
+use mgr_core::config::{FramingConfig, FRAME_SECONDS, MIN_INPUT_RATE};
+use mgr_core::hash::fnv1a;
 use mgr_core::model::meta::{MAX_LABELS, MAX_LABEL_BYTES};
 use mgr_core::model::{device, DeviceKind, Model};
+use mgr_core::pipeline::{Clip, FrontEnd, Sink};
+use mgr_core::resample::ResamplerKind;
+use mgr_core::timeline::TimelineConfig;
 use mgr_plugin::params::{GATE_RANGE, HOP_RANGE};
 use mgr_plugin::state::{SavedState, MAX_HISTORY, MAX_PATH_BYTES};
 use mgr_plugin::ANALYSIS_FIELD;
@@ -26,7 +34,7 @@ use nice_plug::plugin::ParamValue;
 pub type Target = fn(&[u8]);
 
 /// Every target by name (the name of its `fuzz_targets/` file and `corpus/` folder).
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("flac", flac),
     ("wav", wav),
     ("au", au),
@@ -34,6 +42,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("flac_vs_symphonia", flac_vs_symphonia),
     ("model", model),
     ("plugin_state", plugin_state),
+    ("stream", stream),
 ];
 
 /// The targets whose inputs are not audio (their corpus and regressions sit in folders of
@@ -109,6 +118,88 @@ pub fn flac_vs_symphonia(data: &[u8]) {
         .zip(sym.samples())
         .position(|(a, b)| a.to_bits() != b.to_bits());
     assert_eq!(first_diff, None, "samples differ");
+}
+
+/// The clips a front end sent: each one's log-mel hashed, in the order sent (a restart
+/// empties it, as it voids what was sent).
+#[derive(Default, PartialEq, Debug)]
+struct Clips(Vec<(Clip, u64)>);
+
+impl Sink for Clips {
+    fn clip(&mut self, clip: Clip, logmel: &[f32]) -> bool {
+        assert!(
+            logmel.iter().all(|v| v.is_finite()),
+            "{clip:?}: a log-mel value not finite"
+        );
+        let hash = fnv1a(0, logmel.iter().flat_map(|v| v.to_bits().to_le_bytes()));
+        self.0.push((clip, hash));
+        true
+    }
+
+    fn restart(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// The streamed front end (issue 19) on any input: the first byte picks the format hint and
+/// the timeline (none, 29.12 s or 5 s windows), the rest is the file. The file streamed
+/// packet by packet through the resampler, cutter and log-mel gives the clips, log-mels bit
+/// for bit, length and warnings (one line each) that the same audio decoded whole gives; or
+/// both refuse it with a one-line error. A whole decode refused for its length (the stream has
+/// no limit) is the one difference allowed.
+pub fn stream(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    const EXTS: [Option<&str>; 6] = [
+        None,
+        Some("flac"),
+        Some("wav"),
+        Some("au"),
+        Some("mp3"),
+        Some("ogg"),
+    ];
+    let ext = EXTS[usize::from(pick) % EXTS.len()];
+    let hop = [None, Some(FRAME_SECONDS), Some(5.0)][usize::from(pick) / EXTS.len() % 3];
+    let timeline = hop.map(|hop| TimelineConfig { hop });
+    let path = Path::new("f");
+    let mut front = FrontEnd::new(ResamplerKind::Fast, FramingConfig::default());
+    let mut got = Clips::default();
+    let streamed = AudioStream::from_bytes(bytes.to_vec(), ext, path)
+        .and_then(|a| front.stream_from(a, timeline.as_ref(), &mut got));
+    let whole = decode_bytes(bytes.to_vec(), ext, path);
+    match (streamed, whole) {
+        (Ok(s), Ok(audio)) => {
+            let s = s.expect("a sink that never stops");
+            for w in &s.warnings {
+                one_line(&w.to_string());
+            }
+            let mut want = Clips::default();
+            let w = front
+                .stream_audio(&audio, timeline.as_ref(), &mut want)
+                .expect("decoded audio streams")
+                .expect("a sink that never stops");
+            assert_eq!((s.len, s.frames), (w.len, w.frames));
+            assert_eq!(s.windows, w.windows);
+            assert!(s.frames >= 1, "a decoded recording has a frame");
+            assert_eq!(
+                got, want,
+                "the streamed clips differ from the whole audio's"
+            );
+        }
+        (Ok(_), Err(e)) => {
+            one_line(&e.to_string());
+            assert!(
+                e.to_string().contains("long"),
+                "only the whole decode refuses: {e}"
+            );
+        }
+        (Err(e), Ok(_)) => panic!("the whole decode works, the stream fails: {e}"),
+        (Err(a), Err(b)) => {
+            one_line(&a.to_string());
+            one_line(&b.to_string());
+        }
+    }
 }
 
 /// Panics unless `msg` is one non-empty line.

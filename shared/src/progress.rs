@@ -38,6 +38,13 @@ pub struct Counters {
     /// takes back what it had added): what a bar's ETA should count, since a library's files
     /// range from seconds to hours.
     pub audio_us: AtomicU64,
+    /// Files whose length was looked up in their header ([`Counters::add_announced`]), and
+    /// of those, the ones whose header announced one, with the microseconds they announce.
+    pub looked_up: AtomicUsize,
+    /// Files whose header announced a length.
+    pub announced: AtomicUsize,
+    /// Microseconds of audio the announced lengths add up to.
+    pub announced_us: AtomicU64,
 }
 
 impl Counters {
@@ -66,11 +73,52 @@ impl Counters {
         self.audio_us.load(Ordering::Relaxed) as f64 / 1e6
     }
 
+    /// One more file's header looked up: the seconds it announces, if any.
+    pub fn add_announced(&self, seconds: Option<f64>) {
+        if let Some(s) = seconds.filter(|s| s.is_finite() && *s >= 0.0) {
+            self.announced_us
+                .fetch_add((s * 1e6).round() as u64, Ordering::Relaxed);
+            self.announced.fetch_add(1, Ordering::Relaxed);
+        }
+        self.looked_up.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Seconds of audio that `files` files hold, estimated from the headers looked up so far:
+    /// the lengths they announce, and their mean for each file not looked up yet or whose
+    /// header announces none. `None` before a header announced anything.
+    pub fn expected_audio_seconds(&self, files: usize) -> Option<f64> {
+        let n = self.announced.load(Ordering::Relaxed);
+        if n == 0 {
+            return None;
+        }
+        let sum = self.announced_us.load(Ordering::Relaxed) as f64 / 1e6;
+        Some(sum + sum / n as f64 * files.saturating_sub(n) as f64)
+    }
+
     /// `(files, songs)` now.
     pub fn snapshot(&self) -> (usize, usize) {
         (
             self.files.load(Ordering::Relaxed),
             self.songs.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expected_length_counts_unknown_files_at_the_mean() {
+        let c = Counters::default();
+        assert_eq!(c.expected_audio_seconds(10), None);
+        c.add_announced(None);
+        assert_eq!(c.expected_audio_seconds(10), None);
+        c.add_announced(Some(180.0));
+        c.add_announced(Some(7_200.0));
+        c.add_announced(Some(f64::NAN));
+        // 7,380 s announced by 2 files; the 8 others at their mean of 3,690 s.
+        assert_eq!(c.expected_audio_seconds(10), Some(7_380.0 + 8.0 * 3_690.0));
+        assert_eq!(c.looked_up.load(Ordering::Relaxed), 4);
     }
 }

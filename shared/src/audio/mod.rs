@@ -193,6 +193,12 @@ impl AudioStream {
         self.channels
     }
 
+    /// Seconds of audio the header announces, when it does (a hint, never trusted: a
+    /// progress bar's estimate, not a length to rely on).
+    pub fn announced_seconds(&self) -> Option<f64> {
+        self.claimed.filter(|s| s.is_finite() && *s > 0.0)
+    }
+
     /// Seconds of audio handed out so far.
     pub fn seconds(&self) -> f64 {
         self.delivered as f64 / f64::from(self.rate.max(1))

@@ -47,6 +47,8 @@ pub enum Warning {
         /// The rate the stream changes to (Hz).
         to: u32,
     },
+    /// Every sample is zero (digital silence): the genre it was given means nothing.
+    Silent,
 }
 
 /// Seconds as `H:MM:SS`.
@@ -88,6 +90,7 @@ impl std::fmt::Display for Warning {
                 "the sample rate changes from {from} to {to} Hz at {}; the audio after it was left out",
                 clock(*at)
             ),
+            Self::Silent => write!(f, "the recording is silent (every sample is zero)"),
         }
     }
 }

@@ -20,9 +20,11 @@ pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use crate::aggregate::SongScores;
+use crate::audio::AudioStream;
 use crate::error::Error;
 use crate::model::Model;
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -179,6 +181,8 @@ pub trait Observer: Send {
     fn start(&mut self, _plan: &RunPlan) {}
     /// A song is done (result file written first).
     fn song(&mut self, _song: &SongOutcome<'_>, _progress: &Counters) {}
+    /// Twice a second while no song is done (a long recording): how far the run is.
+    fn tick(&mut self, _progress: &Counters) {}
 }
 
 /// What a run did.
@@ -264,9 +268,10 @@ pub fn run(
     let mut fatal = None;
     let (tx, rx) = channel::<(usize, Result<SongScores, Error>)>();
     let stream = Pipeline::new(model, job.pipeline.clone());
+    let ended = AtomicBool::new(false);
     let summary = std::thread::scope(|s| {
         let finisher = s.spawn(|| {
-            let mut finisher = Finisher {
+            let finisher = Finisher {
                 job,
                 model,
                 writer: writer.as_mut(),
@@ -276,22 +281,14 @@ pub fn run(
                 failed: 0,
                 tag_failures: 0,
             };
-            for (k, result) in rx {
-                if cancel.load(Ordering::Relaxed) {
-                    break; // in-flight songs are dropped; resume redoes them
-                }
-                let (index, path, id) = &todo[k];
-                if let Err(e) = finisher.song(*index, path, *id, result) {
-                    cancel.store(true, Ordering::Relaxed);
-                    return (finisher.counts(), Some(e));
-                }
-            }
-            (finisher.counts(), None)
+            finisher.receive(rx, &todo, cancel)
         });
+        s.spawn(|| look_up_lengths(&paths, &progress, cancel, &ended));
         let summary = stream.run_with_progress(&paths, cancel, &progress, |k, r| {
             let _ = tx.send((k, r));
         });
         drop(tx);
+        ended.store(true, Ordering::Relaxed);
         let (counts, error) = match finisher.join() {
             Ok(v) => v,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -333,9 +330,59 @@ struct Finisher<'a> {
     tag_failures: usize,
 }
 
+/// How often the observer hears of the progress while no song finishes (a long file).
+const TICK: Duration = Duration::from_millis(500);
+
+/// Each file's length as its header announces it, for the progress estimate
+/// ([`Counters::expected_audio_seconds`]): a header read, nothing decoded. Stops when the run
+/// ends or is cancelled.
+fn look_up_lengths(paths: &[&Path], progress: &Counters, cancel: &AtomicBool, ended: &AtomicBool) {
+    for path in paths {
+        if cancel.load(Ordering::Relaxed) || ended.load(Ordering::Relaxed) {
+            return;
+        }
+        let seconds = AudioStream::open(path)
+            .ok()
+            .and_then(|a| a.announced_seconds());
+        progress.add_announced(seconds);
+    }
+}
+
+/// What a finisher did: (finished, failed, tag failures), and the error that stopped it.
+type Finished = ((usize, usize, usize), Option<LibraryError>);
+
 impl Finisher<'_> {
     fn counts(&self) -> (usize, usize, usize) {
         (self.finished, self.failed, self.tag_failures)
+    }
+
+    /// Finish each song as it is delivered, until the pipeline is done or `cancel`; while
+    /// none comes, the observer hears how far the run is every [`TICK`].
+    fn receive(
+        mut self,
+        rx: Receiver<(usize, Result<SongScores, Error>)>,
+        todo: &[(usize, PathBuf, Option<FileId>)],
+        cancel: &AtomicBool,
+    ) -> Finished {
+        loop {
+            let (k, result) = match rx.recv_timeout(TICK) {
+                Ok(song) => song,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.observer.tick(self.progress);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if cancel.load(Ordering::Relaxed) {
+                break; // in-flight songs are dropped; resume redoes them
+            }
+            let (index, path, id) = &todo[k];
+            if let Err(e) = self.song(*index, path, *id, result) {
+                cancel.store(true, Ordering::Relaxed);
+                return (self.counts(), Some(e));
+            }
+        }
+        (self.counts(), None)
     }
 
     fn song(

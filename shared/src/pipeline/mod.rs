@@ -91,6 +91,14 @@ pub trait Sink {
     /// The log-mel (`96 × 1366`) of `clip`; return false to stop the recording here (a
     /// cancelled run, a closed queue).
     fn clip(&mut self, clip: Clip, logmel: &[f32]) -> bool;
+    /// The log-mel of `clip` is bit for bit that of `of`, the clip sent just before it (digital
+    /// silence, a loop): a sink that scores clips may copy `of`'s scores instead of running the
+    /// network again (on the CPU they are the same, bit for bit). By default it is a clip
+    /// like any other.
+    fn repeat(&mut self, clip: Clip, of: Clip, logmel: &[f32]) -> bool {
+        let _ = of;
+        self.clip(clip, logmel)
+    }
     /// Everything sent for this recording so far is void: it comes again from its start
     /// ([`Read::Restart`]).
     fn restart(&mut self) {}
@@ -121,8 +129,8 @@ pub struct FrontEnd {
     framing: FramingConfig,
     /// A decoded packet.
     chunk: Vec<f32>,
-    /// One log-mel.
-    mel: Vec<f32>,
+    /// The log-mel being computed and the last one sent.
+    mels: Mels,
 }
 
 impl std::fmt::Debug for FrontEnd {
@@ -138,9 +146,46 @@ impl std::fmt::Debug for FrontEnd {
 struct Run<'a> {
     cutter: Cutter,
     logmel: &'a mut LogMel,
-    mel: &'a mut [f32],
+    mels: &'a mut Mels,
     sink: &'a mut dyn Sink,
     stopped: bool,
+    /// A sample other than zero has arrived.
+    sound: bool,
+}
+
+/// The log-mel being computed and the one sent before it, with its clip.
+struct Mels {
+    now: Vec<f32>,
+    last: Vec<f32>,
+    last_clip: Option<Clip>,
+}
+
+impl Mels {
+    fn new() -> Self {
+        Self {
+            now: vec![0f32; FRAME_VALUES],
+            last: vec![0f32; FRAME_VALUES],
+            last_clip: None,
+        }
+    }
+
+    /// The log-mel of `x` for `clip` into `sink`, as a repeat when it equals the clip's
+    /// predecessor bit for bit.
+    fn send(&mut self, logmel: &mut LogMel, clip: Clip, x: &[f32], sink: &mut dyn Sink) -> bool {
+        logmel.compute_into(x, &mut self.now);
+        let same = self.last_clip.filter(|_| {
+            self.now
+                .iter()
+                .zip(&self.last)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        });
+        std::mem::swap(&mut self.now, &mut self.last);
+        self.last_clip = Some(clip);
+        match same {
+            Some(of) => sink.repeat(clip, of, &self.last),
+            None => sink.clip(clip, &self.last),
+        }
+    }
 }
 
 impl Run<'_> {
@@ -149,29 +194,33 @@ impl Run<'_> {
         if self.stopped {
             return;
         }
-        let (logmel, mel, sink) = (&mut *self.logmel, &mut *self.mel, &mut *self.sink);
-        let go_on = self.cutter.push(y, &mut |clip, x| {
-            logmel.compute_into(x, mel);
-            sink.clip(clip, mel)
-        });
+        self.sound = self.sound || y.iter().any(|&v| v != 0.0);
+        let (logmel, mels, sink) = (&mut *self.logmel, &mut *self.mels, &mut *self.sink);
+        let go_on = self
+            .cutter
+            .push(y, &mut |clip, x| mels.send(logmel, clip, x, sink));
         self.stopped = !go_on;
     }
 
     fn restart(&mut self) {
         self.cutter.reset();
+        self.mels.last_clip = None;
+        self.sound = false;
         self.sink.restart();
     }
 
     /// The end of the recording; `None` when the sink stopped it.
-    fn finish(mut self, warnings: Vec<Warning>) -> Option<Streamed> {
+    fn finish(mut self, mut warnings: Vec<Warning>) -> Option<Streamed> {
         if self.stopped {
             return None;
         }
-        let (logmel, mel, sink) = (&mut *self.logmel, &mut *self.mel, &mut *self.sink);
-        let cut = self.cutter.finish(&mut |clip, x| {
-            logmel.compute_into(x, mel);
-            sink.clip(clip, mel)
-        })?;
+        let (logmel, mels, sink) = (&mut *self.logmel, &mut *self.mels, &mut *self.sink);
+        let cut = self
+            .cutter
+            .finish(&mut |clip, x| mels.send(logmel, clip, x, sink))?;
+        if !self.sound && cut.len > 0 {
+            warnings.push(Warning::Silent);
+        }
         Some(Streamed {
             frames: cut.frames,
             windows: cut.windows,
@@ -208,24 +257,26 @@ impl FrontEnd {
             logmel: LogMel::new(),
             framing,
             chunk: Vec::new(),
-            mel: vec![0f32; FRAME_VALUES],
+            mels: Mels::new(),
         }
     }
 
     /// A run of the cutter and log-mel into `sink`, with the timeline's windows if asked for.
     fn run<'a>(
         logmel: &'a mut LogMel,
-        mel: &'a mut [f32],
+        mels: &'a mut Mels,
         framing: &FramingConfig,
         timeline: Option<&TimelineConfig>,
         sink: &'a mut dyn Sink,
     ) -> Run<'a> {
+        mels.last_clip = None;
         Run {
             cutter: Cutter::new(Framing::new(framing), timeline.map(|t| t.hop_samples())),
             logmel,
-            mel,
+            mels,
             sink,
             stopped: false,
+            sound: false,
         }
     }
 
@@ -239,15 +290,25 @@ impl FrontEnd {
         timeline: Option<&TimelineConfig>,
         sink: &mut dyn Sink,
     ) -> Result<Option<Streamed>> {
-        let mut audio = AudioStream::open(path)?;
+        self.stream_from(AudioStream::open(path)?, timeline, sink)
+    }
+
+    /// [`FrontEnd::stream`] for a stream already open (a file in memory:
+    /// [`AudioStream::from_bytes`]).
+    pub fn stream_from(
+        &mut self,
+        mut audio: AudioStream,
+        timeline: Option<&TimelineConfig>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<Streamed>> {
         let Self {
             resampler,
             logmel,
             framing,
             chunk,
-            mel,
+            mels,
         } = self;
-        let mut run = Self::run(logmel, mel, framing, timeline, sink);
+        let mut run = Self::run(logmel, mels, framing, timeline, sink);
         let whole = resampled(&mut audio, resampler, chunk, &mut |piece| {
             match piece {
                 Piece::At12k(y) => run.push(y),
@@ -272,7 +333,7 @@ impl FrontEnd {
         let mut rs = self.resampler.stream(audio.sample_rate())?;
         let mut run = Self::run(
             &mut self.logmel,
-            &mut self.mel,
+            &mut self.mels,
             &self.framing,
             timeline,
             sink,
@@ -296,7 +357,7 @@ impl FrontEnd {
     ) -> Option<Streamed> {
         let mut run = Self::run(
             &mut self.logmel,
-            &mut self.mel,
+            &mut self.mels,
             &self.framing,
             timeline,
             sink,

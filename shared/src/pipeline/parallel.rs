@@ -123,6 +123,8 @@ enum Msg {
         clip: Clip,
         logmel: Vec<f32>,
     },
+    /// Clip `clip` of song `song` has the log-mel of `of`, the clip before it.
+    Repeat { song: usize, clip: Clip, of: Clip },
     /// Song `song` starts again: its clips so far are void.
     Restart(usize),
     /// Song `song` ended: what it was, or why it failed.
@@ -308,6 +310,18 @@ impl<P> Sink for Queue<'_, '_, P> {
         self.work.tx.send(msg).is_ok()
     }
 
+    fn repeat(&mut self, clip: Clip, of: Clip, _: &[f32]) -> bool {
+        if self.work.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        let msg = Msg::Repeat {
+            song: self.song,
+            clip,
+            of,
+        };
+        self.work.tx.send(msg).is_ok()
+    }
+
     fn restart(&mut self) {
         self.work
             .progress
@@ -337,6 +351,14 @@ impl<D: FnMut(usize, Result<SongScores>)> Sink for Inline<'_, '_, D> {
             return false;
         }
         self.net.add(self.song, clip, logmel, self.done);
+        true
+    }
+
+    fn repeat(&mut self, clip: Clip, of: Clip, _: &[f32]) -> bool {
+        if self.cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.net.repeat(self.song, clip, of);
         true
     }
 
@@ -407,6 +429,7 @@ fn network_loop(
                 net.add(song, clip, &logmel, done);
                 pool.put(logmel);
             }
+            Ok(Msg::Repeat { song, clip, of }) => net.repeat(song, clip, of),
             Ok(Msg::Restart(song)) => net.restart(song),
             Ok(Msg::End(song, end)) => net.end(song, end, done),
             Err(_) => return false,
@@ -455,6 +478,26 @@ struct Partial {
     failed: Option<String>,
 }
 
+impl Partial {
+    fn slots(&mut self, clip: Clip) -> (&mut Vec<Option<Vec<f32>>>, usize) {
+        match clip {
+            Clip::Frame(k) => (&mut self.frames, k),
+            Clip::Window(k) => (&mut self.windows, k),
+        }
+    }
+
+    /// `clip`'s scores, once they are in.
+    fn scores(&mut self, clip: Clip) -> Option<Vec<f32>> {
+        let (slots, k) = self.slots(clip);
+        slots.get(k).cloned().flatten()
+    }
+
+    fn put(&mut self, clip: Clip, scores: Vec<f32>) {
+        let (slots, k) = self.slots(clip);
+        put(slots, k, scores);
+    }
+}
+
 /// Gathers clips of any songs into full batches, runs the network and reassembles the
 /// scores per song.
 struct Batcher<'m> {
@@ -464,6 +507,9 @@ struct Batcher<'m> {
     input: Vec<f32>,
     /// (song, clip) of each row of `input`.
     rows: Vec<(usize, Clip)>,
+    /// (song, clip, of): clips whose scores are those of `of`, still in the batch (or itself
+    /// such a repeat), in arrival order.
+    repeats: Vec<(usize, Clip, Clip)>,
     songs: HashMap<usize, Partial>,
 }
 
@@ -483,6 +529,7 @@ impl<'m> Batcher<'m> {
             batch,
             input: Vec::with_capacity(batch * FRAME_VALUES),
             rows: Vec::with_capacity(batch),
+            repeats: Vec::new(),
             songs: HashMap::new(),
         }
     }
@@ -503,9 +550,23 @@ impl<'m> Batcher<'m> {
         }
     }
 
+    /// `clip` of `song` has the log-mel of `of`, its song's previous clip: it gets `of`'s
+    /// scores, without a row of its own in the batch.
+    fn repeat(&mut self, song: usize, clip: Clip, of: Clip) {
+        let p = self.songs.entry(song).or_default();
+        match p.scores(of) {
+            Some(s) => p.put(clip, s),
+            None => {
+                p.pending += 1;
+                self.repeats.push((song, clip, of));
+            }
+        }
+    }
+
     /// Forget `song`'s clips: those scored and those waiting in the batch.
     fn forget(&mut self, song: usize) {
         self.songs.remove(&song);
+        self.repeats.retain(|r| r.0 != song);
         if self.rows.iter().any(|r| r.0 == song) {
             let mut kept = 0;
             for i in 0..self.rows.len() {
@@ -575,13 +636,25 @@ impl<'m> Batcher<'m> {
         let mut complete = Vec::new();
         for (&(song, clip), s) in self.rows.iter().zip(scores) {
             if let Some(p) = self.songs.get_mut(&song) {
-                match (s, clip) {
-                    (Ok(s), Clip::Frame(k)) => put(&mut p.frames, k, s),
-                    (Ok(s), Clip::Window(k)) => put(&mut p.windows, k, s),
-                    (Err(reason), _) => p.failed = Some(reason),
+                match s {
+                    Ok(s) => p.put(clip, s),
+                    Err(reason) => p.failed = Some(reason),
                 }
                 p.pending -= 1;
                 if p.pending == 0 && p.ended.is_some() {
+                    complete.push(song);
+                }
+            }
+        }
+        // Then the repeats, in order: each one's `of` is in now (a row above, or a repeat
+        // before it); a song whose rows failed stays failed.
+        for (song, clip, of) in std::mem::take(&mut self.repeats) {
+            if let Some(p) = self.songs.get_mut(&song) {
+                if let Some(s) = p.scores(of) {
+                    p.put(clip, s);
+                }
+                p.pending -= 1;
+                if p.pending == 0 && p.ended.is_some() && !complete.contains(&song) {
                     complete.push(song);
                 }
             }
