@@ -148,6 +148,23 @@ fn whole_file_scores(path: &Path) -> SongScores {
 
 const CHILD: &str = "MGR_LONG_CHILD";
 
+/// Run the test `name` of this binary again in a child process with `key=path` set (its
+/// memory is then its own) and read the JSON it prints after `CHILD `.
+fn in_a_child(name: &str, key: &str, path: &Path) -> serde_json::Value {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(key, path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD ").map(|(_, json)| json))
+        .unwrap_or_else(|| panic!("no result line from the child: {stdout}"));
+    serde_json::from_str(line).unwrap()
+}
+
 /// An hour-long MP3 (the bensound songs concatenated 29 times, 61 min) classified in a child
 /// process: its peak memory stays under 150 MB, and its scores are the whole-file path's.
 #[test]
@@ -158,19 +175,11 @@ fn an_hour_long_file_is_classified_in_bounded_memory_with_the_whole_file_scores(
     }
     let dir = scratch_dir("long-hour");
     let path = concatenated_mp3(&dir, 29);
-    let name = "an_hour_long_file_is_classified_in_bounded_memory_with_the_whole_file_scores";
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, &path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {stdout}");
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("CHILD ").map(|(_, json)| json))
-        .unwrap_or_else(|| panic!("no result line from the child: {stdout}"));
-    let got: serde_json::Value = serde_json::from_str(line).unwrap();
+    let got = in_a_child(
+        "an_hour_long_file_is_classified_in_bounded_memory_with_the_whole_file_scores",
+        CHILD,
+        &path,
+    );
     let peak = got["peak_rss"].as_u64().unwrap();
     let want = whole_file_scores(&path);
     // (3660 s − 2 × 20 s) / 29.12 s: the song rule's frames of an hour and a minute.
@@ -351,20 +360,12 @@ fn a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning() {
     file.set_len(44 + u64::from(data)).unwrap(); // zeros, sparse where the file system allows
     drop(file);
 
-    let name = "a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning";
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(SILENT_CHILD, &path)
-        .output()
-        .unwrap();
+    let got = in_a_child(
+        "a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning",
+        SILENT_CHILD,
+        &path,
+    );
     let _ = std::fs::remove_file(&path);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {stdout}");
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("CHILD ").map(|(_, json)| json))
-        .unwrap_or_else(|| panic!("no result line from the child: {stdout}"));
-    let got: serde_json::Value = serde_json::from_str(line).unwrap();
     let frames: Vec<Vec<u32>> = serde_json::from_value(got["frames"].clone()).unwrap();
     // (86,400 s − 2 × 20 s) / 29.12 s.
     assert_eq!(frames.len(), 2_965);
