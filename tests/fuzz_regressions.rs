@@ -42,15 +42,16 @@ fn mutations(target: &str) -> usize {
         }
 }
 
-/// Whether `f` belongs to a target whose inputs are not audio (its corpus or regressions
-/// folder is named for it).
+/// Whether `f` belongs to a target whose inputs are not plain audio files (not audio, or audio
+/// behind a byte that picks how it is read; its corpus or regressions folder is named for it).
 fn not_audio(root: &Path, f: &Path) -> bool {
-    // The stream target's inputs are audio behind a byte that picks the hint and timeline.
-    let picked = ["stream"];
-    mgr_fuzz::NOT_AUDIO.iter().chain(&picked).any(|t| {
-        f.starts_with(root.join("corpus").join(t))
-            || f.starts_with(root.join("regressions").join(t))
-    })
+    mgr_fuzz::NOT_AUDIO
+        .iter()
+        .chain(&mgr_fuzz::PICKED)
+        .any(|t| {
+            f.starts_with(root.join("corpus").join(t))
+                || f.starts_with(root.join("regressions").join(t))
+        })
 }
 
 fn fuzz_root() -> PathBuf {

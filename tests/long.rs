@@ -337,9 +337,17 @@ fn a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning() {
         let never = std::sync::atomic::AtomicBool::new(false);
         let mut song = None;
         let t = std::time::Instant::now();
-        Pipeline::new(m, config).run(&[Path::new(&path)], &never, |_, r| song = Some(r.unwrap()));
+        let counters = mgr_core::progress::Counters::default();
+        Pipeline::new(m, config).run_with_progress(
+            &[Path::new(&path)],
+            &never,
+            &counters,
+            |_, r| song = Some(r.unwrap()),
+        );
         let song = song.expect("the song was delivered");
         let line = serde_json::json!({
+            "scored": counters.scored.load(std::sync::atomic::Ordering::Relaxed),
+            "repeated": counters.repeated.load(std::sync::atomic::Ordering::Relaxed),
             "frames": song.frames.iter().map(|f| bits(f)).collect::<Vec<_>>(),
             "warnings": song.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
             "peak_rss": peak_rss(),
@@ -369,6 +377,11 @@ fn a_day_of_silence_is_classified_in_bounded_memory_with_one_line_warning() {
     let frames: Vec<Vec<u32>> = serde_json::from_value(got["frames"].clone()).unwrap();
     // (86,400 s − 2 × 20 s) / 29.12 s.
     assert_eq!(frames.len(), 2_965);
+    // The network ran for the first frame; every later one repeats it.
+    assert_eq!(
+        (got["scored"].as_u64(), got["repeated"].as_u64()),
+        (Some(1), Some(2_964))
+    );
     // One silent frame (a short song of zeros: its one frame is zeros) through the network.
     let mut front = FrontEnd::new(ResamplerKind::Fast, Default::default());
     let silent = front.at_12k(&vec![0.0; 12_000 * 40]);
@@ -470,7 +483,9 @@ fn a_library_runs_progress_counts_audio_seconds_out_of_the_headers_lengths() {
     };
     let mut seen = Seen::default();
     let never = std::sync::atomic::AtomicBool::new(false);
+    let t = std::time::Instant::now();
     mgr_core::library::run(&job, m, &never, &mut seen).unwrap();
+    let took = t.elapsed();
     assert_eq!(seen.songs.len(), 3);
     let (decoded, expected, looked_up) = *seen.songs.last().unwrap();
     assert!(
@@ -483,8 +498,12 @@ fn a_library_runs_progress_counts_audio_seconds_out_of_the_headers_lengths() {
         (expected - seconds).abs() < 0.01,
         "{expected} s expected, {seconds} s held"
     );
-    // The 12-minute file takes more than the tick to score: the observer heard how far it was.
-    assert!(!seen.ticks.is_empty(), "no tick while a 12-minute file ran");
+    // Songs are delivered at the start and the end; in between, the 12-minute file ran for most
+    // of the run (about 3 s here): the observer heard how far it was twice a second. (A
+    // machine that does it all within two ticks gives none to check.)
+    if took.as_secs_f64() > 2.0 {
+        assert!(!seen.ticks.is_empty(), "no tick in {took:?}");
+    }
     assert!(
         seen.ticks.windows(2).all(|w| w[0].0 <= w[1].0),
         "{:?}",

@@ -329,8 +329,14 @@ fn repeated_silent_clips_get_the_scores_of_their_twin() {
             ..PipelineConfig::for_device(m.device())
         };
         let mut song = None;
-        Pipeline::new(m, cfg).run(&[&path], &never, |_, r| song = Some(r.unwrap()));
+        let counters = mgr_core::progress::Counters::default();
+        Pipeline::new(m, cfg)
+            .run_with_progress(&[&path], &never, &counters, |_, r| song = Some(r.unwrap()));
         let song = song.unwrap();
+        // The repeats were not run through the network.
+        let load = |c: &std::sync::atomic::AtomicUsize| c.load(Ordering::Relaxed);
+        assert_eq!(load(&counters.repeated), every.repeats);
+        assert_eq!(load(&counters.scored), every.clips.len() - every.repeats);
         assert_eq!(song.frames.len(), streamed.frames);
         for (k, f) in song.frames.iter().enumerate() {
             assert_eq!(

@@ -9,17 +9,18 @@ use mgr_core::progress::Progress;
 /// A bar of `total` steps drawn with `template` when stderr is a terminal and there is more
 /// than one step; otherwise `None`.
 pub fn bar(total: usize, template: &str) -> Option<ProgressBar> {
+    if total <= 1 {
+        return None;
+    }
     let pb = terminal_bar(template)?;
-    (total > 1).then(|| {
-        pb.set_length(total as u64);
-        pb
-    })
+    pb.set_length(total as u64);
+    Some(pb)
 }
 
-/// A bar drawn with `template` when stderr is a terminal, of length 0 until it is set.
+/// A bar drawn with `template` when stderr is a terminal, of no length until one is set.
 pub fn terminal_bar(template: &str) -> Option<ProgressBar> {
     std::io::stderr().is_terminal().then(|| {
-        let pb = ProgressBar::new(0);
+        let pb = ProgressBar::no_length();
         pb.set_style(
             ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
         );

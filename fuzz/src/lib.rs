@@ -23,7 +23,7 @@ use mgr_core::hash::fnv1a;
 use mgr_core::model::meta::{MAX_LABELS, MAX_LABEL_BYTES};
 use mgr_core::model::{device, DeviceKind, Model};
 use mgr_core::pipeline::{Clip, FrontEnd, Sink};
-use mgr_core::resample::ResamplerKind;
+use mgr_core::resample::{Resampler, ResamplerKind};
 use mgr_core::timeline::TimelineConfig;
 use mgr_plugin::params::{GATE_RANGE, HOP_RANGE};
 use mgr_plugin::state::{SavedState, MAX_HISTORY, MAX_PATH_BYTES};
@@ -141,12 +141,15 @@ impl Sink for Clips {
     }
 }
 
+/// Targets whose inputs are audio behind one byte that picks how it is read.
+pub const PICKED: [&str; 1] = ["stream"];
+
 /// The streamed front end (issue 19) on any input: the first byte picks the format hint and
 /// the timeline (none, 29.12 s or 5 s windows), the rest is the file. The file streamed
-/// packet by packet through the resampler, cutter and log-mel gives the clips, log-mels bit
-/// for bit, length and warnings (one line each) that the same audio decoded whole gives; or
-/// both refuse it with a one-line error. A whole decode refused for its length (the stream has
-/// no limit) is the one difference allowed.
+/// packet by packet through the resampler, cutter and log-mel gives the clips (log-mels bit
+/// for bit) and length of the same audio decoded whole, resampled whole and cut whole; its
+/// warnings are one line each; or both refuse it with a one-line error. A whole decode refused
+/// for its length (the stream has no limit) is the one difference allowed.
 pub fn stream(data: &[u8]) {
     let Some((&pick, bytes)) = data.split_first() else {
         return;
@@ -174,10 +177,12 @@ pub fn stream(data: &[u8]) {
             for w in &s.warnings {
                 one_line(&w.to_string());
             }
+            let y = Resampler::new(ResamplerKind::Fast)
+                .to_12k(audio.samples(), audio.sample_rate())
+                .expect("decoded audio resamples");
             let mut want = Clips::default();
             let w = front
-                .stream_audio(&audio, timeline.as_ref(), &mut want)
-                .expect("decoded audio streams")
+                .stream_12k(&y, timeline.as_ref(), &mut want)
                 .expect("a sink that never stops");
             assert_eq!((s.len, s.frames), (w.len, w.frames));
             assert_eq!(s.windows, w.windows);

@@ -27,6 +27,16 @@ pub struct Silent;
 
 impl Progress for Silent {}
 
+/// The longest length a header may announce and still count in the progress estimate (a
+/// week); more is a garbage header, not a recording.
+pub const MAX_ANNOUNCED: f64 = 7.0 * 24.0 * 3600.0;
+
+fn add_saturating(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_add(n))
+    });
+}
+
 /// Counts a [`crate::pipeline::Pipeline`] updates while it runs; read them from any thread.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -38,6 +48,11 @@ pub struct Counters {
     /// takes back what it had added): what a bar's ETA should count, since a library's files
     /// range from seconds to hours.
     pub audio_us: AtomicU64,
+    /// Clips (song frames, timeline windows) run through the network.
+    pub scored: AtomicUsize,
+    /// Clips given the scores of the clip before them, whose log-mel they repeat bit for bit
+    /// (digital silence), without running the network.
+    pub repeated: AtomicUsize,
     /// Files whose length was looked up in their header ([`Counters::add_announced`]), and
     /// of those, the ones whose header announced one, with the microseconds they announce.
     pub looked_up: AtomicUsize,
@@ -58,14 +73,28 @@ impl Counters {
         self.songs.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// `seconds` more audio decoded (negative: taken back).
+    /// `seconds` more audio decoded (negative: taken back; never below zero).
     pub fn add_audio_seconds(&self, seconds: f64) {
         let us = (seconds.abs() * 1e6).round() as u64;
         if seconds >= 0.0 {
-            self.audio_us.fetch_add(us, Ordering::Relaxed);
+            add_saturating(&self.audio_us, us);
         } else {
-            self.audio_us.fetch_sub(us, Ordering::Relaxed);
+            let _ = self
+                .audio_us
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(us))
+                });
         }
+    }
+
+    /// `n` more clips run through the network.
+    pub fn add_scored(&self, n: usize) {
+        self.scored.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` more clips given their twin's scores.
+    pub fn add_repeated(&self, n: usize) {
+        self.repeated.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Seconds of audio decoded so far.
@@ -74,10 +103,10 @@ impl Counters {
     }
 
     /// One more file's header looked up: the seconds it announces, if any.
+    /// A length over [`MAX_ANNOUNCED`] (a garbage header) counts as none.
     pub fn add_announced(&self, seconds: Option<f64>) {
-        if let Some(s) = seconds.filter(|s| s.is_finite() && *s >= 0.0) {
-            self.announced_us
-                .fetch_add((s * 1e6).round() as u64, Ordering::Relaxed);
+        if let Some(s) = seconds.filter(|s| (0.0..=MAX_ANNOUNCED).contains(s)) {
+            add_saturating(&self.announced_us, (s * 1e6).round() as u64);
             self.announced.fetch_add(1, Ordering::Relaxed);
         }
         self.looked_up.fetch_add(1, Ordering::Relaxed);
@@ -117,8 +146,17 @@ mod tests {
         c.add_announced(Some(180.0));
         c.add_announced(Some(7_200.0));
         c.add_announced(Some(f64::NAN));
-        // 7,380 s announced by 2 files; the 8 others at their mean of 3,690 s.
+        c.add_announced(Some(1e30)); // a garbage header
+                                     // 7,380 s announced by 2 files; the 8 others at their mean of 3,690 s.
         assert_eq!(c.expected_audio_seconds(10), Some(7_380.0 + 8.0 * 3_690.0));
-        assert_eq!(c.looked_up.load(Ordering::Relaxed), 4);
+        assert_eq!(c.looked_up.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn audio_taken_back_never_goes_below_zero() {
+        let c = Counters::default();
+        c.add_audio_seconds(1.0);
+        c.add_audio_seconds(-1.5);
+        assert_eq!(c.audio_seconds(), 0.0);
     }
 }

@@ -123,6 +123,13 @@ impl AuStream {
         })
     }
 
+    /// Seconds of audio still to read: all of it, right after [`AuStream::open`] (the data
+    /// size the header gives, or what the file holds when that is less or unknown).
+    pub(super) fn seconds_left(&self) -> f64 {
+        let frame = (self.width * self.channels).max(1) as f64;
+        (self.end - self.pos) as f64 / (frame * f64::from(self.rate.max(1)))
+    }
+
     pub(super) fn sample_rate(&self) -> u32 {
         self.rate
     }

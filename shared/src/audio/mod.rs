@@ -145,6 +145,7 @@ impl AudioStream {
             Located::Au(at) => {
                 let au = AuStream::open(stream.src.clone(), at, path, &mut stream.warnings)?;
                 (stream.rate, stream.channels) = (au.sample_rate(), au.channels());
+                stream.claimed = Some(au.seconds_left());
                 Decoding::Au(au)
             }
             Located::Flac(at) => match FlacStream::open(stream.src.clone(), at) {
@@ -360,6 +361,26 @@ fn collect(mut stream: AudioStream) -> Result<Audio> {
     };
     audio.validate(&stream.path)?;
     Ok(audio)
+}
+
+/// The length a file's header announces, for a progress estimate: a few header bytes read,
+/// nothing decoded. `None` where the header announces none, and for files whose length would
+/// need more than a header read (Ogg, whose pages the screening walks; anything that does not
+/// start with a marker the decoders know).
+pub fn header_seconds(path: &Path) -> Option<f64> {
+    let src = Source::file(path).ok()?;
+    let at = screen::id3v2_len(&src, 0, path).ok()?;
+    let head = src.get(at, 4)?;
+    let mp3_sync = head[0] == 0xff && head[1] & 0xe0 == 0xe0;
+    let markers: [&[u8]; 5] = [au::MAGIC, b"fLaC", b"RIFF", b"RF64", b"FORM"];
+    let known = markers.iter().any(|m| head.starts_with(m));
+    if !(known || mp3_sync) {
+        return None;
+    }
+    let ext = path.extension().and_then(|e| e.to_str());
+    AudioStream::new(src, ext, path, false)
+        .ok()?
+        .announced_seconds()
 }
 
 /// Decode a whole file to mono `f32` at its native rate (at most [`MAX_SAMPLES`] samples):

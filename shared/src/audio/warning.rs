@@ -1,6 +1,7 @@
 //! What was odd about a file that still decoded: a header whose length disagrees with the
-//! data, a damaged or cut tail, skipped packets, a sample rate that changes part-way. Each is
-//! one line for the user; the audio it describes is what decoded.
+//! data, a damaged or cut tail, skipped packets, a sample rate that changes part-way, a
+//! recording that is digital silence. Each is one line for the user; the audio it describes is
+//! what decoded.
 
 /// Something about a file's audio that the user should know, though it was analysed.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +49,7 @@ pub enum Warning {
         to: u32,
     },
     /// Every sample is zero (digital silence): the genre it was given means nothing.
-    Silent,
+    DigitalSilence,
 }
 
 /// Seconds as `H:MM:SS`.
@@ -90,7 +91,7 @@ impl std::fmt::Display for Warning {
                 "the sample rate changes from {from} to {to} Hz at {}; the audio after it was left out",
                 clock(*at)
             ),
-            Self::Silent => write!(f, "the recording is silent (every sample is zero)"),
+            Self::DigitalSilence => write!(f, "the recording is silent (every sample is zero)"),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use crate::aggregate::SongScores;
-use crate::audio::AudioStream;
+use crate::audio::header_seconds;
 use crate::error::Error;
 use crate::model::Model;
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -334,17 +334,15 @@ struct Finisher<'a> {
 const TICK: Duration = Duration::from_millis(500);
 
 /// Each file's length as its header announces it, for the progress estimate
-/// ([`Counters::expected_audio_seconds`]): a header read, nothing decoded. Stops when the run
-/// ends or is cancelled.
+/// ([`Counters::expected_audio_seconds`]): a header read, nothing decoded (Ogg files and
+/// others whose length is not in a header count at the mean). Stops when the run ends or is
+/// cancelled.
 fn look_up_lengths(paths: &[&Path], progress: &Counters, cancel: &AtomicBool, ended: &AtomicBool) {
     for path in paths {
         if cancel.load(Ordering::Relaxed) || ended.load(Ordering::Relaxed) {
             return;
         }
-        let seconds = AudioStream::open(path)
-            .ok()
-            .and_then(|a| a.announced_seconds());
-        progress.add_announced(seconds);
+        progress.add_announced(header_seconds(path));
     }
 }
 

@@ -219,7 +219,7 @@ impl Run<'_> {
             .cutter
             .finish(&mut |clip, x| mels.send(logmel, clip, x, sink))?;
         if !self.sound && cut.len > 0 {
-            warnings.push(Warning::Silent);
+            warnings.push(Warning::DigitalSilence);
         }
         Some(Streamed {
             frames: cut.frames,

@@ -157,7 +157,7 @@ impl<'m> Pipeline<'m> {
         progress: &Counters,
         mut done: impl FnMut(usize, Result<SongScores>),
     ) -> PipelineSummary {
-        let mut net = Batcher::new(self.model, self.config.batch);
+        let mut net = Batcher::new(self.model, self.config.batch, progress);
         let mut deliver = |i: usize, r: Result<SongScores>| {
             progress.add_songs(1);
             done(i, r);
@@ -388,11 +388,11 @@ pub(super) fn analyze_one(
     batch: usize,
     input: Input<'_>,
 ) -> Result<SongScores> {
-    let mut net = Batcher::new(model, batch);
+    let progress = Counters::default();
+    let mut net = Batcher::new(model, batch, &progress);
     let mut result = None;
     let mut done = |_, r| result = Some(r);
     let never = AtomicBool::new(false);
-    let progress = Counters::default();
     let mut sink = Inline {
         net: &mut net,
         song: 0,
@@ -502,6 +502,8 @@ impl Partial {
 /// scores per song.
 struct Batcher<'m> {
     model: &'m Model,
+    /// Where the clips scored and repeated are counted.
+    progress: &'m Counters,
     batch: usize,
     /// The batch being filled: `rows.len()` log-mels, concatenated.
     input: Vec<f32>,
@@ -522,10 +524,11 @@ fn put(slots: &mut Vec<Option<Vec<f32>>>, k: usize, value: Vec<f32>) {
 }
 
 impl<'m> Batcher<'m> {
-    fn new(model: &'m Model, batch: usize) -> Self {
+    fn new(model: &'m Model, batch: usize, progress: &'m Counters) -> Self {
         let batch = batch.max(1);
         Self {
             model,
+            progress,
             batch,
             input: Vec::with_capacity(batch * FRAME_VALUES),
             rows: Vec::with_capacity(batch),
@@ -554,9 +557,14 @@ impl<'m> Batcher<'m> {
     /// scores, without a row of its own in the batch.
     fn repeat(&mut self, song: usize, clip: Clip, of: Clip) {
         let p = self.songs.entry(song).or_default();
+        if p.failed.is_some() {
+            return; // `of` was in a batch that failed: the song fails with it
+        }
+        self.progress.add_repeated(1);
         match p.scores(of) {
             Some(s) => p.put(clip, s),
             None => {
+                // `of` waits in the batch (or is itself such a repeat): resolved by `flush`.
                 p.pending += 1;
                 self.repeats.push((song, clip, of));
             }
@@ -616,10 +624,15 @@ impl<'m> Batcher<'m> {
 
     /// Score the clips gathered so far and deliver every song that is now complete.
     fn flush(&mut self, done: &mut impl FnMut(usize, Result<SongScores>)) {
-        if self.rows.is_empty() {
+        if self.rows.is_empty() && self.repeats.is_empty() {
             return;
         }
-        let scored = self.model.predict(&self.input, self.batch);
+        let scored = if self.rows.is_empty() {
+            Ok(Vec::new()) // only repeats of clips scored before: nothing to run
+        } else {
+            self.model.predict(&self.input, self.batch)
+        };
+        self.progress.add_scored(self.rows.len());
         let scored = match scored {
             Ok(s) if s.len() == self.rows.len() => Ok(s),
             Ok(s) => Err(format!(
@@ -647,7 +660,7 @@ impl<'m> Batcher<'m> {
             }
         }
         // Then the repeats, in order: each one's `of` is in now (a row above, or a repeat
-        // before it); a song whose rows failed stays failed.
+        // before it), unless its batch failed, and then so did the song.
         for (song, clip, of) in std::mem::take(&mut self.repeats) {
             if let Some(p) = self.songs.get_mut(&song) {
                 if let Some(s) = p.scores(of) {
