@@ -125,11 +125,10 @@ pub struct Streamed {
 /// from file to file.
 pub struct FrontEnd {
     resampler: Resampler,
-    logmel: LogMel,
     framing: FramingConfig,
     /// A decoded packet.
     chunk: Vec<f32>,
-    /// The log-mel being computed and the last one sent.
+    /// The log-mel transform, the log-mel being computed and the last one sent.
     mels: Mels,
 }
 
@@ -145,7 +144,6 @@ impl std::fmt::Debug for FrontEnd {
 /// One recording on its way through the cutter and the log-mel to a sink.
 struct Run<'a> {
     cutter: Cutter,
-    logmel: &'a mut LogMel,
     mels: &'a mut Mels,
     sink: &'a mut dyn Sink,
     stopped: bool,
@@ -153,8 +151,9 @@ struct Run<'a> {
     sound: bool,
 }
 
-/// The log-mel being computed and the one sent before it, with its clip.
+/// The log-mel transform, the log-mel being computed and the one sent before it, with its clip.
 struct Mels {
+    logmel: LogMel,
     now: Vec<f32>,
     last: Vec<f32>,
     last_clip: Option<Clip>,
@@ -163,6 +162,7 @@ struct Mels {
 impl Mels {
     fn new() -> Self {
         Self {
+            logmel: LogMel::new(),
             now: vec![0f32; FRAME_VALUES],
             last: vec![0f32; FRAME_VALUES],
             last_clip: None,
@@ -171,8 +171,8 @@ impl Mels {
 
     /// The log-mel of `x` for `clip` into `sink`, as a repeat when it equals the clip's
     /// predecessor bit for bit.
-    fn send(&mut self, logmel: &mut LogMel, clip: Clip, x: &[f32], sink: &mut dyn Sink) -> bool {
-        logmel.compute_into(x, &mut self.now);
+    fn send(&mut self, clip: Clip, x: &[f32], sink: &mut dyn Sink) -> bool {
+        self.logmel.compute_into(x, &mut self.now);
         let same = self.last_clip.filter(|_| {
             self.now
                 .iter()
@@ -195,10 +195,8 @@ impl Run<'_> {
             return;
         }
         self.sound = self.sound || y.iter().any(|&v| v != 0.0);
-        let (logmel, mels, sink) = (&mut *self.logmel, &mut *self.mels, &mut *self.sink);
-        let go_on = self
-            .cutter
-            .push(y, &mut |clip, x| mels.send(logmel, clip, x, sink));
+        let (mels, sink) = (&mut *self.mels, &mut *self.sink);
+        let go_on = self.cutter.push(y, &mut |clip, x| mels.send(clip, x, sink));
         self.stopped = !go_on;
     }
 
@@ -214,10 +212,10 @@ impl Run<'_> {
         if self.stopped {
             return None;
         }
-        let (logmel, mels, sink) = (&mut *self.logmel, &mut *self.mels, &mut *self.sink);
+        let (mels, sink) = (&mut *self.mels, &mut *self.sink);
         let cut = self
             .cutter
-            .finish(&mut |clip, x| mels.send(logmel, clip, x, sink))?;
+            .finish(&mut |clip, x| mels.send(clip, x, sink))?;
         if !self.sound && cut.len > 0 {
             warnings.push(Warning::DigitalSilence);
         }
@@ -254,7 +252,6 @@ impl FrontEnd {
     pub fn new(resampler: ResamplerKind, framing: FramingConfig) -> Self {
         Self {
             resampler: Resampler::new(resampler),
-            logmel: LogMel::new(),
             framing,
             chunk: Vec::new(),
             mels: Mels::new(),
@@ -263,7 +260,6 @@ impl FrontEnd {
 
     /// A run of the cutter and log-mel into `sink`, with the timeline's windows if asked for.
     fn run<'a>(
-        logmel: &'a mut LogMel,
         mels: &'a mut Mels,
         framing: &FramingConfig,
         timeline: Option<&TimelineConfig>,
@@ -272,7 +268,6 @@ impl FrontEnd {
         mels.last_clip = None;
         Run {
             cutter: Cutter::new(Framing::new(framing), timeline.map(|t| t.hop_samples())),
-            logmel,
             mels,
             sink,
             stopped: false,
@@ -301,15 +296,8 @@ impl FrontEnd {
         timeline: Option<&TimelineConfig>,
         sink: &mut dyn Sink,
     ) -> Result<Option<Streamed>> {
-        let Self {
-            resampler,
-            logmel,
-            framing,
-            chunk,
-            mels,
-        } = self;
-        let mut run = Self::run(logmel, mels, framing, timeline, sink);
-        let whole = resampled(&mut audio, resampler, chunk, &mut |piece| {
+        let mut run = Self::run(&mut self.mels, &self.framing, timeline, sink);
+        let whole = resampled(&mut audio, &self.resampler, &mut self.chunk, &mut |piece| {
             match piece {
                 Piece::At12k(y) => run.push(y),
                 Piece::Heard(seconds) => run.sink.heard(seconds),
@@ -331,13 +319,7 @@ impl FrontEnd {
         sink: &mut dyn Sink,
     ) -> Result<Option<Streamed>> {
         let mut rs = self.resampler.stream(audio.sample_rate())?;
-        let mut run = Self::run(
-            &mut self.logmel,
-            &mut self.mels,
-            &self.framing,
-            timeline,
-            sink,
-        );
+        let mut run = Self::run(&mut self.mels, &self.framing, timeline, sink);
         for piece in audio.samples().chunks(PIECE) {
             rs.push(piece, &mut |y| run.push(y));
             if run.stopped {
@@ -355,13 +337,7 @@ impl FrontEnd {
         timeline: Option<&TimelineConfig>,
         sink: &mut dyn Sink,
     ) -> Option<Streamed> {
-        let mut run = Self::run(
-            &mut self.logmel,
-            &mut self.mels,
-            &self.framing,
-            timeline,
-            sink,
-        );
+        let mut run = Self::run(&mut self.mels, &self.framing, timeline, sink);
         run.push(y);
         run.finish(Vec::new())
     }

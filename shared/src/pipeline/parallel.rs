@@ -624,14 +624,12 @@ impl<'m> Batcher<'m> {
 
     /// Score the clips gathered so far and deliver every song that is now complete.
     fn flush(&mut self, done: &mut impl FnMut(usize, Result<SongScores>)) {
-        if self.rows.is_empty() && self.repeats.is_empty() {
+        if self.rows.is_empty() {
+            // A repeat waits only for a clip in the batch (`repeat`), so none waits now.
+            debug_assert!(self.repeats.is_empty());
             return;
         }
-        let scored = if self.rows.is_empty() {
-            Ok(Vec::new()) // only repeats of clips scored before: nothing to run
-        } else {
-            self.model.predict(&self.input, self.batch)
-        };
+        let scored = self.model.predict(&self.input, self.batch);
         self.progress.add_scored(self.rows.len());
         let scored = match scored {
             Ok(s) if s.len() == self.rows.len() => Ok(s),
