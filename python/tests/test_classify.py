@@ -112,6 +112,16 @@ def many_songs():
 
 def test_keyboard_interrupt_stops_classify_cleanly():
     # Ctrl-C as the terminal sends it: SIGINT to the process while the loop waits for songs.
+    # Python's handler is installed for the test: a runner started as a background job of a
+    # non-interactive shell inherits SIGINT ignored, and Python then leaves it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupt_classify()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_classify():
     songs = []
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     it = mgr.classify(many_songs(), threads=1)
