@@ -3,7 +3,8 @@
 //! Sturm's index written into the tags, a compilation, songs without a genre, a genre too small
 //! to learn and a symbolic link loop. `finetune --labels tags` on it must give the model that
 //! `finetune` gives on the same files sorted into genre folders with the index; then `classify
-//! --write-tags --only-untagged` tags exactly the untagged songs, with the users' spelling.
+//! --write-tags --only-untagged` tags exactly the untagged songs, with the users' spelling;
+//! and `eval --labels tags` must report what `eval` reports on the genre folders.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -330,6 +331,81 @@ fn labels_from_tags_give_the_model_of_genre_folders_then_tag_the_rest() {
         "[]",
         "nothing left to tag"
     );
+    let _ = std::fs::remove_dir_all(work);
+}
+
+/// `eval --labels tags` on the tagged library is `eval` on the genre-folder copy with the
+/// index: the same songs with the same genres, in the same artist-grouped folds, predicted the
+/// same, and the report says where labels and artists came from.
+#[test]
+fn eval_on_tags_equals_eval_on_genre_folders() {
+    let work = scratch_dir("your-genres-eval");
+    let (library, folders, pairs) = build(&work);
+    let cache = work.join("cache");
+    let eval = |data: &Path, extra: &[&str], name: &str| -> Value {
+        let json = work.join(name);
+        let mut args = vec![
+            "eval",
+            "gtzan",
+            s(data),
+            "--split",
+            "kfold:2",
+            "--train",
+            "stack",
+            "--json",
+            s(&json),
+            "--cache",
+            s(&cache),
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0));
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+    };
+    let by_tags = eval(
+        &library,
+        &["--labels", "tags", "--min-songs", "2"],
+        "tags.json",
+    );
+    let by_folders = eval(&folders, &[], "folders.json");
+    assert_eq!(
+        by_tags["sources"],
+        serde_json::json!({
+            "labels": "tags",
+            "artists": {"index": 0, "tag": 11, "folder": 1, "unknown": 0}
+        })
+    );
+    assert_eq!(
+        by_folders["sources"],
+        serde_json::json!({
+            "labels": "folder",
+            "artists": {"index": 12, "tag": 0, "folder": 0, "unknown": 0}
+        })
+    );
+    for r in [&by_tags, &by_folders] {
+        assert_eq!(r["grouping"], "artist");
+        assert_eq!(r["n"], 12);
+        assert_eq!(r["test_songs_with_artist_in_training"], 0);
+    }
+    let by_path = |r: &Value| -> std::collections::HashMap<String, Value> {
+        r["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["path"].as_str().unwrap().to_string(), p.clone()))
+            .collect()
+    };
+    let (tagged, foldered) = (by_path(&by_tags), by_path(&by_folders));
+    assert_eq!(tagged.len(), pairs.len());
+    for (t, f) in &pairs {
+        let (a, b) = (&tagged[s(t)], &foldered[s(f)]);
+        for key in ["genre", "fold", "predicted"] {
+            assert_eq!(a[key], b[key], "{key} of {}", t.display());
+        }
+    }
+    for key in ["accuracy", "balanced_accuracy", "confusion", "labels"] {
+        assert_eq!(by_tags[key], by_folders[key], "{key}");
+    }
     let _ = std::fs::remove_dir_all(work);
 }
 

@@ -11,6 +11,7 @@ use crate::dataset::artists::TrainArtists;
 use crate::dataset::split::Fold;
 use crate::dataset::Prepared;
 use crate::model::argmax;
+use crate::model::meta::DataSources;
 use crate::train::experiment::Experiment;
 use crate::train::extract::Activations;
 
@@ -261,7 +262,7 @@ pub struct FoldInfo {
     pub test: usize,
     /// Test songs whose (known) artist also has a song in this fold's training or validation
     /// part (`None` without training — a fixed model's training data is not ours to check — or
-    /// without an artist index).
+    /// without artist information: no index, and no artist from tags or folders).
     pub test_songs_with_artist_in_training: Option<usize>,
 }
 
@@ -274,7 +275,7 @@ impl FoldInfo {
             train: fold.train.len(),
             valid: fold.valid.len(),
             test: fold.test.len(),
-            test_songs_with_artist_in_training: (trains && prep.index.is_some())
+            test_songs_with_artist_in_training: (trains && prep.grouping() == "artist")
                 .then(|| prep.groups.overlap(&seen, &fold.test)),
         }
     }
@@ -402,7 +403,11 @@ pub struct EvalReport {
     pub train_artists: TrainArtists,
     /// The artist index file the groups came from (`None`: no index).
     pub artist_index: Option<String>,
-    /// Summed over folds; 0 for artist-grouped folds; `None` without training or artist index.
+    /// Where the songs' labels came from (genre folders or tags) and how many songs got their
+    /// artist group from the index, tags, folders, or nowhere (as `finetune` records them).
+    pub sources: DataSources,
+    /// Summed over folds; 0 for artist-grouped folds; `None` without training or artist
+    /// information.
     pub test_songs_with_artist_in_training: Option<usize>,
     /// Sizes and artist overlap of every fold, in fold order.
     pub fold_info: Vec<FoldInfo>,
@@ -461,6 +466,10 @@ impl EvalReport {
                 .as_ref()
                 .and_then(|i| i.source.as_ref())
                 .map(|p| p.display().to_string()),
+            sources: DataSources {
+                labels: prep.labels_from.into(),
+                artists: prep.artist_sources,
+            },
             test_songs_with_artist_in_training: folds
                 .info
                 .iter()
