@@ -289,6 +289,21 @@ fn labels_from_tags_give_the_model_of_genre_folders_then_tag_the_rest() {
     );
     let files: Vec<&Path> = pairs.iter().map(|(t, _)| t.as_path()).collect();
     assert_eq!(labels(&by_tags, &files), labels(&by_folders, &files));
+    // Text names the genre as the users spell it (the JSON above keeps the label); a model
+    // trained on folders has no other spelling.
+    let first = labels(&by_tags, &files[..1]);
+    let label = &first[0];
+    let display = match label.as_str() {
+        "blues" => "Blues",
+        "hiphop" => "Hip-Hop",
+        _ => "Rock",
+    };
+    for (model, want) in [(&by_tags, display), (&by_folders, label.as_str())] {
+        let out = run(&["classify", "--model", s(model), s(files[0])]);
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        let rest = line.strip_prefix(s(files[0])).unwrap_or_default();
+        assert_eq!(rest.split_whitespace().next(), Some(want), "{line}");
+    }
 
     // The rest of the loop: only the untagged songs are analysed, and get the users' spelling.
     let untagged = [

@@ -485,6 +485,10 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         );
     }
     let rows = collect.sorted();
+    // People read the users' own spellings (a model trained on tags records them); JSON and
+    // CSV keep the labels, the stable keys scripts match on.
+    let shown = mgr_core::model::meta::display_names(model.metadata(), &labels)
+        .unwrap_or_else(|| labels.clone());
     if to_stdout {
         let shape = output::Shape {
             per_frame: a.per_frame,
@@ -495,10 +499,10 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         } else if a.csv {
             output::classify_csv(&rows, &labels, shape)
         } else {
-            output::classify_text(&rows, &labels, shape)
+            output::classify_text(&rows, &shown, shape)
         };
         print!("{out}");
     }
-    plot_timeline(&a.timeline, &rows, &labels, model.description())?;
+    plot_timeline(&a.timeline, &rows, &shown, model.description())?;
     Ok(exit_code(&report))
 }
