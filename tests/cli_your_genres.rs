@@ -357,7 +357,7 @@ fn eval_on_tags_equals_eval_on_genre_folders() {
     let work = scratch_dir("your-genres-eval");
     let (library, folders, pairs) = build(&work);
     let cache = work.join("cache");
-    let eval = |data: &Path, extra: &[&str], name: &str| -> Value {
+    let eval = |data: &Path, extra: &[&str], name: &str| -> (Value, String) {
         let json = work.join(name);
         let mut args = vec![
             "eval",
@@ -375,14 +375,24 @@ fn eval_on_tags_equals_eval_on_genre_folders() {
         args.extend_from_slice(extra);
         let out = run(&args);
         assert_eq!(out.status.code(), Some(0));
-        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+        let report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        (report, String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let by_tags = eval(
+    let (by_tags, tags_text) = eval(
         &library,
         &["--labels", "tags", "--min-songs", "2"],
         "tags.json",
     );
-    let by_folders = eval(&folders, &[], "folders.json");
+    let (by_folders, folders_text) = eval(&folders, &[], "folders.json");
+    let grouped = "clips grouped by artist (artists of 0 songs from the index, 11 from tags, \
+                   1 from folders, 0 unknown); 0 test songs have an artist that training also \
+                   heard";
+    assert!(tags_text.contains(grouped), "{tags_text}");
+    assert!(
+        folders_text.contains("clips grouped by artist (index ")
+            && folders_text.contains("; 0 test songs have an artist that training also heard"),
+        "{folders_text}"
+    );
     assert_eq!(
         by_tags["sources"],
         serde_json::json!({

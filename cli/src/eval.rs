@@ -195,12 +195,23 @@ fn summary(s: &mut String, r: &EvalReport) {
         r.main.split,
         if folds == 1 { "" } else { "s" }
     );
+    let artists = &r.sources.artists;
     let grouping = match (r.grouping.as_str(), &r.artist_index) {
-        ("artist", Some(idx)) => format!("clips grouped by artist (index {idx})"),
-        _ => "no artist index: every clip its own group".to_string(),
+        ("artist", Some(idx)) if artists.tag + artists.folder == 0 => {
+            format!("clips grouped by artist (index {idx})")
+        }
+        ("artist", _) => format!("clips grouped by artist ({artists})"),
+        _ => "no artist information: every clip its own group".to_string(),
+    };
+    // Songs of unknown artist are groups of their own: nothing to check them against.
+    let unknown = match artists.unknown {
+        0 => String::new(),
+        n => format!(" (of the songs with a known artist; {n} unknown)"),
     };
     let overlap = match (r.test_songs_with_artist_in_training, r.training.is_empty()) {
-        (Some(n), _) => format!("{n} test songs have an artist that training also heard"),
+        (Some(n), _) => {
+            format!("{n} test songs have an artist that training also heard{unknown}")
+        }
         (None, true) => "no training: artist overlap does not apply".to_string(),
         (None, false) => "artist overlap between training and test unknown".to_string(),
     };

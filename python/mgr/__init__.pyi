@@ -126,7 +126,7 @@ def evaluate(
     progress: _Progress = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Measure a model on GTZAN-style folders; the report of ``mgr-cli eval gtzan --json``."""
+    """Measure a model on GTZAN-style folders or a tagged library; the report of ``mgr-cli eval gtzan --json``."""
 
 def train_defaults() -> dict[str, Any]:
     """The keyword options of :func:`finetune` and :func:`evaluate` with their defaults."""

@@ -429,10 +429,12 @@ pub fn finetune(
     to_python(py, &report)
 }
 
-/// Measure a model on GTZAN-style folders (``mgr-cli eval gtzan``).
+/// Measure a model on GTZAN-style folders or a tagged library (``mgr-cli eval gtzan``).
 ///
 /// Accuracy, per-genre precision, recall and F1, macro-F1 and the confusion matrix, at frame
-/// and song level; artist-grouped where Sturm's index is found beside the data. With
+/// and song level; artist-grouped where artists are known (Sturm's index beside the data, or
+/// with ``labels="tags"`` the artist tags and ``Artist/Album/`` folders; the report's
+/// ``"sources"`` counts each). With
 /// ``train``, a classifier is trained on each fold's training part first; ``baselines`` adds
 /// the MFCC baselines and the published GTZAN CRNN on the same folds.
 ///

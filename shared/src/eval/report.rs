@@ -397,7 +397,8 @@ pub struct EvalReport {
     pub headline: Headline,
     /// The genres whose songs are all one artist group, with each system's accuracy on them.
     pub single_artist_genres: Vec<SingleArtistGenre>,
-    /// `artist` (clips grouped by Sturm's index) or `clip` (no artist information).
+    /// `artist` (clips grouped by artist: from Sturm's index, tags or folders, see `sources`)
+    /// or `clip` (no artist information).
     pub grouping: String,
     /// What training was told about the artists: `same` (what the split used) or `none`.
     pub train_artists: TrainArtists,
@@ -406,8 +407,8 @@ pub struct EvalReport {
     /// Where the songs' labels came from (genre folders or tags) and how many songs got their
     /// artist group from the index, tags, folders, or nowhere (as `finetune` records them).
     pub sources: DataSources,
-    /// Summed over folds; 0 for artist-grouped folds; `None` without training or artist
-    /// information.
+    /// Summed over folds, counting test songs of known artist only; 0 for artist-grouped
+    /// folds; `None` without training or artist information.
     pub test_songs_with_artist_in_training: Option<usize>,
     /// Sizes and artist overlap of every fold, in fold order.
     pub fold_info: Vec<FoldInfo>,
