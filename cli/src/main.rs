@@ -389,11 +389,22 @@ fn tag(a: TagArgs) -> Result<ExitCode> {
     };
     let (collect, model, report) = library_run(&a.model, &a.run, &timeline, job, true)?;
     let labels = model.labels().to_vec();
+    let shown = shown_names(&model);
     let rows = collect.sorted();
     let settings = timeline.settings();
-    print!("{}", output::tags(&rows, &labels, a.top, a.json, settings)?);
-    plot_timeline(&timeline, &rows, &labels, model.description())?;
+    let names = if a.json { &labels } else { &shown };
+    print!("{}", output::tags(&rows, names, a.top, a.json, settings)?);
+    plot_timeline(&timeline, &rows, &shown, model.description())?;
     Ok(exit_code(&report))
+}
+
+/// The names people read in text and plots: a model's display names (the users' spelling; a
+/// model trained on tags records them), else its labels. JSON and CSV keep the labels, the
+/// stable keys scripts match on.
+fn shown_names(model: &Model) -> Vec<String> {
+    let labels = model.labels();
+    mgr_core::model::meta::display_names(model.metadata(), labels)
+        .unwrap_or_else(|| labels.to_vec())
 }
 
 /// `--plot FILE.png`: the timeline of the one song of the run, if it was scored.
@@ -485,10 +496,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         );
     }
     let rows = collect.sorted();
-    // People read the users' own spellings (a model trained on tags records them); JSON and
-    // CSV keep the labels, the stable keys scripts match on.
-    let shown = mgr_core::model::meta::display_names(model.metadata(), &labels)
-        .unwrap_or_else(|| labels.clone());
+    let shown = shown_names(&model);
     if to_stdout {
         let shape = output::Shape {
             per_frame: a.per_frame,
