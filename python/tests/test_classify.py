@@ -114,16 +114,18 @@ def test_keyboard_interrupt_stops_classify_cleanly():
     # Ctrl-C as the terminal sends it: SIGINT to the process while the loop waits for songs.
     # Python's handler is installed for the test: a runner started as a background job of a
     # non-interactive shell inherits SIGINT ignored, and Python then leaves it ignored.
+    # A failed check cancels the timer, so that its SIGINT cannot land in a later test.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     try:
-        interrupt_classify()
+        interrupt_classify(timer)
     finally:
+        timer.cancel()
         signal.signal(signal.SIGINT, previous)
 
 
-def interrupt_classify():
+def interrupt_classify(timer):
     songs = []
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     it = mgr.classify(many_songs(), threads=1)
     timer.start()
     t0 = time.perf_counter()
