@@ -123,10 +123,10 @@ fn fuzz_regressions_and_seeds_decode_or_fail_cleanly() {
         mgr_fuzz::flac_vs_symphonia(&bytes);
         // The streamed front end on the same bytes, with no format hint and with the file's
         // own (the `stream` target's first byte), against the whole decode.
-        let hint = ["flac", "wav", "au", "mp3", "ogg"]
+        let hint = mgr_fuzz::STREAM_HINTS
             .iter()
-            .position(|e| Some(*e) == ext)
-            .map_or(0, |k| k as u8 + 1);
+            .position(|&e| e.is_some() && e == ext)
+            .map_or(0, |k| k as u8);
         for pick in [0, hint] {
             let mut input = vec![pick];
             input.extend_from_slice(&bytes);

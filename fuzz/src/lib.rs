@@ -144,6 +144,16 @@ impl Sink for Clips {
 /// Targets whose inputs are audio behind one byte that picks how it is read.
 pub const PICKED: [&str; 1] = ["stream"];
 
+/// The `stream` target's format hints: its first byte modulo their number picks one.
+pub const STREAM_HINTS: [Option<&str>; 6] = [
+    None,
+    Some("flac"),
+    Some("wav"),
+    Some("au"),
+    Some("mp3"),
+    Some("ogg"),
+];
+
 /// The streamed front end (issue 19) on any input: the first byte picks the format hint and
 /// the timeline (none, 29.12 s or 5 s windows), the rest is the file. The file streamed
 /// packet by packet through the resampler, cutter and log-mel gives the clips (log-mels bit
@@ -154,16 +164,9 @@ pub fn stream(data: &[u8]) {
     let Some((&pick, bytes)) = data.split_first() else {
         return;
     };
-    const EXTS: [Option<&str>; 6] = [
-        None,
-        Some("flac"),
-        Some("wav"),
-        Some("au"),
-        Some("mp3"),
-        Some("ogg"),
-    ];
-    let ext = EXTS[usize::from(pick) % EXTS.len()];
-    let hop = [None, Some(FRAME_SECONDS), Some(5.0)][usize::from(pick) / EXTS.len() % 3];
+    let hints = STREAM_HINTS.len();
+    let ext = STREAM_HINTS[usize::from(pick) % hints];
+    let hop = [None, Some(FRAME_SECONDS), Some(5.0)][usize::from(pick) / hints % 3];
     let timeline = hop.map(|hop| TimelineConfig { hop });
     let path = Path::new("f");
     let mut front = FrontEnd::new(ResamplerKind::Fast, FramingConfig::default());
