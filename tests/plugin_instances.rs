@@ -9,7 +9,8 @@
 //! every arena plus mmapped blocks), which a model loaded per instance would raise. Resident
 //! memory is bounded only loosely: above the ~10 MiB of heap per instance it holds what glibc
 //! keeps free in its per-thread arenas, and that grows with the machine's core count (11 MiB
-//! per instance with 2 arenas, 19 MiB with 16, 25 MiB seen on a CI host). A thread pool per
+//! per instance with 2 arenas, 19 MiB with 16, 25 MiB seen on a CI host; `MALLOC_ARENA_MAX=2
+//! cargo test --test plugin_instances -- --nocapture` prints the first). A thread pool per
 //! instance would show in the thread count, which is bounded too.
 
 use std::time::Duration;

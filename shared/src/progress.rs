@@ -31,12 +31,6 @@ impl Progress for Silent {}
 /// week); more is a garbage header, not a recording.
 pub const MAX_ANNOUNCED: f64 = 7.0 * 24.0 * 3600.0;
 
-fn add_saturating(counter: &AtomicU64, n: u64) {
-    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-        Some(v.saturating_add(n))
-    });
-}
-
 /// Counts a [`crate::pipeline::Pipeline`] updates while it runs; read them from any thread.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -53,8 +47,7 @@ pub struct Counters {
     /// Clips given the scores of the clip before them, whose log-mel they repeat bit for bit
     /// (digital silence), without running the network.
     pub repeated: AtomicUsize,
-    /// Files whose length was looked up in their header ([`Counters::add_announced`]), and
-    /// of those, the ones whose header announced one, with the microseconds they announce.
+    /// Files whose length was looked up in their header ([`Counters::add_announced`]).
     pub looked_up: AtomicUsize,
     /// Files whose header announced a length.
     pub announced: AtomicUsize,
@@ -76,15 +69,15 @@ impl Counters {
     /// `seconds` more audio decoded (negative: taken back; never below zero).
     pub fn add_audio_seconds(&self, seconds: f64) {
         let us = (seconds.abs() * 1e6).round() as u64;
-        if seconds >= 0.0 {
-            add_saturating(&self.audio_us, us);
-        } else {
-            let _ = self
-                .audio_us
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some(v.saturating_sub(us))
-                });
-        }
+        let _ = self
+            .audio_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(if seconds >= 0.0 {
+                    v.saturating_add(us)
+                } else {
+                    v.saturating_sub(us)
+                })
+            });
     }
 
     /// `n` more clips run through the network.
@@ -106,7 +99,12 @@ impl Counters {
     /// A length over [`MAX_ANNOUNCED`] (a garbage header) counts as none.
     pub fn add_announced(&self, seconds: Option<f64>) {
         if let Some(s) = seconds.filter(|s| (0.0..=MAX_ANNOUNCED).contains(s)) {
-            add_saturating(&self.announced_us, (s * 1e6).round() as u64);
+            let us = (s * 1e6).round() as u64;
+            let _ = self
+                .announced_us
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_add(us))
+                });
             self.announced.fetch_add(1, Ordering::Relaxed);
         }
         self.looked_up.fetch_add(1, Ordering::Relaxed);
